@@ -1,0 +1,86 @@
+/**
+ * What a person or pipeline sees of a rollout: derived from the machine's snapshot by
+ * `describeRollout` (machines/) plus what the engine keeps beside it (timeline, metadata).
+ */
+import type { GateResult, PreflightFinding } from "./effects.ts";
+import type { ImageReference } from "./image.ts";
+import type { RolloutSpec } from "./spec.ts";
+
+export type RolloutPhase =
+  | "pending"
+  | "preflight"
+  | "waitingForReplication"
+  | "canary"
+  | "baking"
+  | "awaitingApproval"
+  | "promoting"
+  | "paused"
+  | "rollingBack"
+  | "completed"
+  | "rolledBack"
+  | "rejected"
+  | "failed";
+
+export const terminalPhases: ReadonlySet<RolloutPhase> = new Set(["completed", "rolledBack", "rejected", "failed"]);
+
+export type ScaleSetPhase =
+  | "waiting"
+  | "updatingModel"
+  | "canary"
+  | "baking"
+  | "awaitingApproval"
+  | "promoting"
+  | "completed"
+  | "rollingBack"
+  | "rolledBack"
+  | "failed";
+
+export interface BatchView {
+  index: number;
+  /** `canary` for the first batch, `promotion` after it, `newInstances` for instances that appeared. */
+  kind: "canary" | "promotion" | "newInstances";
+  instanceIds: string[];
+  status: "pending" | "upgrading" | "gating" | "passed" | "failed";
+  gateResults: GateResult[];
+}
+
+export interface ScaleSetView {
+  id: string;
+  wave: string;
+  phase: ScaleSetPhase;
+  /** Recorded before the model was first changed; never overwritten. */
+  previousImage?: ImageReference;
+  /** Instances that took the new model: a rollback brings each of them back. */
+  touchedInstanceIds: string[];
+  /** Instances protected from scale-set actions: reported, never silently left behind. */
+  protectedInstanceIds: string[];
+  batches: BatchView[];
+}
+
+export interface RolloutView {
+  id: string;
+  name: string;
+  phase: RolloutPhase;
+  /** Why the rollout is where it is (a refusal, a failed gate, who aborted). */
+  reason?: string;
+  spec: RolloutSpec;
+  /** The target with `latest` resolved to the version actually deployed. */
+  targetImage?: ImageReference;
+  waves: { name: string; scaleSetIds: string[]; status: "pending" | "active" | "done" }[];
+  scaleSets: ScaleSetView[];
+  findings: PreflightFinding[];
+  createdAt: string;
+  updatedAt: string;
+  createdBy: string;
+  revision: number;
+}
+
+/** One line of the release record. `seq` increases by one per rollout and is the SSE event id. */
+export interface TimelineEntry {
+  seq: number;
+  at: string;
+  actor: string;
+  type: string;
+  message: string;
+  data?: Record<string, unknown>;
+}

@@ -1,0 +1,94 @@
+/**
+ * The rollout spec: the public contract users write in YAML or JSON. Names are fixed by the
+ * product (extend, don't rename); everything but `name`, `image` and `waves` has a default.
+ */
+import { z } from "zod";
+
+const scaleSetIdPattern =
+  /^\/subscriptions\/[^/]+\/resourceGroups\/[^/]+\/providers\/Microsoft\.Compute\/virtualMachineScaleSets\/[^/]+$/i;
+const galleryVersionIdPattern =
+  /^\/subscriptions\/[^/]+\/resourceGroups\/[^/]+\/providers\/Microsoft\.Compute\/galleries\/[^/]+\/images\/[^/]+\/versions\/[^/]+$/i;
+const urnPattern = /^[^:\s]+:[^:\s]+:[^:\s]+:[^:\s]+$/;
+
+const onInconclusive = z.enum(["fail", "pause"]).default("fail");
+
+export const instanceHealthGateSchema = z.strictObject({
+  kind: z.literal("instanceHealth"),
+  onInconclusive,
+});
+
+export const bootDiagnosticsGateSchema = z.strictObject({
+  kind: z.literal("bootDiagnostics"),
+  /** Regular expressions added to the default failure patterns. */
+  failOn: z.array(z.string().min(1)).default([]),
+  onInconclusive,
+});
+
+export const metricGateSchema = z
+  .strictObject({
+    kind: z.literal("metric"),
+    metric: z.string().min(1),
+    namespace: z.string().min(1).default("Microsoft.Compute/virtualMachineScaleSets"),
+    aggregation: z.enum(["Average", "Maximum", "Minimum", "Total", "Count"]).default("Average"),
+    windowSeconds: z.number().int().min(60).max(86_400).default(300),
+    min: z.number().optional(),
+    max: z.number().optional(),
+    onInconclusive,
+  })
+  .refine((g) => g.min !== undefined || g.max !== undefined, {
+    message: "a metric gate needs min, max or both",
+    path: ["max"],
+  });
+
+export const gateSchema = z.discriminatedUnion("kind", [
+  instanceHealthGateSchema,
+  bootDiagnosticsGateSchema,
+  metricGateSchema,
+]);
+
+export const rolloutSpecSchema = z.strictObject({
+  name: z
+    .string()
+    .min(1)
+    .max(100)
+    .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, "letters, digits, '.', '_' and '-' only"),
+  image: z.union([
+    z.strictObject({ galleryImageVersionId: z.string().regex(galleryVersionIdPattern, "a gallery image version resource id") }),
+    z.strictObject({ urn: z.string().regex(urnPattern, "publisher:offer:sku:version") }),
+  ]),
+  waves: z
+    .array(
+      z.strictObject({
+        name: z.string().min(1).max(64),
+        scaleSets: z.array(z.string().regex(scaleSetIdPattern, "a scale set resource id")).min(1),
+      }),
+    )
+    .min(1),
+  strategy: z
+    .strictObject({
+      canary: z
+        .union([
+          z.strictObject({ instances: z.number().int().min(1) }),
+          z.strictObject({ percent: z.number().gt(0).max(100) }),
+        ])
+        .default({ instances: 1 }),
+      batchPercent: z.number().gt(0).max(100).default(50),
+      bakeSeconds: z.number().int().min(0).max(86_400).default(300),
+      pauseBetweenBatchesSeconds: z.number().int().min(0).max(86_400).default(0),
+      maxUnhealthyPercent: z.number().min(0).max(100).default(0),
+      approval: z.enum(["none", "afterCanary", "eachWave"]).default("none"),
+      approvalTimeoutSeconds: z.number().int().min(1).optional(),
+      /** Scale sets of one wave that move at the same time. */
+      maxParallelScaleSets: z.number().int().min(1).max(50).default(1),
+    })
+    .prefault({}),
+  gates: z.array(gateSchema).default([{ kind: "instanceHealth", onInconclusive: "fail" }, { kind: "bootDiagnostics", failOn: [], onInconclusive: "fail" }]),
+  rollback: z.strictObject({ automatic: z.boolean().default(true) }).prefault({}),
+  owner: z.string().max(200).optional(),
+  changeRecord: z.string().max(200).optional(),
+  labels: z.record(z.string().max(63), z.string().max(256)).default({}),
+});
+
+export type RolloutSpec = z.output<typeof rolloutSpecSchema>;
+export type RolloutSpecInput = z.input<typeof rolloutSpecSchema>;
+export type GateSpec = z.output<typeof gateSchema>;
