@@ -1,1 +1,11 @@
-const x: number = 1; console.log("ts ok", x, process.version);
+/** The `canaryd` command: one binary for the daemon, the simulator and the rollout client. */
+import { Command } from "commander";
+import { registerCommands } from "./commands/index.ts";
+
+const program = new Command("canaryd")
+  .description("Roll VM image versions across Azure scale sets: canary, gates, promotion, automatic rollback.")
+  .showHelpAfterError();
+
+registerCommands(program);
+
+await program.parseAsync(process.argv);

@@ -1,0 +1,7 @@
+import type { Command } from "commander";
+import { registerSimulate } from "./simulate.ts";
+
+/** Each command lives in its own file and registers itself here, in the order `--help` lists them. */
+export function registerCommands(program: Command): void {
+  registerSimulate(program);
+}

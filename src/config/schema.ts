@@ -1,0 +1,58 @@
+/** The daemon's configuration: one schema, validated once at start. */
+import { z } from "zod";
+
+const seconds = (min: number) => z.number().int().min(min);
+
+export const configSchema = z.strictObject({
+  server: z.strictObject({
+    host: z.string().min(1),
+    port: z.number().int().min(0).max(65_535),
+    bodyLimitBytes: z.number().int().min(1024),
+    mutationsPerMinute: z.number().int().min(1),
+  }),
+  redis: z.strictObject({
+    url: z
+      .string()
+      .regex(/^rediss?:\/\//, "a redis:// or rediss:// URL")
+      .nullable(),
+    keyPrefix: z.string().min(1).regex(/^[^:]+$/, "no ':' (BullMQ uses it as a separator)"),
+    privateDataDir: z.string().min(1),
+  }),
+  azure: z.strictObject({
+    credential: z.enum(["default", "connectionFile", "staticToken"]),
+    connectionFile: z.string().min(1).nullable(),
+    resourceManagerEndpoint: z.url({ protocol: /^https$/ }),
+    metricsEndpoint: z.string().regex(/^https:\/\/.*\{region\}/, "an https URL template containing {region}"),
+    caBundleFile: z.string().min(1).nullable(),
+    staticToken: z.string().min(1).nullable(),
+  }),
+  auth: z.strictObject({
+    disabled: z.boolean(),
+    tokens: z.array(
+      z.strictObject({
+        name: z.string().min(1),
+        sha256: z.string().regex(/^[0-9a-f]{64}$/, "64 lowercase hex characters"),
+        role: z.enum(["viewer", "deployer", "oncall"]),
+      }),
+    ),
+  }),
+  engine: z.strictObject({
+    workerConcurrency: z.number().int().min(1).max(256),
+    maxParallelScaleSets: z.number().int().min(1).max(50),
+    pollIntervalSeconds: z.number().min(0),
+    gateRetrySeconds: z.number().min(0),
+    inconclusiveTimeoutSeconds: seconds(0),
+    replicationPollSeconds: z.number().min(0),
+    replicationTimeoutSeconds: seconds(0),
+    upgradeTimeoutSeconds: seconds(1),
+    effectAttempts: z.number().int().min(1).max(50),
+    allowLatestFor: z.array(z.string().min(1)),
+  }),
+  log: z.strictObject({
+    level: z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]),
+    format: z.enum(["auto", "json", "pretty"]),
+  }),
+});
+
+export type Config = z.output<typeof configSchema>;
+export type Role = Config["auth"]["tokens"][number]["role"];

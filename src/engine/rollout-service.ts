@@ -1,0 +1,104 @@
+/**
+ * What the API and CLI may ask of the engine. The engine implements it; the API knows nothing
+ * of BullMQ, Redis keys or the machine's snapshot.
+ */
+import type { Actor, PreflightFinding } from "../domain/effects.ts";
+import type { RolloutPhase, RolloutView, TimelineEntry } from "../domain/rollout-view.ts";
+import type { RolloutSpec } from "../domain/spec.ts";
+
+export type RolloutAction = "pause" | "resume" | "approve" | "abort" | "rollback";
+
+export interface ListRolloutsQuery {
+  phase?: RolloutPhase;
+  scaleSetId?: string;
+  limit: number;
+  /** Opaque cursor from a previous page. */
+  cursor?: string;
+}
+
+export interface RolloutPlan {
+  waves: {
+    name: string;
+    scaleSets: {
+      id: string;
+      previousImage?: unknown;
+      batches: { kind: "canary" | "promotion"; instanceIds: string[] }[];
+      protectedInstanceIds: string[];
+    }[];
+  }[];
+  findings: PreflightFinding[];
+  /** False when preflight would refuse the rollout. */
+  wouldStart: boolean;
+}
+
+export interface RolloutService {
+  /** Starts a rollout. Throws ScaleSetBusyError when another active rollout holds a scale set. */
+  start(spec: RolloutSpec, options: { actor: Actor; idempotencyKey?: string }): Promise<RolloutView>;
+  /** The dry run: reads the fleet, changes nothing. */
+  plan(spec: RolloutSpec): Promise<RolloutPlan>;
+  get(id: string): Promise<RolloutView | undefined>;
+  list(query: ListRolloutsQuery): Promise<{ items: RolloutView[]; nextCursor?: string }>;
+  /** Throws RolloutNotFoundError, or ActionNotAllowedError (409) naming the phase and why. */
+  act(id: string, action: RolloutAction, actor: Actor, reason?: string): Promise<RolloutView>;
+  /**
+   * On-call's one call: rolls back the active rollout holding the scale set, or else the last
+   * completed one. Throws SupersededError when a newer completed rollout replaced it.
+   */
+  rollbackScaleSet(scaleSetId: string, actor: Actor, reason?: string): Promise<RolloutView>;
+  /** Timeline entries with seq > afterSeq, oldest first. */
+  timeline(id: string, afterSeq?: number): Promise<TimelineEntry[]>;
+  /** Calls back for each new timeline entry (across daemon processes); returns the unsubscribe. */
+  subscribe(id: string, onEntry: (entry: TimelineEntry) => void): Promise<() => Promise<void>>;
+  /** Resolves with the rollout once terminal, or with its current state when the timeout passes. */
+  waitForTerminal(id: string, timeoutMs: number, signal?: AbortSignal): Promise<RolloutView>;
+  /** True while Redis answers and the workers run (for /readyz). */
+  ready(): Promise<{ ready: boolean; checks: Record<string, boolean> }>;
+}
+
+/** Errors with codes, in the manner of Fastify's and BullMQ's. */
+export class CanarydError extends Error {
+  readonly code: string;
+  readonly statusCode: number;
+  readonly details: Record<string, unknown>;
+  constructor(code: string, statusCode: number, message: string, details: Record<string, unknown> = {}) {
+    super(message);
+    this.name = "CanarydError";
+    this.code = code;
+    this.statusCode = statusCode;
+    this.details = details;
+  }
+}
+
+export const rolloutNotFound = (id: string) =>
+  new CanarydError("ROLLOUT_NOT_FOUND", 404, `no rollout with id ${id}`, { id });
+
+export const scaleSetBusy = (scaleSetId: string, holderId: string) =>
+  new CanarydError(
+    "SCALE_SET_BUSY",
+    409,
+    `scale set ${scaleSetId} is held by active rollout ${holderId}`,
+    { scaleSetId, holderId },
+  );
+
+export const actionNotAllowed = (id: string, action: RolloutAction, phase: RolloutPhase, why: string) =>
+  new CanarydError("ACTION_NOT_ALLOWED", 409, `cannot ${action} rollout ${id} in phase ${phase}: ${why}`, {
+    id,
+    action,
+    phase,
+  });
+
+export const superseded = (scaleSetId: string, rolloutId: string, newerId: string) =>
+  new CanarydError(
+    "SUPERSEDED",
+    409,
+    `rollout ${rolloutId} on ${scaleSetId} was superseded by the newer rollout ${newerId}; roll back ${newerId} instead`,
+    { scaleSetId, rolloutId, newerId },
+  );
+
+export const nothingToRollBack = (scaleSetId: string) =>
+  new CanarydError("NOTHING_TO_ROLL_BACK", 404, `no active or completed rollout touched scale set ${scaleSetId}`, {
+    scaleSetId,
+  });
+
+export const storeUnavailable = (cause: string) =>
+  new CanarydError("STORE_UNAVAILABLE", 503, `Redis is not reachable: ${cause}`);
