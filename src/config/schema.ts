@@ -15,7 +15,10 @@ export const configSchema = z.strictObject({
       .string()
       .regex(/^rediss?:\/\//, "a redis:// or rediss:// URL")
       .nullable(),
-    keyPrefix: z.string().min(1).regex(/^[^:]+$/, "no ':' (BullMQ uses it as a separator)"),
+    keyPrefix: z
+      .string()
+      .min(1)
+      .regex(/^[^:]+$/, "no ':' (BullMQ uses it as a separator)"),
     privateDataDir: z.string().min(1),
   }),
   azure: z.strictObject({

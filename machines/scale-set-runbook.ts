@@ -1,0 +1,579 @@
+/**
+ * The runbook for one scale set, step by step, as pure functions over a draft context.
+ *
+ * Rollout: setModelImage -> upgrade canary batch -> gates -> bake -> (approval) ->
+ *   for each promotion batch: observe new instances (gate them) -> upgrade -> gates -> pause timer
+ *   -> completed, and the next waiting scale set of the wave starts (up to the parallel cap).
+ * Rollback: wait for an in-flight model write or upgrade -> revertModel to the recorded previous
+ *   image -> upgrade every touched instance back -> instanceHealth gate -> rolledBack.
+ * Anything that goes wrong is reported through `ctx.rollbackRequest` or `ctx.holdRequest`; the
+ * machine (rollout.machine.ts) turns those into its phases.
+ */
+import type { Effect, GateResult, OutcomeEvent } from "../src/domain/effects.ts";
+import { formatImage } from "../src/domain/image-reference.ts";
+import { scaleSetName } from "../src/domain/scale-set-id.ts";
+import type { GateSpec } from "../src/domain/spec.ts";
+import {
+  type BatchProgress,
+  cancelPending,
+  emitEffect,
+  note,
+  type RolloutContext,
+  type ScaleSetProgress,
+} from "./context.ts";
+
+const rollbackGates: GateSpec[] = [{ kind: "instanceHealth", onInconclusive: "fail" }];
+
+export function maxParallel(ctx: RolloutContext): number {
+  return Math.max(1, ctx.settings.maxParallelScaleSets ?? ctx.spec.strategy.maxParallelScaleSets);
+}
+
+/** Attempts a gate gets while answering inconclusive (the first evaluation included). */
+export function maxGateAttempts(ctx: RolloutContext): number {
+  const { inconclusiveTimeoutSeconds, gateRetrySeconds } = ctx.settings;
+  return Math.max(1, Math.floor(inconclusiveTimeoutSeconds / Math.max(1, gateRetrySeconds)));
+}
+
+function name(ss: ScaleSetProgress): string {
+  return scaleSetName(ss.id);
+}
+
+function batchLabel(batch: BatchProgress, index: number): string {
+  return batch.kind === "canary" ? "canary batch" : batch.kind === "newInstances" ? "new instances" : `batch ${index}`;
+}
+
+function currentBatch(ss: ScaleSetProgress): BatchProgress | undefined {
+  return ss.batches[ss.currentBatch];
+}
+
+function addTouched(ss: ScaleSetProgress, ids: string[]): void {
+  for (const id of ids) if (!ss.touchedInstanceIds.includes(id)) ss.touchedInstanceIds.push(id);
+}
+
+// ---------------------------------------------------------------- starting scale sets, wave by wave
+
+/** Starts waiting scale sets of the current wave up to the cap; moves to the next wave when one is done. */
+export function startNextScaleSets(ctx: RolloutContext): void {
+  for (;;) {
+    const wave = ctx.scaleSets.filter((s) => s.waveIndex === ctx.waveIndex);
+    if (wave.length > 0 && wave.every((s) => s.step === "completed")) {
+      const waveName = ctx.spec.waves[ctx.waveIndex]?.name ?? String(ctx.waveIndex);
+      note(ctx, "wave.completed", `Wave ${waveName} completed`, { wave: waveName });
+      ctx.waveIndex += 1;
+      if (ctx.waveIndex >= ctx.spec.waves.length) {
+        ctx.allDone = true;
+        return;
+      }
+      continue;
+    }
+    let active = wave.filter((s) => s.step !== "waiting" && s.step !== "completed").length;
+    for (const ss of wave) {
+      if (active >= maxParallel(ctx)) break;
+      if (ss.step !== "waiting") continue;
+      if (active === 0 && wave.every((s) => s.step === "waiting")) {
+        note(ctx, "wave.started", `Wave ${ss.wave} started`, { wave: ss.wave });
+      }
+      writeModel(ctx, ss);
+      active += 1;
+    }
+    return;
+  }
+}
+
+function writeModel(ctx: RolloutContext, ss: ScaleSetProgress): void {
+  if (ctx.hold) {
+    ss.step = "held";
+    ss.resumeWith = "setModel";
+    return;
+  }
+  if (!ss.previousImage) throw new Error(`invariant 1: no previous image recorded for ${ss.id}`);
+  ss.step = "settingModel";
+  ss.modelWriteIssued = true;
+  emitEffect(ctx, { kind: "setModelImage", scaleSetId: ss.id, target: ctx.targetImage, previous: ss.previousImage });
+}
+
+// ---------------------------------------------------------------- batches
+
+function upgradeBatch(ctx: RolloutContext, ss: ScaleSetProgress, index: number, instanceIds: string[]): void {
+  const batch = ss.batches[index];
+  if (!batch) return;
+  ss.currentBatch = index;
+  batch.status = "upgrading";
+  ss.step = "upgrading";
+  addTouched(ss, batch.instanceIds);
+  emitEffect(ctx, {
+    kind: "upgradeInstances",
+    scaleSetId: ss.id,
+    instanceIds,
+    image: ctx.targetImage,
+    purpose: "rollout",
+  });
+}
+
+function evaluateBatch(ctx: RolloutContext, ss: ScaleSetProgress, attempt: number): void {
+  const batch = currentBatch(ss);
+  if (!batch) return;
+  batch.status = "gating";
+  ss.step = "gating";
+  ss.gateAttempt = attempt;
+  emitEffect(ctx, {
+    kind: "evaluateGates",
+    scaleSetId: ss.id,
+    instanceIds: batch.instanceIds,
+    gates: ctx.spec.gates,
+    maxUnhealthyPercent: ctx.spec.strategy.maxUnhealthyPercent,
+    since: ss.gateSince ?? "",
+    attempt,
+  });
+}
+
+/** Before the next planned batch: look for instances that appeared (scale-out, repair). */
+function observeThenContinue(ctx: RolloutContext, ss: ScaleSetProgress): void {
+  if (ctx.hold) {
+    ss.step = "held";
+    ss.resumeWith = "observe";
+    return;
+  }
+  ss.step = "observing";
+  emitEffect(ctx, { kind: "observeScaleSet", scaleSetId: ss.id, knownInstanceIds: [...ss.knownInstanceIds] });
+}
+
+function nextPlannedBatch(ctx: RolloutContext, ss: ScaleSetProgress): void {
+  const index = ss.batches.findIndex((b) => b.status === "pending");
+  const batch = ss.batches[index];
+  if (!batch) {
+    ss.step = "completed";
+    note(ctx, "scaleSet.completed", `${name(ss)}: every instance runs ${formatImage(ctx.targetImage)}`, {
+      scaleSetId: ss.id,
+      touchedInstanceIds: ss.touchedInstanceIds,
+      protectedInstanceIds: ss.protectedInstanceIds,
+    });
+    startNextScaleSets(ctx);
+    return;
+  }
+  upgradeBatch(ctx, ss, index, batch.instanceIds);
+}
+
+function approvalNeeded(ctx: RolloutContext, ss: ScaleSetProgress): boolean {
+  const policy = ctx.spec.strategy.approval;
+  if (policy === "none" || ctx.approvedWaves.includes(ss.waveIndex)) return false;
+  return policy === "eachWave" || ss.waveIndex === 0;
+}
+
+function afterBake(ctx: RolloutContext, ss: ScaleSetProgress): void {
+  if (!approvalNeeded(ctx, ss)) {
+    observeThenContinue(ctx, ss);
+    return;
+  }
+  ss.step = "awaitingApproval";
+  note(ctx, "approval.requested", `${name(ss)}: canary baked; waiting for approval of wave ${ss.wave}`, {
+    scaleSetId: ss.id,
+    wave: ss.wave,
+  });
+  const timeout = ctx.spec.strategy.approvalTimeoutSeconds;
+  if (timeout !== undefined && ctx.approvalTimerEffectId === undefined) {
+    ctx.approvalTimerEffectId = emitEffect(ctx, {
+      kind: "startTimer",
+      timer: "approvalTimeout",
+      delaySeconds: timeout,
+    }).id;
+  }
+}
+
+/** One `approve` approves the current wave: every scale set of it waiting now or later. */
+export function approveWave(ctx: RolloutContext, actor: string, reason: string | undefined): void {
+  const waveName = ctx.spec.waves[ctx.waveIndex]?.name ?? String(ctx.waveIndex);
+  ctx.approvedWaves.push(ctx.waveIndex);
+  note(ctx, "approval.given", `${actor} approved wave ${waveName}${reason ? `: ${reason}` : ""}`, { wave: waveName }, actor);
+  if (ctx.approvalTimerEffectId) {
+    const id = ctx.approvalTimerEffectId;
+    cancelPending(ctx, (e) => e.id === id);
+    ctx.approvalTimerEffectId = undefined;
+  }
+  for (const ss of ctx.scaleSets) {
+    if (ss.step === "awaitingApproval" && ss.waveIndex === ctx.waveIndex) observeThenContinue(ctx, ss);
+  }
+}
+
+export function awaitingApproval(ctx: RolloutContext): boolean {
+  return ctx.scaleSets.some((s) => s.step === "awaitingApproval");
+}
+
+/** Resume after a pause: held scale sets take their next step, gate-held ones are re-evaluated. */
+export function resumeScaleSets(ctx: RolloutContext): void {
+  for (const ss of ctx.scaleSets) {
+    if (ss.step === "held") {
+      const how = ss.resumeWith;
+      ss.resumeWith = undefined;
+      if (how === "setModel") writeModel(ctx, ss);
+      else observeThenContinue(ctx, ss);
+    } else if (ss.step === "gateHeld") {
+      evaluateBatch(ctx, ss, 1);
+    }
+  }
+}
+
+// ---------------------------------------------------------------- gate verdicts
+
+function inconclusiveGates(results: GateResult[]): GateSpec[] {
+  return [];
+}
+
+function onGatesFailed(ctx: RolloutContext, ss: ScaleSetProgress, why: string): void {
+  const batch = currentBatch(ss);
+  if (batch) batch.status = "failed";
+  if (ctx.spec.rollback.automatic) {
+    ctx.rollbackRequest = { reason: why, actor: "canaryd" };
+  } else {
+    ss.step = "gateHeld";
+    ctx.holdRequest = `${why}; automatic rollback is off: resume re-evaluates the gates, rollback reverts`;
+  }
+}
+
+function onGatesPassed(ctx: RolloutContext, ss: ScaleSetProgress): void {
+  const batch = currentBatch(ss);
+  if (!batch) return;
+  batch.status = "passed";
+  if (batch.kind === "canary") {
+    const bake = ctx.spec.strategy.bakeSeconds;
+    if (bake > 0) {
+      ss.step = "baking";
+      emitEffect(ctx, { kind: "startTimer", timer: "bake", scaleSetId: ss.id, delaySeconds: bake });
+    } else {
+      afterBake(ctx, ss);
+    }
+    return;
+  }
+  if (batch.kind === "newInstances") {
+    nextPlannedBatch(ctx, ss);
+    return;
+  }
+  const pause = ctx.spec.strategy.pauseBetweenBatchesSeconds;
+  const morePlanned = ss.batches.some((b) => b.status === "pending");
+  if (pause > 0 && morePlanned) {
+    ss.step = "betweenBatches";
+    emitEffect(ctx, { kind: "startTimer", timer: "pauseBetweenBatches", scaleSetId: ss.id, delaySeconds: pause });
+  } else {
+    observeThenContinue(ctx, ss);
+  }
+}
+
+function onGatesEvaluated(
+  ctx: RolloutContext,
+  ss: ScaleSetProgress,
+  event: Extract<OutcomeEvent, { type: "gates.evaluated" }>,
+): void {
+  const batch = currentBatch(ss);
+  if (!batch) return;
+  batch.gateResults.push(...event.results);
+  const label = batchLabel(batch, ss.currentBatch);
+  const summary = event.results.map((r) => `${r.gate} ${r.verdict}: ${r.summary}`).join("; ");
+  note(ctx, "gates.evaluated", `${name(ss)} ${label}: gates ${event.verdict}${summary ? ` (${summary})` : ""}`, {
+    scaleSetId: ss.id,
+    batch: ss.currentBatch,
+    attempt: ss.gateAttempt,
+    verdict: event.verdict,
+    results: event.results,
+  });
+  if (event.verdict === "passed") {
+    onGatesPassed(ctx, ss);
+    return;
+  }
+  if (event.verdict === "failed") {
+    const platform = event.results.some((r) => r.verdict === "failed" && r.platformFailure);
+    const failedGates = event.results.filter((r) => r.verdict === "failed").map((r) => r.gate);
+    onGatesFailed(
+      ctx,
+      ss,
+      `${name(ss)} ${label}: ${platform ? "platform failure (not the image)" : "gate failed"}: ${
+        failedGates.join(", ") || "gates"
+      }`,
+    );
+    return;
+  }
+  if (ss.gateAttempt < maxGateAttempts(ctx)) {
+    ss.step = "gateRetry";
+    emitEffect(ctx, {
+      kind: "startTimer",
+      timer: "gateRetry",
+      scaleSetId: ss.id,
+      delaySeconds: ctx.settings.gateRetrySeconds,
+    });
+    return;
+  }
+  // Inconclusive for too long: the gates that could not answer decide; any `fail` wins over `pause`.
+  const undecided = event.results.filter((r) => r.verdict === "inconclusive").map((r) => r.gate);
+  const specs = ctx.spec.gates.filter((g) => undecided.includes(g.kind));
+  const pause = specs.length > 0 && specs.every((g) => g.onInconclusive === "pause");
+  const why = `${name(ss)} ${label}: gates inconclusive for ${ctx.settings.inconclusiveTimeoutSeconds}s (${
+    undecided.join(", ") || "no answer"
+  })`;
+  if (pause) {
+    ss.step = "gateHeld";
+    ctx.holdRequest = `${why}; onInconclusive is pause: resume re-evaluates, rollback reverts`;
+  } else {
+    onGatesFailed(ctx, ss, why);
+  }
+}
+
+// ---------------------------------------------------------------- outcomes while rolling out
+
+/** Applies an outcome for a rollout-purpose effect of this scale set. */
+export function applyRolloutOutcome(
+  ctx: RolloutContext,
+  ss: ScaleSetProgress,
+  effect: Effect,
+  event: OutcomeEvent,
+): void {
+  switch (event.type) {
+    case "model.updated":
+      note(ctx, "model.updated", `${name(ss)}: model set to ${formatImage(ctx.targetImage)}`, {
+        scaleSetId: ss.id,
+        previous: ss.previousImage,
+        target: ctx.targetImage,
+      });
+      upgradeBatch(ctx, ss, 0, ss.batches[0]?.instanceIds ?? []);
+      if (ss.batches.length === 0) nextPlannedBatch(ctx, ss);
+      return;
+    case "model.conflict":
+      ss.conflict = { found: event.found };
+      ss.modelWriteIssued = false;
+      note(ctx, "model.conflict", `${name(ss)}: model holds ${formatImage(event.found)}, set by someone else`, {
+        scaleSetId: ss.id,
+        found: event.found,
+      });
+      ctx.rollbackRequest = {
+        reason: `${name(ss)} was changed by someone else (model holds ${formatImage(event.found)}); canaryd did not overwrite it`,
+        actor: "canaryd",
+      };
+      return;
+    case "instances.upgraded": {
+      const batch = currentBatch(ss);
+      if (!batch) return;
+      note(ctx, "instances.upgraded", `${name(ss)} ${batchLabel(batch, ss.currentBatch)}: upgraded`, {
+        scaleSetId: ss.id,
+        instanceIds: batch.instanceIds,
+      });
+      ss.gateSince = event.at;
+      evaluateBatch(ctx, ss, 1);
+      return;
+    }
+    case "instances.upgradeFailed":
+      note(ctx, "instances.upgradeFailed", `${name(ss)}: upgrade failed: ${event.reason}`, {
+        scaleSetId: ss.id,
+        platformFailure: event.platformFailure,
+      });
+      ctx.rollbackRequest = {
+        reason: `${name(ss)}: upgrade failed${event.platformFailure ? " (platform failure, not the image)" : ""}: ${event.reason}`,
+        actor: "canaryd",
+      };
+      return;
+    case "scaleSet.observed":
+      onObserved(ctx, ss, event);
+      return;
+    case "gates.evaluated":
+      onGatesEvaluated(ctx, ss, event);
+      return;
+    case "timer.fired":
+      if (effect.kind !== "startTimer") return;
+      if (effect.timer === "bake") {
+        note(ctx, "bake.completed", `${name(ss)}: canary baked for ${effect.delaySeconds}s`, { scaleSetId: ss.id });
+        afterBake(ctx, ss);
+      } else if (effect.timer === "pauseBetweenBatches") {
+        observeThenContinue(ctx, ss);
+      } else if (effect.timer === "gateRetry") {
+        evaluateBatch(ctx, ss, ss.gateAttempt + 1);
+      }
+      return;
+    case "effect.failed":
+      note(ctx, "effect.failed", `${name(ss)}: ${effect.kind} could not be done: ${event.reason}`, {
+        scaleSetId: ss.id,
+        effect: effect.kind,
+      });
+      ctx.rollbackRequest = {
+        reason: `${name(ss)}: ${effect.kind} failed on the platform: ${event.reason}`,
+        actor: "canaryd",
+      };
+      return;
+    default:
+      return;
+  }
+}
+
+function onObserved(
+  ctx: RolloutContext,
+  ss: ScaleSetProgress,
+  event: Extract<OutcomeEvent, { type: "scaleSet.observed" }>,
+): void {
+  const fresh = event.newInstances.filter((i) => !ss.knownInstanceIds.includes(i.instanceId));
+  for (const i of fresh) ss.knownInstanceIds.push(i.instanceId);
+  const protectedIds = fresh.filter((i) => i.protectedFromScaleSetActions).map((i) => i.instanceId);
+  ss.protectedInstanceIds.push(...protectedIds);
+  const gated = fresh.filter((i) => !i.protectedFromScaleSetActions);
+  if (gated.length === 0) {
+    nextPlannedBatch(ctx, ss);
+    return;
+  }
+  const ids = gated.map((i) => i.instanceId);
+  note(ctx, "instances.appeared", `${name(ss)}: ${ids.length} new instance(s) appeared; gating them like a batch`, {
+    scaleSetId: ss.id,
+    instanceIds: ids,
+    protectedInstanceIds: protectedIds,
+  });
+  ss.batches.push({ kind: "newInstances", instanceIds: ids, status: "pending", gateResults: [] });
+  const index = ss.batches.length - 1;
+  // Instances created from the old model (before our write) need the upgrade; the rest already run the target.
+  const stale = gated.filter((i) => !i.latestModelApplied).map((i) => i.instanceId);
+  if (stale.length > 0) {
+    upgradeBatch(ctx, ss, index, stale);
+    return;
+  }
+  ss.currentBatch = index;
+  addTouched(ss, ids);
+  ss.gateSince = event.at;
+  evaluateBatch(ctx, ss, 1);
+}
+
+// ---------------------------------------------------------------- rollback
+
+/** Starts the rollback of every scale set the rollout touched (invariant 2). */
+export function beginRollback(ctx: RolloutContext): void {
+  const request = ctx.rollbackRequest ?? { reason: "rollback requested", actor: "canaryd" };
+  ctx.rollbackRequest = undefined;
+  ctx.holdRequest = undefined;
+  ctx.hold = false;
+  ctx.reason = request.reason;
+  ctx.approvalTimerEffectId = undefined;
+  note(ctx, "rollback.started", `Rolling back: ${request.reason}`, { reason: request.reason }, request.actor);
+  // Reads, gates and timers no longer matter; a model write or upgrade in flight must land first.
+  const inFlight = (e: Effect) =>
+    e.kind === "setModelImage" || (e.kind === "upgradeInstances" && e.purpose === "rollout");
+  cancelPending(ctx, (e) => !inFlight(e));
+  for (const ss of ctx.scaleSets) {
+    if (!ss.modelWriteIssued) {
+      ss.step = "untouched";
+      continue;
+    }
+    const waiting = Object.values(ctx.pending).some((e) => "scaleSetId" in e && e.scaleSetId === ss.id);
+    if (waiting) ss.step = "rollbackWaitingInFlight";
+    else revert(ctx, ss);
+  }
+}
+
+function revert(ctx: RolloutContext, ss: ScaleSetProgress): void {
+  if (!ss.previousImage) throw new Error(`invariant 1: no previous image recorded for ${ss.id}`);
+  ss.step = "reverting";
+  ss.gateAttempt = 0;
+  emitEffect(ctx, { kind: "revertModel", scaleSetId: ss.id, previous: ss.previousImage, target: ctx.targetImage });
+}
+
+function rollbackFailed(ctx: RolloutContext, ss: ScaleSetProgress, why: string): void {
+  ss.step = "rollbackFailed";
+  ss.failure = why;
+  note(ctx, "rollback.scaleSetFailed", `${name(ss)}: rollback could not finish: ${why}`, { scaleSetId: ss.id });
+}
+
+function rollbackGate(ctx: RolloutContext, ss: ScaleSetProgress, attempt: number): void {
+  ss.step = "rollbackGating";
+  ss.gateAttempt = attempt;
+  emitEffect(ctx, {
+    kind: "evaluateGates",
+    scaleSetId: ss.id,
+    instanceIds: [...ss.touchedInstanceIds],
+    gates: rollbackGates,
+    maxUnhealthyPercent: ctx.spec.strategy.maxUnhealthyPercent,
+    since: ss.gateSince ?? "",
+    attempt,
+  });
+}
+
+/** Applies an outcome for an effect of this scale set while the rollout rolls back. */
+export function applyRollbackOutcome(
+  ctx: RolloutContext,
+  ss: ScaleSetProgress,
+  effect: Effect,
+  event: OutcomeEvent,
+): void {
+  if (ss.step === "rollbackWaitingInFlight") {
+    if (event.type === "model.conflict") {
+      ss.conflict = { found: event.found };
+      ss.modelWriteIssued = false;
+      ss.step = "untouched";
+      note(ctx, "model.conflict", `${name(ss)}: model holds ${formatImage(event.found)}, set by someone else`, {
+        scaleSetId: ss.id,
+        found: event.found,
+      });
+      return;
+    }
+    if (event.type === "model.updated") {
+      note(ctx, "model.updated", `${name(ss)}: model set to ${formatImage(ctx.targetImage)}`, { scaleSetId: ss.id });
+    }
+    revert(ctx, ss);
+    return;
+  }
+  switch (event.type) {
+    case "model.reverted":
+      note(ctx, "model.reverted", `${name(ss)}: model back on ${formatImage(ss.previousImage ?? {})}`, {
+        scaleSetId: ss.id,
+        previous: ss.previousImage,
+      });
+      if (ss.touchedInstanceIds.length === 0) {
+        ss.step = "rolledBack";
+        return;
+      }
+      ss.step = "rollbackUpgrading";
+      emitEffect(ctx, {
+        kind: "upgradeInstances",
+        scaleSetId: ss.id,
+        instanceIds: [...ss.touchedInstanceIds],
+        image: ss.previousImage ?? {},
+        purpose: "rollback",
+      });
+      return;
+    case "model.conflict":
+      rollbackFailed(ctx, ss, `model holds ${formatImage(event.found)}, set by someone else; not overwritten`);
+      return;
+    case "instances.upgraded":
+      note(ctx, "instances.upgraded", `${name(ss)}: touched instances upgraded back`, {
+        scaleSetId: ss.id,
+        instanceIds: ss.touchedInstanceIds,
+      });
+      ss.gateSince = event.at;
+      rollbackGate(ctx, ss, 1);
+      return;
+    case "instances.upgradeFailed":
+      rollbackFailed(ctx, ss, `upgrade back failed: ${event.reason}`);
+      return;
+    case "gates.evaluated":
+      ss.rollbackResults.push(...event.results);
+      note(ctx, "gates.evaluated", `${name(ss)} rollback: instanceHealth ${event.verdict}`, {
+        scaleSetId: ss.id,
+        verdict: event.verdict,
+        results: event.results,
+      });
+      if (event.verdict === "passed") ss.step = "rolledBack";
+      else if (event.verdict === "failed") rollbackFailed(ctx, ss, "instances unhealthy after rollback");
+      else if (ss.gateAttempt < maxGateAttempts(ctx)) {
+        ss.step = "rollbackGateRetry";
+        emitEffect(ctx, {
+          kind: "startTimer",
+          timer: "gateRetry",
+          scaleSetId: ss.id,
+          delaySeconds: ctx.settings.gateRetrySeconds,
+        });
+      } else rollbackFailed(ctx, ss, "instance health stayed inconclusive after rollback");
+      return;
+    case "timer.fired":
+      if (ss.step === "rollbackGateRetry") rollbackGate(ctx, ss, ss.gateAttempt + 1);
+      return;
+    case "effect.failed":
+      rollbackFailed(ctx, ss, `${effect.kind} failed: ${event.reason}`);
+      return;
+    default:
+      return;
+  }
+}
+
+export function rollbackFinished(ctx: RolloutContext): boolean {
+  return ctx.scaleSets.every((s) => s.step === "rolledBack" || s.step === "rollbackFailed" || s.step === "untouched");
+}

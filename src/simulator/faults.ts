@@ -1,0 +1,169 @@
+/**
+ * Faults switchable at run time: throttling, 5xx bursts, latency, LROs that end Failed, and holds
+ * (requests wait until released, so a test can stop the world at an exact point). Instance faults
+ * (failed provisioning, never coming back) live in the fleet state; see `index.ts`.
+ */
+import { randomUUID } from "node:crypto";
+import { z } from "zod";
+
+const window = {
+  /** SDK-style operation name (`virtualMachineScaleSets.update`) or `*` for every ARM/metrics operation. */
+  operation: z.string().min(1),
+  /** Applies to this many matching requests, then disappears. */
+  count: z.number().int().positive().optional(),
+  /** Applies for this many wall-clock seconds, then disappears. */
+  durationSeconds: z.number().positive().optional(),
+};
+
+export const faultSpecSchema = z.discriminatedUnion("kind", [
+  z.object({ kind: z.literal("throttle"), ...window, retryAfterSeconds: z.number().int().min(0).default(1) }),
+  z.object({ kind: z.literal("serverError"), ...window, status: z.number().int().min(500).max(599).default(503) }),
+  z.object({ kind: z.literal("latency"), ...window, latencyMs: z.number().int().min(0) }),
+  z.object({
+    kind: z.literal("failLro"),
+    ...window,
+    errorCode: z.string().default("InternalExecutionError"),
+    message: z.string().default("An internal execution error occurred. Please retry later."),
+  }),
+  z.object({ kind: z.literal("hold"), ...window }),
+  z.object({
+    kind: z.literal("instanceFailsProvisioning"),
+    scaleSet: z.string().min(1),
+    instanceId: z.string().min(1),
+    errorCode: z.string().default("AllocationFailed"),
+  }),
+  z.object({ kind: z.literal("instanceNeverReturns"), scaleSet: z.string().min(1), instanceId: z.string().min(1) }),
+]);
+export type FaultSpec = z.input<typeof faultSpecSchema>;
+type ParsedFault = z.output<typeof faultSpecSchema>;
+export type RequestFault = Extract<ParsedFault, { operation: string }>;
+export type InstanceFault = Exclude<ParsedFault, { operation: string }>;
+
+export interface ActiveFault {
+  id: string;
+  spec: RequestFault;
+  remaining?: number;
+  expiresAtMs?: number;
+}
+
+interface HeldRequest {
+  faultId: string;
+  operation: string;
+  release: () => void;
+}
+
+/** What the server must do with a request before handling it. */
+export type FaultAction =
+  | { kind: "throttle"; retryAfterSeconds: number }
+  | { kind: "serverError"; status: number };
+
+export class FaultController {
+  readonly #faults: ActiveFault[] = [];
+  readonly #held: HeldRequest[] = [];
+  readonly #heldWaiters: { predicate: () => boolean; resolve: () => void }[] = [];
+  readonly #now: () => number;
+
+  constructor(now: () => number = Date.now) {
+    this.#now = now;
+  }
+
+  add(spec: RequestFault): ActiveFault {
+    const fault: ActiveFault = {
+      id: randomUUID(),
+      spec,
+      ...(spec.count !== undefined ? { remaining: spec.count } : {}),
+      ...(spec.durationSeconds !== undefined ? { expiresAtMs: this.#now() + spec.durationSeconds * 1000 } : {}),
+    };
+    this.#faults.push(fault);
+    return fault;
+  }
+
+  list(): ActiveFault[] {
+    this.#expire();
+    return [...this.#faults];
+  }
+
+  /** Removes a fault; held requests of a removed hold are released. */
+  remove(id: string): boolean {
+    const index = this.#faults.findIndex((f) => f.id === id);
+    if (index >= 0) this.#faults.splice(index, 1);
+    const released = this.release(id);
+    return index >= 0 || released > 0;
+  }
+
+  clear(): void {
+    for (const fault of [...this.#faults]) this.remove(fault.id);
+    for (const held of this.#held.splice(0)) held.release();
+  }
+
+  /** Releases every request held by `faultId` (all holds when omitted); the hold itself stays unless removed. */
+  release(faultId?: string): number {
+    const released = this.#held.filter((h) => faultId === undefined || h.faultId === faultId);
+    for (const held of released) {
+      this.#held.splice(this.#held.indexOf(held), 1);
+      held.release();
+    }
+    return released.length;
+  }
+
+  held(operation?: string): { faultId: string; operation: string }[] {
+    return this.#held
+      .filter((h) => operation === undefined || h.operation === operation)
+      .map(({ faultId, operation: op }) => ({ faultId, operation: op }));
+  }
+
+  /** Resolves once at least `count` requests to `operation` (any when omitted) are being held. */
+  waitForHeld(operation?: string, count = 1): Promise<void> {
+    const predicate = () => this.held(operation).length >= count;
+    if (predicate()) return Promise.resolve();
+    return new Promise((resolve) => this.#heldWaiters.push({ predicate, resolve }));
+  }
+
+  #expire(): void {
+    const now = this.#now();
+    for (let i = this.#faults.length - 1; i >= 0; i--) {
+      const fault = this.#faults[i];
+      if (fault && ((fault.expiresAtMs !== undefined && fault.expiresAtMs <= now) || fault.remaining === 0)) {
+        this.#faults.splice(i, 1);
+      }
+    }
+  }
+
+  #take(operation: string, kind: RequestFault["kind"]): ActiveFault | undefined {
+    this.#expire();
+    const fault = this.#faults.find(
+      (f) => f.spec.kind === kind && (f.spec.operation === "*" || f.spec.operation === operation),
+    );
+    if (fault && fault.remaining !== undefined) fault.remaining -= 1;
+    return fault;
+  }
+
+  /** Latency and holds first (they delay), then at most one refusal (429 or 5xx). */
+  async apply(operation: string): Promise<FaultAction | undefined> {
+    const latency = this.#take(operation, "latency");
+    if (latency?.spec.kind === "latency") await new Promise((r) => setTimeout(r, latency.spec.latencyMs));
+    const hold = this.#take(operation, "hold");
+    if (hold) {
+      await new Promise<void>((resolve) => {
+        this.#held.push({ faultId: hold.id, operation, release: resolve });
+        for (const waiter of [...this.#heldWaiters]) {
+          if (waiter.predicate()) {
+            this.#heldWaiters.splice(this.#heldWaiters.indexOf(waiter), 1);
+            waiter.resolve();
+          }
+        }
+      });
+    }
+    const throttle = this.#take(operation, "throttle");
+    if (throttle?.spec.kind === "throttle") return { kind: "throttle", retryAfterSeconds: throttle.spec.retryAfterSeconds };
+    const error = this.#take(operation, "serverError");
+    if (error?.spec.kind === "serverError") return { kind: "serverError", status: error.spec.status };
+    return undefined;
+  }
+
+  /** An LRO started by `operation` should end Failed with this error, if a failLro fault says so. */
+  takeLroFailure(operation: string): { code: string; message: string } | undefined {
+    const fault = this.#take(operation, "failLro");
+    return fault?.spec.kind === "failLro" ? { code: fault.spec.errorCode, message: fault.spec.message } : undefined;
+  }
+}

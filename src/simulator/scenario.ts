@@ -1,0 +1,135 @@
+/** The scenario file: the fleet a fresh simulator starts from, and how each image version behaves. */
+import { readFile } from "node:fs/promises";
+import { parse } from "yaml";
+import { z } from "zod";
+
+const name = z.string().min(1);
+
+/** What an instance shows once it has booted an image version. */
+export const behaviourSchema = z
+  .object({
+    boot: z.enum(["clean", "kernelPanic", "emergencyMode", "failedUnit", "cloudInitError"]).default("clean"),
+    health: z.enum(["healthy", "unhealthy", "unknown"]).default("healthy"),
+    provisioning: z.enum(["Succeeded", "Failed"]).default("Succeeded"),
+    /** Error code an instance reports when provisioning fails. */
+    provisioningErrorCode: z.string().default("OSProvisioningTimedOut"),
+    /** Mean value per metric name (Azure Monitor names, e.g. "Percentage CPU"). */
+    metrics: z.record(z.string(), z.number()).default({ "Percentage CPU": 27 }),
+    /** Relative noise around each mean (0.1 = ±10 %). */
+    noise: z.number().min(0).max(1).default(0.1),
+  })
+  .prefault({});
+export type Behaviour = z.infer<typeof behaviourSchema>;
+
+const replicationSchema = z
+  .object({
+    /** Simulated seconds from simulator start until each target region is done. */
+    seconds: z.number().min(0).default(0),
+    /** Short region names where replication ends Failed. */
+    failedRegions: z.array(name).default([]),
+  })
+  .prefault({});
+
+const galleryVersionSchema = z.object({
+  name,
+  /** Short region names (westeurope); the API shows them as display names. */
+  targetRegions: z.array(name).min(1),
+  replication: replicationSchema,
+  endOfLifeDate: z.string().optional(),
+  excludeFromLatest: z.boolean().default(false),
+  publishedDate: z.string().optional(),
+  behaviour: behaviourSchema,
+});
+
+const galleryImageSchema = z.object({
+  name,
+  osType: z.enum(["Linux", "Windows"]).default("Linux"),
+  osState: z.enum(["Generalized", "Specialized"]).default("Generalized"),
+  publisher: z.string().default("canaryd"),
+  offer: z.string().default("demo"),
+  sku: z.string().default("web"),
+  versions: z.array(galleryVersionSchema).default([]),
+});
+
+const gallerySchema = z.object({
+  name,
+  location: name,
+  images: z.array(galleryImageSchema).default([]),
+});
+
+/** An image reference as the scenario writes it: gallery shorthand, an ARM id, or a marketplace image. */
+export const scenarioImageSchema = z.union([
+  z.object({ gallery: name, image: name, version: name, resourceGroup: name.optional() }),
+  z.object({ id: name }),
+  z.object({ publisher: name, offer: name, sku: name, version: name }),
+]);
+export type ScenarioImage = z.infer<typeof scenarioImageSchema>;
+
+const scaleSetSchema = z
+  .object({
+    name,
+    location: name,
+    sku: z.string().default("Standard_D2s_v5"),
+    /** Instance ids; need not be contiguous. Defaults to 0..capacity-1. */
+    instanceIds: z.array(z.string()).optional(),
+    capacity: z.number().int().min(0).optional(),
+    zones: z.array(z.string()).default([]),
+    orchestrationMode: z.enum(["Uniform", "Flexible"]).default("Uniform"),
+    upgradePolicy: z.enum(["Manual", "Automatic", "Rolling"]).default("Manual"),
+    image: scenarioImageSchema,
+    protectedInstances: z.array(z.string()).default([]),
+    tags: z.record(z.string(), z.string()).default({}),
+  })
+  .refine((s) => s.instanceIds !== undefined || s.capacity !== undefined, {
+    message: "give instanceIds or capacity",
+  });
+
+const resourceGroupSchema = z.object({
+  name,
+  galleries: z.array(gallerySchema).default([]),
+  scaleSets: z.array(scaleSetSchema).default([]),
+});
+
+const marketplaceImageSchema = z.object({
+  location: name,
+  publisher: name,
+  offer: name,
+  sku: name,
+  versions: z.array(z.object({ name, behaviour: behaviourSchema })).min(1),
+});
+
+const timingSchema = z
+  .object({
+    /** Simulated seconds a model write (PUT/PATCH) takes. */
+    modelUpdateSeconds: z.number().min(0).default(2),
+    /** Simulated seconds an instance takes to upgrade or reimage and boot. */
+    instanceUpgradeSeconds: z.number().min(0).default(30),
+  })
+  .prefault({});
+
+export const scenarioSchema = z.object({
+  subscriptionId: z.uuid(),
+  timing: timingSchema,
+  resourceGroups: z.array(resourceGroupSchema).min(1),
+  marketplaceImages: z.array(marketplaceImageSchema).default([]),
+});
+export type Scenario = z.infer<typeof scenarioSchema>;
+export type ScenarioScaleSet = z.infer<typeof scaleSetSchema>;
+export type ScenarioGalleryVersion = z.infer<typeof galleryVersionSchema>;
+
+export class ScenarioError extends Error {
+  readonly code = "SIM_SCENARIO_INVALID";
+}
+
+export function parseScenario(input: unknown): Scenario {
+  const result = scenarioSchema.safeParse(input);
+  if (!result.success) {
+    const issues = result.error.issues.map((issue) => `${issue.path.join(".") || "(root)"}: ${issue.message}`);
+    throw new ScenarioError(`invalid scenario: ${issues.join("; ")}`);
+  }
+  return result.data;
+}
+
+export async function loadScenarioFile(path: string): Promise<Scenario> {
+  return parseScenario(parse(await readFile(path, "utf8")));
+}

@@ -1,0 +1,74 @@
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { ConfigError, loadConfig } from "../../../src/config/load-config.ts";
+
+function tempFile(name: string, text: string): string {
+  const path = join(mkdtempSync(join(tmpdir(), "canaryd-config-")), name);
+  writeFileSync(path, text);
+  return path;
+}
+
+function refusal(run: () => unknown): ConfigError {
+  try {
+    run();
+  } catch (error) {
+    if (error instanceof ConfigError) return error;
+    throw error;
+  }
+  throw new Error("expected the configuration to be refused");
+}
+
+describe("configuration", () => {
+  it("starts from config/default.yaml when nothing overrides it", () => {
+    const config = loadConfig({ env: {} });
+    expect(config.server.port).toBe(8080);
+    expect(config.redis.url).toBeNull();
+    expect(config.redis.keyPrefix).toBe("{canaryd}");
+    expect(config.auth.disabled).toBe(false);
+  });
+
+  it("layers a file over the defaults and environment variables over the file", () => {
+    const file = tempFile("c.yaml", "server:\n  port: 9000\n  host: 0.0.0.0\nlog:\n  level: debug\n");
+    const config = loadConfig({ env: { CANARYD_CONFIG: file, PORT: "9100", REDIS_URL: "rediss://:pw@cache:6380" } });
+    expect(config.server.port).toBe(9100);
+    expect(config.server.host).toBe("0.0.0.0");
+    expect(config.log.level).toBe("debug");
+    expect(config.redis.url).toBe("rediss://:pw@cache:6380");
+  });
+
+  it("refuses a bad value with one message naming the key, the value and the rule", () => {
+    const error = refusal(() => loadConfig({ env: { PORT: "99999" } }));
+    expect(error.key).toBe("server.port");
+    expect(error.message).toMatch(/server\.port = 99999: .*65535/);
+  });
+
+  it("refuses an unknown key in a configuration file, naming it", () => {
+    const file = tempFile("c.yaml", "engine:\n  workerConcurency: 3\n");
+    const error = refusal(() => loadConfig({ file, env: {} }));
+    expect(error.message).toContain("engine");
+    expect(error.message).toContain("workerConcurency");
+  });
+
+  it("never prints a secret value when refusing it", () => {
+    const error = refusal(() => loadConfig({ env: { REDIS_URL: "http://user:hunter2@cache" } }));
+    expect(error.key).toBe("redis.url");
+    expect(error.message).not.toContain("hunter2");
+  });
+
+  it("reads API tokens from CANARYD_API_TOKENS as name:role:sha256", () => {
+    const sha = "a".repeat(64);
+    const config = loadConfig({ env: { CANARYD_API_TOKENS: `ci:deployer:${sha}, pager:oncall:${sha}` } });
+    expect(config.auth.tokens).toEqual([
+      { name: "ci", role: "deployer", sha256: sha },
+      { name: "pager", role: "oncall", sha256: sha },
+    ]);
+  });
+
+  it("uses a simulator connection file when CANARYD_AZURE_CONNECTION_FILE names one", () => {
+    const config = loadConfig({ env: { CANARYD_AZURE_CONNECTION_FILE: "var/simulator.json" } });
+    expect(config.azure.credential).toBe("connectionFile");
+    expect(config.azure.connectionFile).toBe("var/simulator.json");
+  });
+});
