@@ -9,7 +9,7 @@
  * Anything that goes wrong is reported through `ctx.rollbackRequest` or `ctx.holdRequest`; the
  * machine (rollout.machine.ts) turns those into its phases.
  */
-import type { Effect, GateResult, OutcomeEvent } from "../src/domain/effects.ts";
+import type { Effect, OutcomeEvent } from "../src/domain/effects.ts";
 import { formatImage } from "../src/domain/image-reference.ts";
 import { scaleSetName } from "../src/domain/scale-set-id.ts";
 import type { GateSpec } from "../src/domain/spec.ts";
@@ -214,10 +214,6 @@ export function resumeScaleSets(ctx: RolloutContext): void {
 }
 
 // ---------------------------------------------------------------- gate verdicts
-
-function inconclusiveGates(results: GateResult[]): GateSpec[] {
-  return [];
-}
 
 function onGatesFailed(ctx: RolloutContext, ss: ScaleSetProgress, why: string): void {
   const batch = currentBatch(ss);

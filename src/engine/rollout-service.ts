@@ -73,12 +73,10 @@ export const rolloutNotFound = (id: string) =>
   new CanarydError("ROLLOUT_NOT_FOUND", 404, `no rollout with id ${id}`, { id });
 
 export const scaleSetBusy = (scaleSetId: string, holderId: string) =>
-  new CanarydError(
-    "SCALE_SET_BUSY",
-    409,
-    `scale set ${scaleSetId} is held by active rollout ${holderId}`,
-    { scaleSetId, holderId },
-  );
+  new CanarydError("SCALE_SET_BUSY", 409, `scale set ${scaleSetId} is held by active rollout ${holderId}`, {
+    scaleSetId,
+    holderId,
+  });
 
 export const actionNotAllowed = (id: string, action: RolloutAction, phase: RolloutPhase, why: string) =>
   new CanarydError("ACTION_NOT_ALLOWED", 409, `cannot ${action} rollout ${id} in phase ${phase}: ${why}`, {
@@ -96,9 +94,14 @@ export const superseded = (scaleSetId: string, rolloutId: string, newerId: strin
   );
 
 export const nothingToRollBack = (scaleSetId: string) =>
-  new CanarydError("NOTHING_TO_ROLL_BACK", 404, `no active or completed rollout touched scale set ${scaleSetId}`, {
-    scaleSetId,
-  });
+  new CanarydError(
+    "NOTHING_TO_ROLL_BACK",
+    404,
+    `no active or completed rollout touched scale set ${scaleSetId}`,
+    {
+      scaleSetId,
+    },
+  );
 
 export const storeUnavailable = (cause: string) =>
   new CanarydError("STORE_UNAVAILABLE", 503, `Redis is not reachable: ${cause}`);

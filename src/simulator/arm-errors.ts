@@ -5,7 +5,12 @@ export class ArmError extends Error {
   readonly target: string | undefined;
   readonly headers: Record<string, string>;
 
-  constructor(status: number, code: string, message: string, options: { target?: string; headers?: Record<string, string> } = {}) {
+  constructor(
+    status: number,
+    code: string,
+    message: string,
+    options: { target?: string; headers?: Record<string, string> } = {},
+  ) {
     super(message);
     this.status = status;
     this.code = code;
@@ -14,7 +19,9 @@ export class ArmError extends Error {
   }
 
   body(): { error: { code: string; message: string; target?: string } } {
-    return { error: { code: this.code, message: this.message, ...(this.target ? { target: this.target } : {}) } };
+    return {
+      error: { code: this.code, message: this.message, ...(this.target ? { target: this.target } : {}) },
+    };
   }
 }
 
@@ -27,7 +34,11 @@ export function resourceNotFound(type: string, name: string, resourceGroup: stri
 }
 
 export function parentResourceNotFound(type: string, name: string): ArmError {
-  return new ArmError(404, "ParentResourceNotFound", `Can not perform requested operation on nested resource. Parent resource '${name}' (${type}) not found.`);
+  return new ArmError(
+    404,
+    "ParentResourceNotFound",
+    `Can not perform requested operation on nested resource. Parent resource '${name}' (${type}) not found.`,
+  );
 }
 
 export function invalidParameter(message: string, target?: string): ArmError {

@@ -17,8 +17,8 @@ const CLEAN_BOOT = [
 const FAILURES: Record<Exclude<Behaviour["boot"], "clean">, string[]> = {
   kernelPanic: [
     "[    0.000000] Linux version 6.8.0-1015-azure (buildd@lcy02-amd64-045) #17-Ubuntu SMP",
-    "[    1.871203] VFS: Cannot open root device \"PARTUUID=2e3f\" or unknown-block(0,0): error -6",
-    "[    1.871455] Please append a correct \"root=\" boot option; here are the available partitions:",
+    '[    1.871203] VFS: Cannot open root device "PARTUUID=2e3f" or unknown-block(0,0): error -6',
+    '[    1.871455] Please append a correct "root=" boot option; here are the available partitions:',
     "[    1.871902] Kernel panic - not syncing: VFS: Unable to mount root fs on unknown-block(0,0)",
     "[    1.872310] CPU: 0 PID: 1 Comm: swapper/0 Not tainted 6.8.0-1015-azure #17-Ubuntu",
     "[    1.872999] ---[ end Kernel panic - not syncing: VFS: Unable to mount root fs on unknown-block(0,0) ]---",
@@ -28,7 +28,7 @@ const FAILURES: Record<Exclude<Behaviour["boot"], "clean">, string[]> = {
     "[ TIME ] Timed out waiting for device dev-disk-by\\x2duuid-7c1e.device.",
     "[DEPEND] Dependency failed for /data.",
     "[DEPEND] Dependency failed for Local File Systems.",
-    "You are in emergency mode. After logging in, type \"journalctl -xb\" to view system logs.",
+    'You are in emergency mode. After logging in, type "journalctl -xb" to view system logs.',
     "Give root password for maintenance",
   ],
   failedUnit: [
@@ -50,7 +50,12 @@ const FAILURES: Record<Exclude<Behaviour["boot"], "clean">, string[]> = {
 
 /** The serial console log an instance shows after booting with this behaviour (undefined: still booting). */
 export function serialConsoleLog(behaviour: Behaviour | undefined, hostname: string): string {
-  const lines = behaviour === undefined ? ["[    0.000000] Linux version 6.8.0-1015-azure"] : behaviour.boot === "clean" ? CLEAN_BOOT : FAILURES[behaviour.boot];
+  const lines =
+    behaviour === undefined
+      ? ["[    0.000000] Linux version 6.8.0-1015-azure"]
+      : behaviour.boot === "clean"
+        ? CLEAN_BOOT
+        : FAILURES[behaviour.boot];
   return `${lines.map((line) => line.replaceAll("{hostname}", hostname)).join("\n")}\n`;
 }
 
@@ -78,10 +83,18 @@ function noise(seed: string): number {
 }
 
 /** One metric sample of an instance running `behaviour` at `timestampMs`. */
-export function metricSample(behaviour: Behaviour, metricName: string, seed: string, timestampMs: number): number {
-  const configured = Object.entries(behaviour.metrics).find(([name]) => name.toLowerCase() === metricName.toLowerCase());
+export function metricSample(
+  behaviour: Behaviour,
+  metricName: string,
+  seed: string,
+  timestampMs: number,
+): number {
+  const configured = Object.entries(behaviour.metrics).find(
+    ([name]) => name.toLowerCase() === metricName.toLowerCase(),
+  );
   const mean = configured?.[1] ?? METRIC_DEFAULTS[metricName.toLowerCase()]?.value ?? 0;
   const value = mean * (1 + behaviour.noise * noise(`${seed}|${metricName}|${timestampMs}`));
-  const bounded = metricUnit(metricName) === "Percent" ? Math.min(100, Math.max(0, value)) : Math.max(0, value);
+  const bounded =
+    metricUnit(metricName) === "Percent" ? Math.min(100, Math.max(0, value)) : Math.max(0, value);
   return Math.round(bounded * 100) / 100;
 }

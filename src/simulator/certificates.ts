@@ -6,10 +6,11 @@ import { webcrypto } from "node:crypto";
 import { existsSync } from "node:fs";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { isIP } from "node:net";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
+import "./reflect-metadata.ts";
 import * as x509 from "@peculiar/x509";
 
-x509.cryptoProvider.set(webcrypto as unknown as Crypto);
+x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
 
 const ALGORITHM = { name: "ECDSA", namedCurve: "P-256", hash: "SHA-256" } as const;
 const TEN_YEARS_MS = 10 * 365 * 24 * 3600 * 1000;
@@ -23,74 +24,122 @@ export interface SimulatorCertificates {
 
 /** Names every client might use to reach a loopback simulator, plus the configured host. */
 export function certificateNames(host: string): string[] {
-  return [...new Set(["127.0.0.1", "localhost", "::1", host].filter((name) => name !== "0.0.0.0" && name !== "::"))];
+  return [
+    ...new Set(["127.0.0.1", "localhost", "::1", host].filter((name) => name !== "0.0.0.0" && name !== "::")),
+  ];
 }
 
-async function exportKeyPem(key: CryptoKey): Promise<string> {
-  const der = await webcrypto.subtle.exportKey("pkcs8", key as webcrypto.CryptoKey);
+async function exportKeyPem(key: webcrypto.CryptoKey): Promise<string> {
+  const der = await webcrypto.subtle.exportKey("pkcs8", key);
   return x509.PemConverter.encode(der, "PRIVATE KEY");
 }
 
-async function generate(names: string[]): Promise<Omit<SimulatorCertificates, "caCertFile">> {
-  const subtle = webcrypto.subtle as unknown as SubtleCrypto;
-  const notBefore = new Date(Date.now() - 3600_000);
-  const notAfter = new Date(Date.now() + TEN_YEARS_MS);
-  const caKeys = (await subtle.generateKey(ALGORITHM, true, ["sign", "verify"])) as CryptoKeyPair;
-  const ca = await x509.X509CertificateGenerator.createSelfSigned({
+interface CertificateAuthority {
+  cert: x509.X509Certificate;
+  privateKey: webcrypto.CryptoKey;
+  publicKey: webcrypto.CryptoKey;
+}
+
+async function createAuthority(): Promise<CertificateAuthority> {
+  const keys = (await webcrypto.subtle.generateKey(ALGORITHM, true, [
+    "sign",
+    "verify",
+  ])) as webcrypto.CryptoKeyPair;
+  const cert = await x509.X509CertificateGenerator.createSelfSigned({
     name: "CN=canaryd simulator CA",
-    keys: caKeys,
-    notBefore,
-    notAfter,
+    keys,
+    notBefore: new Date(Date.now() - 3600_000),
+    notAfter: new Date(Date.now() + TEN_YEARS_MS),
     signingAlgorithm: ALGORITHM,
     extensions: [
       new x509.BasicConstraintsExtension(true, 0, true),
       new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
-      await x509.SubjectKeyIdentifierExtension.create(caKeys.publicKey),
+      await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
     ],
   });
-  const serverKeys = (await subtle.generateKey(ALGORITHM, true, ["sign", "verify"])) as CryptoKeyPair;
+  return { cert, privateKey: keys.privateKey, publicKey: keys.publicKey };
+}
+
+async function loadAuthority(certPem: string, keyPem: string): Promise<CertificateAuthority> {
+  const cert = new x509.X509Certificate(certPem);
+  const der = x509.PemConverter.decodeFirst(keyPem);
+  const privateKey = await webcrypto.subtle.importKey("pkcs8", der, ALGORITHM, true, ["sign"]);
+  const publicKey = (await cert.publicKey.export(ALGORITHM, ["verify"])) as webcrypto.CryptoKey;
+  return { cert, privateKey, publicKey };
+}
+
+async function issueServerCertificate(
+  ca: CertificateAuthority,
+  names: string[],
+): Promise<{ cert: string; key: string }> {
+  const keys = (await webcrypto.subtle.generateKey(ALGORITHM, true, [
+    "sign",
+    "verify",
+  ])) as webcrypto.CryptoKeyPair;
   const server = await x509.X509CertificateGenerator.create({
     subject: `CN=${names.find((name) => !isIP(name)) ?? "localhost"}`,
-    issuer: ca.subject,
-    publicKey: serverKeys.publicKey,
-    signingKey: caKeys.privateKey,
-    notBefore,
-    notAfter,
+    issuer: ca.cert.subject,
+    publicKey: keys.publicKey,
+    signingKey: ca.privateKey,
+    notBefore: new Date(Date.now() - 3600_000),
+    notAfter: new Date(Date.now() + TEN_YEARS_MS),
     signingAlgorithm: ALGORITHM,
     extensions: [
       new x509.BasicConstraintsExtension(false, undefined, true),
-      new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment, true),
+      new x509.KeyUsagesExtension(
+        x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment,
+        true,
+      ),
       new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth]),
       new x509.SubjectAlternativeNameExtension(
         names.map((value) => ({ type: isIP(value) ? "ip" : "dns", value }) as const),
       ),
-      await x509.AuthorityKeyIdentifierExtension.create(caKeys.publicKey),
+      await x509.AuthorityKeyIdentifierExtension.create(ca.publicKey),
     ],
   });
-  return { caCert: ca.toString("pem"), cert: server.toString("pem"), key: await exportKeyPem(serverKeys.privateKey) };
+  return { cert: server.toString("pem"), key: await exportKeyPem(keys.privateKey) };
 }
 
-/** Loads the certificates from `dir`, generating them when absent or when `host` is a new name. */
+const exists = (paths: string[]) => paths.every((path) => existsSync(path));
+
+/**
+ * Loads the CA and server certificate from `dir`. The CA is created once and kept, so clients that
+ * trust it keep trusting the simulator; the server certificate is reissued when `host` is a new name.
+ */
 export async function ensureCertificates(dir: string, host: string): Promise<SimulatorCertificates> {
   const names = certificateNames(host);
-  const files = { ca: join(dir, "ca.pem"), cert: join(dir, "server.pem"), key: join(dir, "server-key.pem") };
-  const namesFile = join(dir, "server-names.json");
-  if (existsSync(files.ca) && existsSync(files.cert) && existsSync(files.key) && existsSync(namesFile)) {
-    const known = JSON.parse(await readFile(namesFile, "utf8")) as string[];
+  const abs = resolve(dir);
+  const files = {
+    ca: join(abs, "ca.pem"),
+    caKey: join(abs, "ca-key.pem"),
+    cert: join(abs, "server.pem"),
+    key: join(abs, "server-key.pem"),
+    names: join(abs, "server-names.json"),
+  };
+  await mkdir(abs, { recursive: true });
+  let ca: CertificateAuthority;
+  if (exists([files.ca, files.caKey])) {
+    ca = await loadAuthority(await readFile(files.ca, "utf8"), await readFile(files.caKey, "utf8"));
+  } else {
+    ca = await createAuthority();
+    await writeFile(files.caKey, await exportKeyPem(ca.privateKey), { mode: 0o600 });
+    await writeFile(files.ca, ca.cert.toString("pem"));
+  }
+  const caCert = ca.cert.toString("pem");
+  if (exists([files.cert, files.key, files.names])) {
+    const known = JSON.parse(await readFile(files.names, "utf8")) as string[];
     if (names.every((name) => known.includes(name))) {
-      const [caCert, cert, key] = await Promise.all([
-        readFile(files.ca, "utf8"),
-        readFile(files.cert, "utf8"),
-        readFile(files.key, "utf8"),
-      ]);
-      return { caCertFile: files.ca, caCert, cert, key };
+      return {
+        caCertFile: files.ca,
+        caCert,
+        cert: await readFile(files.cert, "utf8"),
+        key: await readFile(files.key, "utf8"),
+      };
     }
   }
-  await mkdir(dir, { recursive: true });
-  const generated = await generate(names);
-  await writeFile(files.ca, generated.caCert);
-  await writeFile(files.cert, generated.cert);
-  await writeFile(files.key, generated.key, { mode: 0o600 });
-  await writeFile(namesFile, JSON.stringify(names));
-  return { caCertFile: files.ca, ...generated };
+  const server = await issueServerCertificate(ca, names);
+  await writeFile(files.key, server.key, { mode: 0o600 });
+  await writeFile(files.cert, server.cert);
+  await writeFile(files.names, JSON.stringify(names));
+  return { caCertFile: files.ca, caCert, ...server };
 }

@@ -17,7 +17,11 @@ const window = {
 
 export const faultSpecSchema = z.discriminatedUnion("kind", [
   z.object({ kind: z.literal("throttle"), ...window, retryAfterSeconds: z.number().int().min(0).default(1) }),
-  z.object({ kind: z.literal("serverError"), ...window, status: z.number().int().min(500).max(599).default(503) }),
+  z.object({
+    kind: z.literal("serverError"),
+    ...window,
+    status: z.number().int().min(500).max(599).default(503),
+  }),
   z.object({ kind: z.literal("latency"), ...window, latencyMs: z.number().int().min(0) }),
   z.object({
     kind: z.literal("failLro"),
@@ -32,7 +36,11 @@ export const faultSpecSchema = z.discriminatedUnion("kind", [
     instanceId: z.string().min(1),
     errorCode: z.string().default("AllocationFailed"),
   }),
-  z.object({ kind: z.literal("instanceNeverReturns"), scaleSet: z.string().min(1), instanceId: z.string().min(1) }),
+  z.object({
+    kind: z.literal("instanceNeverReturns"),
+    scaleSet: z.string().min(1),
+    instanceId: z.string().min(1),
+  }),
 ]);
 export type FaultSpec = z.input<typeof faultSpecSchema>;
 type ParsedFault = z.output<typeof faultSpecSchema>;
@@ -72,7 +80,9 @@ export class FaultController {
       id: randomUUID(),
       spec,
       ...(spec.count !== undefined ? { remaining: spec.count } : {}),
-      ...(spec.durationSeconds !== undefined ? { expiresAtMs: this.#now() + spec.durationSeconds * 1000 } : {}),
+      ...(spec.durationSeconds !== undefined
+        ? { expiresAtMs: this.#now() + spec.durationSeconds * 1000 }
+        : {}),
     };
     this.#faults.push(fault);
     return fault;
@@ -140,8 +150,11 @@ export class FaultController {
 
   /** Latency and holds first (they delay), then at most one refusal (429 or 5xx). */
   async apply(operation: string): Promise<FaultAction | undefined> {
-    const latency = this.#take(operation, "latency");
-    if (latency?.spec.kind === "latency") await new Promise((r) => setTimeout(r, latency.spec.latencyMs));
+    const latency = this.#take(operation, "latency")?.spec;
+    if (latency?.kind === "latency") {
+      const ms = latency.latencyMs;
+      await new Promise((r) => setTimeout(r, ms));
+    }
     const hold = this.#take(operation, "hold");
     if (hold) {
       await new Promise<void>((resolve) => {
@@ -155,7 +168,8 @@ export class FaultController {
       });
     }
     const throttle = this.#take(operation, "throttle");
-    if (throttle?.spec.kind === "throttle") return { kind: "throttle", retryAfterSeconds: throttle.spec.retryAfterSeconds };
+    if (throttle?.spec.kind === "throttle")
+      return { kind: "throttle", retryAfterSeconds: throttle.spec.retryAfterSeconds };
     const error = this.#take(operation, "serverError");
     if (error?.spec.kind === "serverError") return { kind: "serverError", status: error.spec.status };
     return undefined;
@@ -164,6 +178,8 @@ export class FaultController {
   /** An LRO started by `operation` should end Failed with this error, if a failLro fault says so. */
   takeLroFailure(operation: string): { code: string; message: string } | undefined {
     const fault = this.#take(operation, "failLro");
-    return fault?.spec.kind === "failLro" ? { code: fault.spec.errorCode, message: fault.spec.message } : undefined;
+    return fault?.spec.kind === "failLro"
+      ? { code: fault.spec.errorCode, message: fault.spec.message }
+      : undefined;
   }
 }

@@ -4,8 +4,8 @@
  * (`settle`) whenever someone looks, so nothing runs between requests.
  */
 import { randomUUID } from "node:crypto";
-import type { Behaviour } from "./scenario.ts";
 import type { SimClock } from "./clock.ts";
+import type { Behaviour } from "./scenario.ts";
 import type {
   GalleryVersionState,
   InstanceState,
@@ -86,6 +86,16 @@ export class Fleet {
     for (const ss of state.scaleSets) this.#scaleSets.set(ss.id.toLowerCase(), ss);
     for (const v of state.galleryVersions) this.#versions.set(v.id.toLowerCase(), v);
     for (const op of state.operations) this.#operations.set(op.id, op);
+    for (const ss of state.scaleSets) {
+      for (const instance of ss.instances) {
+        if (instance.epochs.length === 0) {
+          instance.epochs.push({
+            fromWallMs: instance.bootedAtWallMs,
+            behaviourKey: this.behaviourKey(instance.image),
+          });
+        }
+      }
+    }
   }
 
   scaleSet(id: string): ScaleSetState | undefined {
@@ -113,7 +123,9 @@ export class Fleet {
   behaviourKey(image: WireImageReference): string | null {
     if (image.id) {
       const version = image.exactVersion ?? image.id.split("/").pop() ?? "";
-      const base = /\/versions\/[^/]+$/i.test(image.id) ? image.id.replace(/\/versions\/[^/]+$/i, "") : image.id;
+      const base = /\/versions\/[^/]+$/i.test(image.id)
+        ? image.id.replace(/\/versions\/[^/]+$/i, "")
+        : image.id;
       return `${base}/versions/${version}`.toLowerCase();
     }
     const version = image.exactVersion ?? image.version;
@@ -136,7 +148,8 @@ export class Fleet {
   }
 
   behaviourOfInstance(instance: InstanceState): Behaviour | undefined {
-    if (instance.provisioningState === "Updating" || instance.provisioningState === "Creating") return undefined;
+    if (instance.provisioningState === "Updating" || instance.provisioningState === "Creating")
+      return undefined;
     return this.behaviourOf(this.behaviourKey(instance.image));
   }
 
@@ -144,11 +157,15 @@ export class Fleet {
     return sameReference(ss.image, instance.image);
   }
 
-  replicationState(version: GalleryVersionState, region: string): { state: ReplicationState; progress: number } {
+  replicationState(
+    version: GalleryVersionState,
+    region: string,
+  ): { state: ReplicationState; progress: number } {
     const done = version.replicationSeconds * 1000;
     const elapsed = this.clock.simNow();
     const failed = version.failedRegions.some((r) => normalizeRegion(r) === normalizeRegion(region));
-    if (elapsed >= done) return failed ? { state: "Failed", progress: 60 } : { state: "Completed", progress: 100 };
+    if (elapsed >= done)
+      return failed ? { state: "Failed", progress: 60 } : { state: "Completed", progress: 100 };
     const progress = Math.floor((elapsed / done) * (failed ? 60 : 100));
     return { state: "Replicating", progress };
   }
@@ -180,7 +197,9 @@ export class Fleet {
     delete instance.pendingImage;
     delete instance.busyUntilSimMs;
     instance.bootedAtWallMs = wallMs;
-    const failure = instance.failNextWith ?? (behaviour.provisioning === "Failed" ? behaviour.provisioningErrorCode : undefined);
+    const failure =
+      instance.failNextWith ??
+      (behaviour.provisioning === "Failed" ? behaviour.provisioningErrorCode : undefined);
     delete instance.failNextWith;
     if (failure) {
       instance.provisioningState = "Failed";
@@ -200,7 +219,8 @@ export class Fleet {
       if (simNow < (op.dueSimMs ?? 0)) return false;
     } else {
       const instances = (ss?.instances ?? []).filter((i) => op.instanceIds.includes(i.instanceId));
-      if (instances.some((i) => i.provisioningState === "Updating" || i.provisioningState === "Creating")) return false;
+      if (instances.some((i) => i.provisioningState === "Updating" || i.provisioningState === "Creating"))
+        return false;
       const failed = instances.find((i) => i.provisioningState === "Failed");
       if (failed) {
         error = {
@@ -244,7 +264,11 @@ export class Fleet {
   }
 
   /** Puts instances into Updating; they come back running `image` after the upgrade time. */
-  beginReboot(ss: ScaleSetState, instanceIds: string[], image: (instance: InstanceState) => WireImageReference): void {
+  beginReboot(
+    ss: ScaleSetState,
+    instanceIds: string[],
+    image: (instance: InstanceState) => WireImageReference,
+  ): void {
     const simNow = this.clock.simNow();
     const wallNow = this.clock.wallNow();
     const until = simNow + this.state.timing.instanceUpgradeSeconds * 1000;

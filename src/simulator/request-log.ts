@@ -26,7 +26,8 @@ export class RequestLog {
 
   entries(filter: { operation?: string; since?: string } = {}): RequestLogEntry[] {
     return this.#entries.filter(
-      (e) => (!filter.operation || e.operation === filter.operation) && (!filter.since || e.time >= filter.since),
+      (e) =>
+        (!filter.operation || e.operation === filter.operation) && (!filter.since || e.time >= filter.since),
     );
   }
 

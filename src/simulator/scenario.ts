@@ -124,7 +124,9 @@ export class ScenarioError extends Error {
 export function parseScenario(input: unknown): Scenario {
   const result = scenarioSchema.safeParse(input);
   if (!result.success) {
-    const issues = result.error.issues.map((issue) => `${issue.path.join(".") || "(root)"}: ${issue.message}`);
+    const issues = result.error.issues.map(
+      (issue) => `${issue.path.join(".") || "(root)"}: ${issue.message}`,
+    );
     throw new ScenarioError(`invalid scenario: ${issues.join("; ")}`);
   }
   return result.data;

@@ -130,13 +130,21 @@ export function armPrefix(subscriptionId: string, resourceGroup: string): string
   return `/subscriptions/${subscriptionId}/resourceGroups/${resourceGroup}/providers/Microsoft.Compute`;
 }
 
-export function galleryVersionId(sub: string, rg: string, gallery: string, image: string, version: string): string {
+export function galleryVersionId(
+  sub: string,
+  rg: string,
+  gallery: string,
+  image: string,
+  version: string,
+): string {
   return `${armPrefix(sub, rg)}/galleries/${gallery}/images/${image}/versions/${version}`;
 }
 
 function scenarioImageToWire(sub: string, rg: string, image: ScenarioImage): WireImageReference {
   if ("gallery" in image) {
-    return { id: galleryVersionId(sub, image.resourceGroup ?? rg, image.gallery, image.image, image.version) };
+    return {
+      id: galleryVersionId(sub, image.resourceGroup ?? rg, image.gallery, image.image, image.version),
+    };
   }
   if ("id" in image) return { id: image.id };
   return { publisher: image.publisher, offer: image.offer, sku: image.sku, version: image.version };
@@ -235,7 +243,9 @@ export async function readStateFile(path: string): Promise<SimState | undefined>
   if (!existsSync(path)) return undefined;
   const state = JSON.parse(await readFile(path, "utf8")) as SimState;
   if (state.formatVersion !== STATE_FORMAT_VERSION) {
-    throw new StateFileError(`state file ${path} has format ${state.formatVersion}, expected ${STATE_FORMAT_VERSION}`);
+    throw new StateFileError(
+      `state file ${path} has format ${state.formatVersion}, expected ${STATE_FORMAT_VERSION}`,
+    );
   }
   return state;
 }

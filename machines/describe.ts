@@ -1,0 +1,106 @@
+/** What people see of a rollout, derived from the persisted snapshot (no clock, no I/O). */
+import { terminalPhases, type RolloutPhase, type RolloutView, type ScaleSetPhase, type ScaleSetView } from "../src/domain/rollout-view.ts";
+import type { ScaleSetProgress } from "./context.ts";
+import type { PersistedRollout } from "./decide.ts";
+
+export function scaleSetPhase(ss: ScaleSetProgress): ScaleSetPhase {
+  const batchKind = ss.batches[ss.currentBatch]?.kind;
+  switch (ss.step) {
+    case "waiting":
+    case "untouched":
+      return "waiting";
+    case "settingModel":
+      return "updatingModel";
+    case "upgrading":
+    case "gating":
+    case "gateRetry":
+    case "gateHeld":
+      return batchKind === "canary" ? "canary" : "promoting";
+    case "baking":
+      return "baking";
+    case "awaitingApproval":
+      return "awaitingApproval";
+    case "betweenBatches":
+    case "observing":
+      return "promoting";
+    case "held":
+      return ss.resumeWith === "setModel" ? "waiting" : "promoting";
+    case "completed":
+      return "completed";
+    case "rollbackWaitingInFlight":
+    case "reverting":
+    case "rollbackUpgrading":
+    case "rollbackGating":
+    case "rollbackGateRetry":
+      return "rollingBack";
+    case "rolledBack":
+      return "rolledBack";
+    case "rollbackFailed":
+      return "failed";
+  }
+}
+
+/** Least advanced first: the summary shows what the slowest moving scale set is doing. */
+const progressOrder: RolloutPhase[] = ["canary", "baking", "promoting"];
+
+/**
+ * The summary phase. While scale sets move in parallel: `awaitingApproval` if any of them waits
+ * for a person (that needs attention), otherwise the least advanced phase of the moving ones.
+ */
+export function describePhase(state: PersistedRollout): RolloutPhase {
+  if (state.state !== "running") return state.state;
+  const phases = state.context.scaleSets.map(scaleSetPhase);
+  if (phases.includes("awaitingApproval")) return "awaitingApproval";
+  const moving = phases.map((p): RolloutPhase => (p === "updatingModel" ? "canary" : (p as RolloutPhase)));
+  return progressOrder.find((p) => moving.includes(p)) ?? "promoting";
+}
+
+export function isTerminal(state: PersistedRollout): boolean {
+  return terminalPhases.has(describePhase(state));
+}
+
+/** Scale sets this rollout holds (invariant 3): all of its scale sets until it ends. */
+export function heldScaleSetIds(state: PersistedRollout): string[] {
+  return isTerminal(state) ? [] : state.context.scaleSets.map((s) => s.id);
+}
+
+export type RolloutDescription = Omit<RolloutView, "createdAt" | "updatedAt">;
+
+export function describeRollout(state: PersistedRollout): RolloutDescription {
+  const ctx = state.context;
+  const scaleSets: ScaleSetView[] = ctx.scaleSets.map((ss) => ({
+    id: ss.id,
+    wave: ss.wave,
+    phase: scaleSetPhase(ss),
+    ...(ss.previousImage ? { previousImage: ss.previousImage } : {}),
+    touchedInstanceIds: [...ss.touchedInstanceIds],
+    protectedInstanceIds: [...ss.protectedInstanceIds],
+    batches: ss.batches.map((b, index) => ({
+      index,
+      kind: b.kind,
+      instanceIds: [...b.instanceIds],
+      status: b.status,
+      gateResults: [...b.gateResults],
+    })),
+  }));
+  const waves = ctx.spec.waves.map((w, i) => {
+    const members = ctx.scaleSets.filter((s) => s.waveIndex === i);
+    const done = members.every((s) => s.step === "completed");
+    const status: "pending" | "active" | "done" =
+      done ? "done" : i === ctx.waveIndex && !terminalPhases.has(describePhase(state)) && state.state !== "preflight" && state.state !== "pending" && state.state !== "waitingForReplication" ? "active" : "pending";
+    return { name: w.name, scaleSetIds: [...w.scaleSets], status };
+  });
+  return {
+    id: ctx.rolloutId,
+    name: ctx.name,
+    phase: describePhase(state),
+    ...(ctx.reason ? { reason: ctx.reason } : {}),
+    spec: ctx.spec,
+    ...(ctx.targetImage && Object.keys(ctx.targetImage).length > 0 ? { targetImage: ctx.targetImage } : {}),
+    waves,
+    scaleSets,
+    findings: [...ctx.findings],
+    createdBy: ctx.createdBy,
+    revision: state.revision,
+  };
+}

@@ -1,0 +1,402 @@
+/**
+ * The rollout, as on-call would read it:
+ *
+ *   pending -> preflight -> (waitingForReplication) -> running -> completed
+ *                 |                 |                   |  ^
+ *                 v                 v                   v  | resume
+ *             rejected          rejected             paused
+ *
+ *   running / paused / completed --(gate failed, platform failure, conflict, abort, rollback,
+ *   approval timeout)--> rollingBack -> rolledBack   (or failed: the rollback could not finish)
+ *
+ * `running` moves the scale sets of each wave through their runbook (scale-set-runbook.ts):
+ * model write, canary batch, gates, bake, approval, promotion batches. The machine is a pure
+ * decider: it never performs I/O and keeps no timers; each step appends effects to the outbox in
+ * context, and the engine feeds their outcomes back as events. Outcomes for effects that are not
+ * pending are stale: no transition takes them.
+ */
+import { and, assign, not, setup } from "xstate";
+import type { Effect, OutcomeEvent, RolloutEvent, UserEvent } from "../src/domain/effects.ts";
+import type { RolloutSpec } from "../src/domain/spec.ts";
+import { note, outcomeActor, type RolloutContext, type RolloutSettings } from "./context.ts";
+import { pollReplication, recordPreflight, replicationTimedOut } from "./preflight.ts";
+import {
+  applyRollbackOutcome,
+  applyRolloutOutcome,
+  approveWave,
+  awaitingApproval,
+  beginRollback,
+  resumeScaleSets,
+  rollbackFinished,
+  startNextScaleSets,
+} from "./scale-set-runbook.ts";
+import { emitEffect } from "./context.ts";
+
+/** Internal: sent once by `startRollout` to leave `pending`. */
+export type StartEvent = { type: "rollout.start" };
+export type MachineEvent = RolloutEvent | StartEvent;
+
+export interface RolloutInput {
+  rolloutId: string;
+  name: string;
+  createdBy: string;
+  spec: RolloutSpec;
+  settings: RolloutSettings;
+}
+
+const outcomeTypes = [
+  "preflight.passed",
+  "preflight.refused",
+  "replication.checked",
+  "model.updated",
+  "model.conflict",
+  "instances.upgraded",
+  "instances.upgradeFailed",
+  "scaleSet.observed",
+  "gates.evaluated",
+  "timer.fired",
+  "model.reverted",
+  "effect.failed",
+] as const satisfies readonly OutcomeEvent["type"][];
+
+export function isOutcome(event: MachineEvent): event is OutcomeEvent {
+  return (outcomeTypes as readonly string[]).includes(event.type);
+}
+
+export function isUserEvent(event: MachineEvent): event is UserEvent {
+  return ["pause", "resume", "approve", "abort", "rollback"].includes(event.type);
+}
+
+/** Steps mutate a structured clone: snapshots stay immutable and JSON-serialisable. */
+function withDraft(context: RolloutContext, fn: (draft: RolloutContext) => void): RolloutContext {
+  const draft = structuredClone(context);
+  fn(draft);
+  return draft;
+}
+
+/** Takes the answered effect out of `pending` and hands it to the step that waits for it. */
+function takeEffect(ctx: RolloutContext, event: MachineEvent): Effect | undefined {
+  if (!isOutcome(event)) return undefined;
+  const effect = ctx.pending[event.effectId];
+  delete ctx.pending[event.effectId];
+  return effect;
+}
+
+function applyOutcome(ctx: RolloutContext, event: MachineEvent, rollingBack: boolean): void {
+  const effect = takeEffect(ctx, event);
+  if (!effect || !isOutcome(event)) return;
+  if (effect.kind === "startTimer" && effect.timer === "approvalTimeout") {
+    ctx.approvalTimerEffectId = undefined;
+    ctx.rollbackRequest = {
+      reason: `no approval within ${effect.delaySeconds}s (strategy.approvalTimeoutSeconds)`,
+      actor: outcomeActor,
+    };
+    return;
+  }
+  const scaleSetId = "scaleSetId" in effect ? effect.scaleSetId : undefined;
+  const ss = ctx.scaleSets.find((s) => s.id === scaleSetId);
+  if (!ss) return;
+  if (rollingBack) applyRollbackOutcome(ctx, ss, effect, event);
+  else applyRolloutOutcome(ctx, ss, effect, event);
+}
+
+function userActor(event: MachineEvent): string {
+  return isUserEvent(event) ? event.actor.id : outcomeActor;
+}
+
+function userReason(event: MachineEvent): string | undefined {
+  return isUserEvent(event) ? event.reason : undefined;
+}
+
+export const rolloutMachine = setup({
+  types: {
+    context: {} as RolloutContext,
+    events: {} as MachineEvent,
+    input: {} as RolloutInput,
+  },
+  guards: {
+    isPending: ({ context, event }) => isOutcome(event) && event.effectId in context.pending,
+    preflightMissedScaleSets: ({ context, event }) =>
+      event.type === "preflight.passed" &&
+      context.scaleSets.some((s) => !event.scaleSets.some((f) => f.id.toLowerCase() === s.id.toLowerCase())),
+    stillReplicating: ({ event }) => event.type === "preflight.passed" && event.replication === "replicating",
+    replicationCompleted: ({ event }) => event.type === "replication.checked" && event.status === "completed",
+    replicationFailed: ({ event }) => event.type === "replication.checked" && event.status === "failed",
+    replicationTimedOut: ({ context }) => replicationTimedOut(context),
+    awaitingApproval: ({ context }) => awaitingApproval(context),
+    rollbackRequested: ({ context }) => context.rollbackRequest !== undefined,
+    holdRequested: ({ context }) => context.holdRequest !== undefined,
+    allDone: ({ context }) => context.allDone,
+    rollbackFinished: ({ context }) => rollbackFinished(context),
+    rollbackIncomplete: ({ context }) => context.scaleSets.some((s) => s.step === "rollbackFailed"),
+  },
+  actions: {
+    requestPreflight: assign(({ context }) =>
+      withDraft(context, (d) => {
+        note(d, "rollout.started", `Rollout ${d.name} started by ${d.createdBy}`, {
+          spec: d.spec,
+          owner: d.spec.owner,
+          changeRecord: d.spec.changeRecord,
+        }, d.createdBy);
+        emitEffect(d, { kind: "preflight" });
+      }),
+    ),
+    recordPreflight: assign(({ context, event }) =>
+      withDraft(context, (d) => {
+        takeEffect(d, event);
+        if (event.type === "preflight.passed") recordPreflight(d, event);
+      }),
+    ),
+    refusePreflight: assign(({ context, event }) =>
+      withDraft(context, (d) => {
+        takeEffect(d, event);
+        if (event.type === "preflight.refused") {
+          d.findings.push(...event.findings);
+          d.reason = `preflight refused: ${event.findings.map((f) => f.message).join("; ")}`;
+          note(d, "preflight.refused", d.reason, { findings: event.findings });
+        } else if (event.type === "effect.failed") {
+          d.reason = `preflight could not complete: ${event.reason}`;
+          note(d, "preflight.failed", d.reason);
+        }
+      }),
+    ),
+    pollReplication: assign(({ context }) => withDraft(context, (d) => pollReplication(d))),
+    checkReplication: assign(({ context, event }) =>
+      withDraft(context, (d) => {
+        takeEffect(d, event);
+        d.replicationPolls += 1;
+        emitEffect(d, { kind: "checkReplication" });
+      }),
+    ),
+    noteReplication: assign(({ context, event }) =>
+      withDraft(context, (d) => {
+        takeEffect(d, event);
+        if (event.type !== "replication.checked") return;
+        note(d, "replication.checked", `Image replication ${event.status}`, { findings: event.findings });
+      }),
+    ),
+    refuseReplication: assign(({ context, event }) =>
+      withDraft(context, (d) => {
+        takeEffect(d, event);
+        if (event.type === "replication.checked") {
+          d.findings.push(...event.findings);
+          const regions = event.findings.map((f) => f.region).filter(Boolean);
+          d.reason =
+            event.status === "failed"
+              ? `image replication failed${regions.length > 0 ? ` in ${regions.join(", ")}` : ""}: ${event.findings
+                  .map((f) => f.message)
+                  .join("; ")}`
+              : `image still replicating after ${d.settings.replicationTimeoutSeconds}s${
+                  regions.length > 0 ? ` (${regions.join(", ")})` : ""
+                }`;
+        } else if (event.type === "effect.failed") {
+          d.reason = `replication check could not complete: ${event.reason}`;
+        }
+        note(d, "replication.refused", d.reason ?? "replication refused");
+      }),
+    ),
+    startScaleSets: assign(({ context }) => withDraft(context, (d) => startNextScaleSets(d))),
+    applyOutcome: assign(({ context, event }) => withDraft(context, (d) => applyOutcome(d, event, false))),
+    applyRollbackOutcome: assign(({ context, event }) => withDraft(context, (d) => applyOutcome(d, event, true))),
+    pause: assign(({ context, event }) =>
+      withDraft(context, (d) => {
+        const reason = userReason(event);
+        d.reason = `paused by ${userActor(event)}${reason ? `: ${reason}` : ""}`;
+        note(d, "rollout.paused", `${d.reason}; in-flight steps complete, nothing new starts`, {}, userActor(event));
+      }),
+    ),
+    enterHold: assign(({ context }) =>
+      withDraft(context, (d) => {
+        d.hold = true;
+        if (d.holdRequest) {
+          d.reason = d.holdRequest;
+          note(d, "rollout.paused", d.reason);
+          d.holdRequest = undefined;
+        }
+      }),
+    ),
+    resume: assign(({ context, event }) =>
+      withDraft(context, (d) => {
+        d.hold = false;
+        d.reason = undefined;
+        const reason = userReason(event);
+        note(d, "rollout.resumed", `resumed by ${userActor(event)}${reason ? `: ${reason}` : ""}`, {}, userActor(event));
+        resumeScaleSets(d);
+      }),
+    ),
+    approve: assign(({ context, event }) =>
+      withDraft(context, (d) => approveWave(d, userActor(event), userReason(event))),
+    ),
+    requestRollbackByUser: assign(({ context, event }) =>
+      withDraft(context, (d) => {
+        const reason = userReason(event);
+        const verb = event.type === "abort" ? "aborted" : "rollback requested";
+        d.rollbackRequest = { reason: `${verb} by ${userActor(event)}${reason ? `: ${reason}` : ""}`, actor: userActor(event) };
+      }),
+    ),
+    beginRollback: assign(({ context }) => withDraft(context, (d) => beginRollback(d))),
+    settle: assign(({ context }) =>
+      withDraft(context, (d) => {
+        d.pending = {};
+        d.hold = false;
+      }),
+    ),
+    noteCompleted: assign(({ context }) =>
+      withDraft(context, (d) => {
+        d.reason = undefined;
+        note(d, "rollout.completed", `Rollout ${d.name} completed`);
+      }),
+    ),
+    noteRolledBack: assign(({ context }) =>
+      withDraft(context, (d) => note(d, "rollout.rolledBack", `Rolled back: ${d.reason ?? "rollback requested"}`)),
+    ),
+    noteFailed: assign(({ context }) =>
+      withDraft(context, (d) => {
+        const why = d.scaleSets
+          .filter((s) => s.step === "rollbackFailed")
+          .map((s) => `${s.id}: ${s.failure ?? "unknown"}`)
+          .join("; ");
+        d.reason = `rollback could not finish (${why}); after: ${d.reason ?? "rollback"}`;
+        note(d, "rollout.failed", `Failed: ${d.reason}. A human must look.`);
+      }),
+    ),
+    noteRejected: assign(({ context }) =>
+      withDraft(context, (d) => note(d, "rollout.rejected", `Rejected: ${d.reason ?? "preflight refused"}`)),
+    ),
+  },
+}).createMachine({
+  id: "rollout",
+  context: ({ input }) => ({
+    rolloutId: input.rolloutId,
+    name: input.name,
+    createdBy: input.createdBy,
+    spec: input.spec,
+    settings: input.settings,
+    revision: 0,
+    effectSeq: 0,
+    targetImage: {},
+    scaleSets: input.spec.waves.flatMap((wave, waveIndex) =>
+      wave.scaleSets.map((id) => ({
+        id,
+        wave: wave.name,
+        waveIndex,
+        step: "waiting" as const,
+        batches: [],
+        currentBatch: 0,
+        knownInstanceIds: [],
+        touchedInstanceIds: [],
+        protectedInstanceIds: [],
+        modelWriteIssued: false,
+        gateAttempt: 0,
+        rollbackResults: [],
+      })),
+    ),
+    waveIndex: 0,
+    approvedWaves: [],
+    replicationPolls: 0,
+    findings: [],
+    pending: {},
+    hold: false,
+    allDone: false,
+    outbox: [],
+    log: [],
+  }),
+  initial: "pending",
+  states: {
+    pending: {
+      on: { "rollout.start": { target: "preflight" } },
+    },
+    preflight: {
+      entry: "requestPreflight",
+      on: {
+        "preflight.passed": [
+          { guard: and(["isPending", "preflightMissedScaleSets"]), target: "rejected", actions: "recordPreflight" },
+          {
+            guard: and(["isPending", "stillReplicating"]),
+            target: "waitingForReplication",
+            actions: "recordPreflight",
+          },
+          { guard: "isPending", target: "running", actions: ["recordPreflight", "startScaleSets"] },
+        ],
+        "preflight.refused": { guard: "isPending", target: "rejected", actions: "refusePreflight" },
+        "effect.failed": { guard: "isPending", target: "rejected", actions: "refusePreflight" },
+        abort: { target: "rollingBack", actions: "requestRollbackByUser" },
+        rollback: { target: "rollingBack", actions: "requestRollbackByUser" },
+      },
+    },
+    waitingForReplication: {
+      entry: "pollReplication",
+      on: {
+        "timer.fired": { guard: "isPending", actions: "checkReplication" },
+        "replication.checked": [
+          {
+            guard: and(["isPending", "replicationCompleted"]),
+            target: "running",
+            actions: ["noteReplication", "startScaleSets"],
+          },
+          { guard: and(["isPending", "replicationFailed"]), target: "rejected", actions: "refuseReplication" },
+          { guard: and(["isPending", "replicationTimedOut"]), target: "rejected", actions: "refuseReplication" },
+          { guard: "isPending", actions: ["noteReplication", "pollReplication"] },
+        ],
+        "effect.failed": { guard: "isPending", target: "rejected", actions: "refuseReplication" },
+        abort: { target: "rollingBack", actions: "requestRollbackByUser" },
+        rollback: { target: "rollingBack", actions: "requestRollbackByUser" },
+      },
+    },
+    running: {
+      always: [
+        { guard: "rollbackRequested", target: "rollingBack" },
+        { guard: "allDone", target: "completed" },
+        { guard: "holdRequested", target: "paused" },
+      ],
+      on: {
+        ...Object.fromEntries(outcomeTypes.map((t) => [t, { guard: "isPending", actions: "applyOutcome" }])),
+        pause: { target: "paused", actions: "pause" },
+        approve: { guard: "awaitingApproval", actions: "approve" },
+        abort: { target: "rollingBack", actions: "requestRollbackByUser" },
+        rollback: { target: "rollingBack", actions: "requestRollbackByUser" },
+      },
+    },
+    paused: {
+      entry: "enterHold",
+      always: [
+        { guard: "rollbackRequested", target: "rollingBack" },
+        { guard: "allDone", target: "completed" },
+        { guard: "holdRequested", actions: "enterHold" },
+      ],
+      on: {
+        ...Object.fromEntries(outcomeTypes.map((t) => [t, { guard: "isPending", actions: "applyOutcome" }])),
+        resume: { target: "running", actions: "resume" },
+        abort: { target: "rollingBack", actions: "requestRollbackByUser" },
+        rollback: { target: "rollingBack", actions: "requestRollbackByUser" },
+      },
+    },
+    rollingBack: {
+      entry: "beginRollback",
+      always: [
+        { guard: and(["rollbackFinished", "rollbackIncomplete"]), target: "failed" },
+        { guard: and(["rollbackFinished", not("rollbackIncomplete")]), target: "rolledBack" },
+      ],
+      on: Object.fromEntries(outcomeTypes.map((t) => [t, { guard: "isPending", actions: "applyRollbackOutcome" }])),
+    },
+    completed: {
+      entry: ["settle", "noteCompleted"],
+      on: { rollback: { target: "rollingBack", actions: "requestRollbackByUser" } },
+    },
+    rolledBack: { type: "final", entry: ["settle", "noteRolledBack"] },
+    rejected: { type: "final", entry: ["settle", "noteRejected"] },
+    failed: { type: "final", entry: ["settle", "noteFailed"] },
+  },
+});
+
+export type RolloutStateName =
+  | "pending"
+  | "preflight"
+  | "waitingForReplication"
+  | "running"
+  | "paused"
+  | "rollingBack"
+  | "completed"
+  | "rolledBack"
+  | "rejected"
+  | "failed";

@@ -1,0 +1,85 @@
+/**
+ * The control API: one Fastify instance with auth, problem+json errors, rate limits on changes,
+ * security headers, OpenAPI docs and the /v1 routes. The daemon composes it with the engine.
+ */
+import helmet from "@fastify/helmet";
+import rateLimit from "@fastify/rate-limit";
+import Fastify, { type FastifyInstance } from "fastify";
+import type { Logger } from "pino";
+import type { Config } from "../config/schema.ts";
+import type { RolloutService } from "../engine/rollout-service.ts";
+import { registerAuth } from "./auth.ts";
+import { type CanarydMetrics, createMetrics } from "./metrics.ts";
+import { registerOpenApi } from "./openapi.ts";
+import { rateLimited, registerProblemHandlers } from "./problem.ts";
+import { registerActionRoutes } from "./routes/actions.ts";
+import type { RouteDeps } from "./routes/deps.ts";
+import { registerEventRoutes } from "./routes/events.ts";
+import { registerHealthRoutes } from "./routes/health.ts";
+import { registerRollbackRoutes } from "./routes/rollback.ts";
+import { registerRolloutRoutes } from "./routes/rollouts.ts";
+import { registerWaitRoutes } from "./routes/wait.ts";
+import { registerYamlBody } from "./spec-body.ts";
+
+export interface ApiOptions {
+  service: RolloutService;
+  config: Pick<Config, "server" | "auth">;
+  logger: Logger;
+  /** Shared with the engine and Azure adapters; buildApi creates one when absent. */
+  metrics?: CanarydMetrics;
+  /** SSE heartbeat interval (default 15 s). */
+  heartbeatMs?: number;
+  /** Longest single /wait long-poll (default 300 s). */
+  maxWaitSeconds?: number;
+  /** Shown in the OpenAPI document. */
+  version?: string;
+}
+
+/** Log paths that could carry a credential, whatever a serializer or a handler decides to log. */
+export const redactedLogPaths = [
+  "req.headers.authorization",
+  "request.headers.authorization",
+  "headers.authorization",
+  "authorization",
+  "token",
+];
+
+export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
+  const { service, config } = options;
+  const logger = options.logger.child(
+    { component: "api" },
+    { redact: { paths: redactedLogPaths, censor: "[redacted]" } },
+  );
+  const app = Fastify({
+    loggerInstance: logger,
+    bodyLimit: config.server.bodyLimitBytes,
+    // Unknown fields are an error, not silently dropped; all errors are reported at once.
+    ajv: { customOptions: { removeAdditional: false, allErrors: true } },
+  }) as unknown as FastifyInstance;
+
+  if (config.auth.disabled) logger.warn("authentication is disabled: every caller acts as 'anonymous' with role oncall");
+
+  registerProblemHandlers(app);
+  registerYamlBody(app);
+  registerAuth(app, config.auth);
+  await app.register(helmet, { global: true });
+  await app.register(rateLimit, {
+    global: false,
+    // After auth, so the limit is per caller rather than per address.
+    hook: "preHandler",
+    keyGenerator: (request) => request.caller?.id ?? request.ip,
+    errorResponseBuilder: (_request, context) => rateLimited(context.max, context.after),
+  });
+  await registerOpenApi(app, options.version ?? "0.1.0");
+
+  const metrics = options.metrics ?? createMetrics();
+  metrics.observeRollouts(service);
+  const deps: RouteDeps = { service, mutationRateLimit: { max: config.server.mutationsPerMinute, timeWindow: 60_000 } };
+  registerRolloutRoutes(app, deps);
+  registerActionRoutes(app, deps);
+  registerRollbackRoutes(app, deps);
+  registerEventRoutes(app, deps, { heartbeatMs: options.heartbeatMs ?? 15_000 });
+  registerWaitRoutes(app, deps, { maxWaitSeconds: options.maxWaitSeconds ?? 300 });
+  registerHealthRoutes(app, deps, metrics);
+  return app;
+}

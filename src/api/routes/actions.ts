@@ -1,0 +1,34 @@
+/** What a deployer does to a running rollout: pause, resume, approve, abort. */
+import type { FastifyInstance } from "fastify";
+import type { RolloutAction } from "../../engine/rollout-service.ts";
+import { callerOf } from "../auth.ts";
+import { actionBodySchema, bearerSecurity, idParamsSchema, problemResponses, rolloutViewSchema } from "../schemas.ts";
+import type { RouteDeps } from "./deps.ts";
+
+const summaries: Record<Exclude<RolloutAction, "rollback">, string> = {
+  pause: "Pause the rollout after the step in flight",
+  resume: "Resume a paused rollout",
+  approve: "Approve the rollout waiting for approval",
+  abort: "Stop the rollout and roll back what it changed",
+};
+
+export function registerActionRoutes(app: FastifyInstance, { service, mutationRateLimit }: RouteDeps): void {
+  for (const action of ["pause", "resume", "approve", "abort"] as const) {
+    app.post<{ Params: { id: string }; Body: { reason?: string } | undefined }>(
+      `/v1/rollouts/:id/${action}`,
+      {
+        config: { minRole: "deployer", rateLimit: mutationRateLimit },
+        schema: {
+          summary: summaries[action],
+          description: "The caller's identity and reason go into the rollout's timeline.",
+          tags: ["actions"],
+          security: bearerSecurity,
+          params: idParamsSchema,
+          body: actionBodySchema,
+          response: { 200: rolloutViewSchema, ...problemResponses(400, 401, 403, 404, 409, 429) },
+        },
+      },
+      async (request) => service.act(request.params.id, action, callerOf(request), request.body?.reason),
+    );
+  }
+}

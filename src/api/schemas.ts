@@ -1,0 +1,233 @@
+/**
+ * JSON Schemas of the API's requests and responses: Fastify validates requests with them,
+ * serializes responses with them, and @fastify/swagger publishes them at /docs.
+ * Nested objects the engine owns (spec, gate evidence, image references) stay open
+ * (`additionalProperties: true`) so a new field reaches callers without a schema change here.
+ */
+import { z } from "zod";
+import { rolloutSpecSchema } from "../domain/spec.ts";
+import { problemContentType } from "./problem.ts";
+
+const openObject = { type: "object", additionalProperties: true } as const;
+export const rolloutPhases = [
+  "pending",
+  "preflight",
+  "waitingForReplication",
+  "canary",
+  "baking",
+  "awaitingApproval",
+  "promoting",
+  "paused",
+  "rollingBack",
+  "completed",
+  "rolledBack",
+  "rejected",
+  "failed",
+] as const;
+
+/** The rollout spec as users write it (defaults not yet applied), for the docs. */
+export const rolloutSpecJsonSchema = z.toJSONSchema(rolloutSpecSchema, { io: "input", target: "openapi-3.0" });
+
+export const problemSchema = {
+  type: "object",
+  description: "RFC 9457 problem details",
+  required: ["type", "title", "status", "detail", "code"],
+  properties: {
+    type: { type: "string" },
+    title: { type: "string" },
+    status: { type: "integer" },
+    detail: { type: "string" },
+    code: { type: "string", description: "Stable machine-readable error code, e.g. SCALE_SET_BUSY" },
+    instance: { type: "string" },
+    errors: {
+      type: "array",
+      items: {
+        type: "object",
+        required: ["path", "rule"],
+        properties: { path: { type: "string" }, rule: { type: "string" } },
+      },
+    },
+  },
+  additionalProperties: true,
+} as const;
+
+const problemResponse = (description: string) => ({
+  description,
+  content: { [problemContentType]: { schema: problemSchema } },
+});
+
+/** The error answers a route can give, by status. */
+export function problemResponses(...statuses: number[]): Record<number, ReturnType<typeof problemResponse>> {
+  const descriptions: Record<number, string> = {
+    400: "Invalid request: `errors[]` names each field and the rule it broke",
+    401: "Missing or invalid bearer token",
+    403: "The token's role does not allow this",
+    404: "No such rollout",
+    409: "Conflict: a scale set is held by another rollout, or the action does not apply in this phase",
+    413: "Body larger than the configured limit",
+    429: "Too many changes per minute",
+    503: "Not ready",
+  };
+  return Object.fromEntries(statuses.map((s) => [s, problemResponse(descriptions[s] ?? "Error")]));
+}
+
+const gateResultSchema = {
+  type: "object",
+  properties: {
+    gate: { type: "string" },
+    verdict: { type: "string", enum: ["passed", "failed", "inconclusive"] },
+    summary: { type: "string" },
+    measuredAt: { type: "string" },
+    instanceIds: { type: "array", items: { type: "string" } },
+    evidence: openObject,
+    platformFailure: { type: "boolean" },
+  },
+  additionalProperties: true,
+} as const;
+
+const findingSchema = {
+  type: "object",
+  properties: {
+    scaleSetId: { type: "string" },
+    region: { type: "string" },
+    code: { type: "string" },
+    message: { type: "string" },
+  },
+  additionalProperties: true,
+} as const;
+
+export const timelineEntrySchema = {
+  type: "object",
+  required: ["seq", "at", "actor", "type", "message"],
+  properties: {
+    seq: { type: "integer" },
+    at: { type: "string" },
+    actor: { type: "string" },
+    type: { type: "string" },
+    message: { type: "string" },
+    data: openObject,
+  },
+} as const;
+
+export const rolloutViewSchema = {
+  type: "object",
+  required: ["id", "name", "phase"],
+  properties: {
+    id: { type: "string" },
+    name: { type: "string" },
+    phase: { type: "string", enum: rolloutPhases },
+    reason: { type: "string" },
+    spec: openObject,
+    targetImage: openObject,
+    waves: {
+      type: "array",
+      items: {
+        type: "object",
+        properties: {
+          name: { type: "string" },
+          scaleSetIds: { type: "array", items: { type: "string" } },
+          status: { type: "string" },
+        },
+        additionalProperties: true,
+      },
+    },
+    scaleSets: {
+      type: "array",
+      items: {
+        type: "object",
+        properties: {
+          id: { type: "string" },
+          wave: { type: "string" },
+          phase: { type: "string" },
+          previousImage: openObject,
+          touchedInstanceIds: { type: "array", items: { type: "string" } },
+          protectedInstanceIds: { type: "array", items: { type: "string" } },
+          batches: {
+            type: "array",
+            items: {
+              type: "object",
+              properties: {
+                index: { type: "integer" },
+                kind: { type: "string" },
+                instanceIds: { type: "array", items: { type: "string" } },
+                status: { type: "string" },
+                gateResults: { type: "array", items: gateResultSchema },
+              },
+              additionalProperties: true,
+            },
+          },
+        },
+        additionalProperties: true,
+      },
+    },
+    findings: { type: "array", items: findingSchema },
+    createdAt: { type: "string" },
+    updatedAt: { type: "string" },
+    createdBy: { type: "string" },
+    revision: { type: "integer" },
+  },
+  additionalProperties: true,
+} as const;
+
+export const rolloutDetailSchema = {
+  ...rolloutViewSchema,
+  properties: { ...rolloutViewSchema.properties, timeline: { type: "array", items: timelineEntrySchema } },
+} as const;
+
+export const planSchema = {
+  type: "object",
+  required: ["waves", "findings", "wouldStart"],
+  properties: {
+    waves: {
+      type: "array",
+      items: {
+        type: "object",
+        properties: {
+          name: { type: "string" },
+          scaleSets: {
+            type: "array",
+            items: {
+              type: "object",
+              properties: {
+                id: { type: "string" },
+                previousImage: openObject,
+                batches: {
+                  type: "array",
+                  items: {
+                    type: "object",
+                    properties: {
+                      kind: { type: "string" },
+                      instanceIds: { type: "array", items: { type: "string" } },
+                    },
+                    additionalProperties: true,
+                  },
+                },
+                protectedInstanceIds: { type: "array", items: { type: "string" } },
+              },
+              additionalProperties: true,
+            },
+          },
+        },
+        additionalProperties: true,
+      },
+    },
+    findings: { type: "array", items: findingSchema },
+    wouldStart: { type: "boolean" },
+  },
+} as const;
+
+export const idParamsSchema = {
+  type: "object",
+  required: ["id"],
+  properties: { id: { type: "string", minLength: 1, maxLength: 128, pattern: "^[A-Za-z0-9._-]+$" } },
+} as const;
+
+export const reasonSchema = { type: "string", minLength: 1, maxLength: 1000 } as const;
+
+export const actionBodySchema = {
+  type: ["object", "null"],
+  properties: { reason: reasonSchema },
+  additionalProperties: false,
+} as const;
+
+export const bearerSecurity = [{ bearerAuth: [] }];

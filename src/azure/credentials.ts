@@ -1,0 +1,143 @@
+/**
+ * Where Azure is and how canaryd proves who it is. The same code reaches public Azure, a
+ * sovereign cloud and the simulator: only this access object differs. The token is never logged.
+ */
+import { readFile } from "node:fs/promises";
+import { dirname, resolve } from "node:path";
+import type { AccessToken, TokenCredential } from "@azure/core-auth";
+import { DefaultAzureCredential } from "@azure/identity";
+import { z } from "zod";
+import type { Config } from "../config/schema.ts";
+import { AzureAdapterError } from "./errors.ts";
+
+export interface AzureAccess {
+  credential: TokenCredential;
+  /** e.g. https://management.azure.com */
+  resourceManagerEndpoint: string;
+  /** The regional Azure Monitor metrics endpoint (the batch API is regional). */
+  metricsEndpointFor(region: string): string;
+  /** Extra CA certificates (PEM) trusted besides the public ones: sovereign proxies, the simulator. */
+  ca?: string;
+  /** The subscription an emulator serves, when its connection file names one. */
+  subscriptionId?: string;
+}
+
+/** The simulator's connection file (see docs/simulator.md). */
+const connectionFileSchema = z.object({
+  resourceManagerEndpoint: z.url({ protocol: /^https$/ }),
+  metricsEndpoint: z.string().regex(/^https:\/\//, "an https URL (may contain {region})"),
+  logsEndpoint: z.string().optional(),
+  adminEndpoint: z.string().optional(),
+  caCertFile: z.string().optional(),
+  caCert: z.string().optional(),
+  token: z.string().min(1),
+  subscriptionId: z.string().optional(),
+});
+
+/** A credential that always answers with the same bearer token: for emulators only. */
+export class StaticTokenCredential implements TokenCredential {
+  readonly #token: string;
+  constructor(token: string) {
+    this.#token = token;
+  }
+  async getToken(): Promise<AccessToken> {
+    return { token: this.#token, expiresOnTimestamp: Date.now() + 3_600_000, tokenType: "Bearer" };
+  }
+  toJSON(): Record<string, string> {
+    return { kind: "staticToken" };
+  }
+}
+
+export async function createAzureAccess(config: Config["azure"]): Promise<AzureAccess> {
+  const extraCa = config.caBundleFile ? await readPem(config.caBundleFile) : undefined;
+  switch (config.credential) {
+    case "default":
+      return access(
+        new DefaultAzureCredential(),
+        config.resourceManagerEndpoint,
+        config.metricsEndpoint,
+        extraCa,
+      );
+    case "staticToken": {
+      if (!config.staticToken)
+        throw new AzureAdapterError(
+          "AZURE_CONFIG_INVALID",
+          "azure.staticToken is required when azure.credential is staticToken",
+        );
+      return access(
+        new StaticTokenCredential(config.staticToken),
+        config.resourceManagerEndpoint,
+        config.metricsEndpoint,
+        extraCa,
+      );
+    }
+    case "connectionFile": {
+      if (!config.connectionFile)
+        throw new AzureAdapterError(
+          "AZURE_CONFIG_INVALID",
+          "azure.connectionFile is required when azure.credential is connectionFile",
+        );
+      return accessFromConnectionFile(config.connectionFile, extraCa);
+    }
+  }
+}
+
+async function accessFromConnectionFile(path: string, extraCa: string | undefined): Promise<AzureAccess> {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(await readFile(path, "utf8"));
+  } catch (error) {
+    throw new AzureAdapterError(
+      "AZURE_CONNECTION_FILE_UNREADABLE",
+      `cannot read connection file ${path}: ${(error as Error).message}`,
+    );
+  }
+  const parsed = connectionFileSchema.safeParse(raw);
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map((issue) => `${issue.path.join(".")}: ${issue.message}`).join("; ");
+    throw new AzureAdapterError(
+      "AZURE_CONNECTION_FILE_INVALID",
+      `connection file ${path} is invalid: ${issues}`,
+    );
+  }
+  const file = parsed.data;
+  const fileCa =
+    file.caCert ?? (file.caCertFile ? await readPem(resolve(dirname(path), file.caCertFile)) : undefined);
+  const ca = [fileCa, extraCa].filter((pem): pem is string => pem !== undefined).join("\n") || undefined;
+  const result = access(
+    new StaticTokenCredential(file.token),
+    file.resourceManagerEndpoint,
+    file.metricsEndpoint,
+    ca,
+  );
+  return file.subscriptionId ? { ...result, subscriptionId: file.subscriptionId } : result;
+}
+
+function access(
+  credential: TokenCredential,
+  resourceManagerEndpoint: string,
+  metricsEndpoint: string,
+  ca: string | undefined,
+): AzureAccess {
+  const result: AzureAccess = {
+    credential,
+    resourceManagerEndpoint: resourceManagerEndpoint.replace(/\/+$/, ""),
+    metricsEndpointFor: (region) =>
+      metricsEndpoint.replaceAll("{region}", region.toLowerCase()).replace(/\/+$/, ""),
+  };
+  if (ca) result.ca = ca;
+  return result;
+}
+
+async function readPem(path: string): Promise<string> {
+  try {
+    const pem = await readFile(path, "utf8");
+    if (!pem.includes("-----BEGIN CERTIFICATE-----")) throw new Error("no PEM certificate in it");
+    return pem;
+  } catch (error) {
+    throw new AzureAdapterError(
+      "AZURE_CA_UNREADABLE",
+      `cannot read CA bundle ${path}: ${(error as Error).message}`,
+    );
+  }
+}

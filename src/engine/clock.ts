@@ -1,0 +1,6 @@
+/** The engine's source of wall-clock time: injected so tests can pin it. */
+export interface Clock {
+  now(): Date;
+}
+
+export const systemClock: Clock = { now: () => new Date() };

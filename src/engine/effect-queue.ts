@@ -1,0 +1,55 @@
+/**
+ * The effects queue: one BullMQ job per pending effect, with a deterministic id
+ * (`${rolloutId}.${effectId}`) so enqueueing the same outbox entry twice (a step and a recovery
+ * pass racing) makes one job. Finished jobs are removed: the outbox entry, not the job, is the
+ * durable record, so a job id must be free again for recovery to re-add it.
+ */
+import type { Queue } from "bullmq";
+import type { Clock } from "./clock.ts";
+import { effectJobId, type OutboxEntry } from "./outbox.ts";
+
+export const effectQueueName = "effects";
+
+export interface EffectJobData {
+  rolloutId: string;
+  effectId: string;
+}
+
+export interface EffectQueueOptions {
+  /** Executor attempts before the effect is answered with `effect.failed`. */
+  attempts: number;
+  /** First retry delay; doubles per attempt. */
+  backoffMs: number;
+}
+
+export class EffectQueue {
+  // Untyped data: BullMQ's generic Queue types do not narrow to one job shape cleanly.
+  readonly queue: Queue;
+  readonly clock: Clock;
+  readonly options: EffectQueueOptions;
+
+  constructor(queue: Queue, clock: Clock, options: EffectQueueOptions) {
+    this.queue = queue;
+    this.clock = clock;
+    this.options = options;
+  }
+
+  async enqueue(rolloutId: string, entries: OutboxEntry[]): Promise<void> {
+    if (entries.length === 0) return;
+    const now = this.clock.now().getTime();
+    await this.queue.addBulk(
+      entries.map((entry) => ({
+        name: entry.effect.kind,
+        data: { rolloutId, effectId: entry.effect.id } satisfies EffectJobData,
+        opts: {
+          jobId: effectJobId(rolloutId, entry.effect.id),
+          delay: entry.dueAt ? Math.max(0, Date.parse(entry.dueAt) - now) : 0,
+          attempts: this.options.attempts,
+          backoff: { type: "exponential", delay: this.options.backoffMs },
+          removeOnComplete: true,
+          removeOnFail: true,
+        },
+      })),
+    );
+  }
+}

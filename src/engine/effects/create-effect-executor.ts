@@ -1,0 +1,133 @@
+/**
+ * The effect executor the engine's workers call: one Azure step per call, dispatched on the
+ * effect's kind. `startTimer` is not here: the engine runs timers as delayed jobs itself.
+ * Transient Azure errors (5xx, network, conflicting operations) are thrown so the engine retries
+ * with backoff; 429s were already retried by the SDK after Retry-After.
+ */
+import type { AzureAdapters } from "../../azure/adapters.ts";
+import { AzureAdapterError } from "../../azure/errors.ts";
+import type { Config } from "../../config/schema.ts";
+import type { Effect } from "../../domain/effects.ts";
+import { imageReferenceFromSpec } from "../../domain/image-reference.ts";
+import { evaluateGates } from "../../gates/evaluate-gates.ts";
+import { checkReplication } from "./check-replication.ts";
+import type { EffectContext, EffectStep, ExecuteEffect } from "./effect-executor.ts";
+import { type ModelWriteProgress, stepModelWrite } from "./model-image.ts";
+import { runPreflight } from "./preflight.ts";
+import { createScaleSetLocations } from "./scale-set-locations.ts";
+import { stepUpgrade, type UpgradeProgress } from "./upgrade-instances.ts";
+
+export interface EffectExecutorDeps {
+  azure: AzureAdapters;
+  config: Config["engine"];
+  /** Scale set ids or globs allowed to take a `latest` image version. */
+  allowLatestFor: string[];
+}
+
+/** Thrown for an effect kind the executor does not run (the engine's own `startTimer`). */
+export class UnsupportedEffectError extends AzureAdapterError {
+  constructor(kind: string) {
+    super("EFFECT_UNSUPPORTED", `effect ${kind} is run by the engine, not by the effect executor`);
+    this.name = "UnsupportedEffectError";
+  }
+}
+
+export function createEffectExecutor(deps: EffectExecutorDeps): ExecuteEffect {
+  const { azure, config } = deps;
+  const locations = createScaleSetLocations(azure.compute);
+  const pollSeconds = config.pollIntervalSeconds;
+  const modelWriteOptions = {
+    pollSeconds,
+    rewriteAfterSeconds: Math.max(60, pollSeconds * 12),
+    maxWrites: 3,
+  };
+
+  return async function executeEffect(effect: Effect, context: EffectContext): Promise<EffectStep> {
+    const { signal } = context;
+    switch (effect.kind) {
+      case "preflight":
+        return runPreflight(
+          { azure, allowLatestFor: deps.allowLatestFor, locations },
+          context.spec,
+          context.now(),
+          signal,
+        );
+      case "checkReplication":
+        return checkReplication(
+          { azure, locations },
+          context.targetImage ?? imageReferenceFromSpec(context.spec.image),
+          context.spec,
+          context.now(),
+          signal,
+        );
+      case "setModelImage":
+        return stepModelWrite(
+          azure.compute,
+          {
+            scaleSetId: effect.scaleSetId,
+            wanted: effect.target,
+            replacing: effect.previous,
+            direction: "update",
+          },
+          modelWriteOptions,
+          context.now(),
+          context.progress as ModelWriteProgress | undefined,
+          signal,
+        );
+      case "revertModel":
+        return stepModelWrite(
+          azure.compute,
+          {
+            scaleSetId: effect.scaleSetId,
+            wanted: effect.previous,
+            replacing: effect.target,
+            direction: "revert",
+          },
+          modelWriteOptions,
+          context.now(),
+          context.progress as ModelWriteProgress | undefined,
+          signal,
+        );
+      case "upgradeInstances":
+        return stepUpgrade(
+          azure.compute,
+          { scaleSetId: effect.scaleSetId, instanceIds: effect.instanceIds, image: effect.image },
+          { pollSeconds, timeoutSeconds: config.upgradeTimeoutSeconds },
+          context.now(),
+          context.progress as UpgradeProgress | undefined,
+          signal,
+        );
+      case "observeScaleSet": {
+        const known = new Set(effect.knownInstanceIds);
+        const instances = await azure.compute.listInstances(effect.scaleSetId, signal);
+        return {
+          done: true,
+          outcome: {
+            type: "scaleSet.observed",
+            scaleSetId: effect.scaleSetId,
+            newInstances: instances.filter((instance) => !known.has(instance.instanceId)),
+          },
+        };
+      }
+      case "evaluateGates": {
+        const evaluation = await evaluateGates({
+          azure,
+          scaleSetId: effect.scaleSetId,
+          location: await locations.locationOf(effect.scaleSetId, signal),
+          instanceIds: effect.instanceIds,
+          gates: effect.gates,
+          maxUnhealthyPercent: effect.maxUnhealthyPercent,
+          since: effect.since,
+          now: context.now,
+          ...(signal ? { signal } : {}),
+        });
+        return {
+          done: true,
+          outcome: { type: "gates.evaluated", scaleSetId: effect.scaleSetId, ...evaluation },
+        };
+      }
+      case "startTimer":
+        throw new UnsupportedEffectError(effect.kind);
+    }
+  };
+}

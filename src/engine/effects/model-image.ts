@@ -1,0 +1,93 @@
+/**
+ * Writing a scale set model's imageReference without overwriting anyone else's change. Each step
+ * reads the model first: already the wanted image → done (idempotent after a crash); still the
+ * image being replaced → write (once, then observe); anything else → conflict, never overwritten.
+ * setModelImage replaces `previous` with `target`; revertModel does the reverse.
+ */
+import type { ComputeAdapter } from "../../azure/compute.ts";
+import { AzureAdapterError } from "../../azure/errors.ts";
+import type { ImageReference } from "../../domain/image.ts";
+import { formatImage, referencesLatest, sameImage } from "../../domain/image-reference.ts";
+import type { EffectStep } from "./effect-executor.ts";
+
+export interface ModelWriteProgress {
+  /** How many times the write was submitted by this effect. */
+  writes: number;
+  /** When the last write was submitted (ISO). */
+  lastWriteAt?: string;
+}
+
+export interface ModelWriteOptions {
+  pollSeconds: number;
+  /** A submitted write that still does not show in the model after this long is submitted again. */
+  rewriteAfterSeconds: number;
+  /** Writes submitted before giving up (the engine then fails the effect). */
+  maxWrites: number;
+}
+
+export interface ModelWrite {
+  scaleSetId: string;
+  /** The image the model must end on. */
+  wanted: ImageReference;
+  /** The image the model may hold instead, which this effect replaces. */
+  replacing: ImageReference;
+  direction: "update" | "revert";
+}
+
+const inProgress = new Set(["updating", "creating", "migrating"]);
+
+/**
+ * What a write sends: a recorded reference that says `latest` is written with the exact version
+ * the instances ran, so a rollback restores what ran, not whatever is newest today.
+ */
+export function pinned(reference: ImageReference): ImageReference {
+  if (!referencesLatest(reference) || !reference.exactVersion || reference.id) return reference;
+  return { ...reference, version: reference.exactVersion };
+}
+
+const holds = (model: ImageReference, image: ImageReference) =>
+  sameImage(model, image) || sameImage(model, pinned(image));
+
+export async function stepModelWrite(
+  compute: Pick<ComputeAdapter, "readModelImage" | "startModelImageUpdate">,
+  write: ModelWrite,
+  options: ModelWriteOptions,
+  now: Date,
+  progress: ModelWriteProgress | undefined,
+  signal?: AbortSignal,
+): Promise<EffectStep> {
+  const state: ModelWriteProgress = progress ?? { writes: 0 };
+  const model = await compute.readModelImage(write.scaleSetId, signal);
+  const current = model.imageReference ?? {};
+  const busy = inProgress.has((model.provisioningState ?? "").toLowerCase());
+  const wait = (next: ModelWriteProgress): EffectStep => ({
+    done: false,
+    checkAgainInSeconds: options.pollSeconds,
+    progress: { ...next },
+  });
+
+  if (holds(current, write.wanted)) {
+    if (busy) return wait(state);
+    return {
+      done: true,
+      outcome:
+        write.direction === "update"
+          ? { type: "model.updated", scaleSetId: write.scaleSetId }
+          : { type: "model.reverted", scaleSetId: write.scaleSetId },
+    };
+  }
+  if (!holds(current, write.replacing))
+    return { done: true, outcome: { type: "model.conflict", scaleSetId: write.scaleSetId, found: current } };
+
+  const sinceWrite = state.lastWriteAt
+    ? (now.getTime() - Date.parse(state.lastWriteAt)) / 1000
+    : Number.POSITIVE_INFINITY;
+  if (busy || sinceWrite < options.rewriteAfterSeconds) return wait(state);
+  if (state.writes >= options.maxWrites)
+    throw new AzureAdapterError(
+      "MODEL_WRITE_NOT_APPLIED",
+      `scale set ${write.scaleSetId} still holds ${formatImage(current)} after ${state.writes} accepted writes of ${formatImage(write.wanted)}`,
+    );
+  await compute.startModelImageUpdate(write.scaleSetId, pinned(write.wanted), signal);
+  return wait({ writes: state.writes + 1, lastWriteAt: now.toISOString() });
+}

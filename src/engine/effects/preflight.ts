@@ -1,0 +1,192 @@
+/**
+ * Preflight: refuse what would be unsafe before anything changes, and record every scale set's
+ * current image as its previous version. All findings are collected (not just the first), each
+ * naming the scale set or region and the rule. The 409 for a scale set held by another rollout
+ * is the engine's check, not this one.
+ */
+import type { AzureAdapters } from "../../azure/adapters.ts";
+import type { ScaleSetModel } from "../../azure/compute.ts";
+import { AzureAdapterError } from "../../azure/errors.ts";
+import type { PreflightFinding } from "../../domain/effects.ts";
+import type { InstanceFacts, ScaleSetFacts } from "../../domain/fleet.ts";
+import type { ImageReference } from "../../domain/image.ts";
+import {
+  formatImage,
+  imageReferenceFromSpec,
+  parseGalleryImageVersionId,
+  referencesLatest,
+} from "../../domain/image-reference.ts";
+import { scaleSetKey } from "../../domain/scale-set-id.ts";
+import type { RolloutSpec } from "../../domain/spec.ts";
+import { latestAllowedFor } from "./allow-latest.ts";
+import type { EffectStep } from "./effect-executor.ts";
+import { checkImageAvailability, type RegionTarget } from "./image-availability.ts";
+import type { ScaleSetLocations } from "./scale-set-locations.ts";
+
+export interface PreflightDeps {
+  azure: Pick<AzureAdapters, "compute" | "gallery" | "marketplace">;
+  allowLatestFor: readonly string[];
+  locations: ScaleSetLocations;
+}
+
+export async function runPreflight(
+  deps: PreflightDeps,
+  spec: RolloutSpec,
+  now: Date,
+  signal?: AbortSignal,
+): Promise<EffectStep> {
+  const scaleSetIds = uniqueIds(spec.waves.flatMap((wave) => wave.scaleSets));
+  const findings: PreflightFinding[] = [];
+  const models: ScaleSetModel[] = [];
+  for (const scaleSetId of scaleSetIds) {
+    const model = await readModel(deps, scaleSetId, findings, signal);
+    if (model) models.push(model);
+  }
+  for (const model of models) findings.push(...modelFindings(model));
+
+  const requested = imageReferenceFromSpec(spec.image);
+  const resolved = await resolveTarget(deps, requested, models, findings, signal);
+  if (resolved) {
+    const targets: RegionTarget[] = models.map((model) => ({
+      scaleSetId: model.id,
+      subscriptionId: model.subscriptionId,
+      location: model.location,
+    }));
+    const availability = await checkImageAvailability(deps.azure, resolved, targets, now, signal);
+    findings.push(...availability.findings);
+    if (findings.length === 0) {
+      const scaleSets: ScaleSetFacts[] = [];
+      for (const model of models) scaleSets.push(await scaleSetFacts(deps, model, signal));
+      return {
+        done: true,
+        outcome: {
+          type: "preflight.passed",
+          scaleSets,
+          resolvedImage: resolved,
+          replication: availability.replicating.length > 0 ? "replicating" : "completed",
+        },
+      };
+    }
+  }
+  return { done: true, outcome: { type: "preflight.refused", findings } };
+}
+
+async function readModel(
+  deps: PreflightDeps,
+  scaleSetId: string,
+  findings: PreflightFinding[],
+  signal: AbortSignal | undefined,
+): Promise<ScaleSetModel | undefined> {
+  try {
+    const model = await deps.azure.compute.readScaleSetModel(scaleSetId, signal);
+    deps.locations.remember(scaleSetId, model.location);
+    return model;
+  } catch (error) {
+    if (error instanceof AzureAdapterError && error.code === "SCALE_SET_NOT_FOUND") {
+      findings.push({
+        scaleSetId,
+        code: "SCALE_SET_NOT_FOUND",
+        message: `scale set ${scaleSetId} does not exist`,
+      });
+      return undefined;
+    }
+    throw error;
+  }
+}
+
+function modelFindings(model: ScaleSetModel): PreflightFinding[] {
+  const findings: PreflightFinding[] = [];
+  const where = { scaleSetId: model.id, region: model.location };
+  if (model.orchestrationMode !== "Uniform")
+    findings.push({
+      ...where,
+      code: "ORCHESTRATION_NOT_UNIFORM",
+      message: `scale set ${model.name} uses ${model.orchestrationMode} orchestration; canaryd rolls Uniform scale sets only`,
+    });
+  if (model.upgradePolicyMode !== "Manual")
+    findings.push({
+      ...where,
+      code: "UPGRADE_POLICY_NOT_MANUAL",
+      message: `scale set ${model.name} has upgrade policy ${model.upgradePolicyMode}: a model change would move every instance at once; set its upgrade policy to Manual`,
+    });
+  if (!model.imageReference)
+    findings.push({
+      ...where,
+      code: "SCALE_SET_NO_IMAGE",
+      message: `scale set ${model.name} has no imageReference in its model`,
+    });
+  return findings;
+}
+
+/** The spec's image with `latest` resolved to the exact version where configuration allows it. */
+async function resolveTarget(
+  deps: PreflightDeps,
+  requested: ImageReference,
+  models: ScaleSetModel[],
+  findings: PreflightFinding[],
+  signal: AbortSignal | undefined,
+): Promise<ImageReference | undefined> {
+  if (!referencesLatest(requested)) return requested;
+  const refused = models.filter((model) => !latestAllowedFor(model.id, deps.allowLatestFor));
+  for (const model of refused)
+    findings.push({
+      scaleSetId: model.id,
+      code: "LATEST_NOT_ALLOWED",
+      message: `image version "latest" is not allowed for scale set ${model.name} (engine.allowLatestFor); name an exact version`,
+    });
+  if (refused.length > 0 || models.length === 0) return undefined;
+  if (requested.id && parseGalleryImageVersionId(requested.id)) {
+    const latest = await deps.azure.gallery.resolveLatestVersionId(requested.id, signal);
+    if (latest) return { id: latest };
+  } else if (requested.publisher && requested.offer && requested.sku) {
+    const first = models[0] as ScaleSetModel;
+    const image = { publisher: requested.publisher, offer: requested.offer, sku: requested.sku };
+    const version = await deps.azure.marketplace.latestVersion(
+      first.subscriptionId,
+      first.location,
+      image,
+      signal,
+    );
+    if (version) return { ...image, version };
+  }
+  findings.push({
+    code: "IMAGE_NOT_FOUND",
+    message: `no version of ${formatImage(requested)} to resolve "latest" to`,
+  });
+  return undefined;
+}
+
+async function scaleSetFacts(
+  deps: PreflightDeps,
+  model: ScaleSetModel,
+  signal: AbortSignal | undefined,
+): Promise<ScaleSetFacts> {
+  const instances = await deps.azure.compute.listInstances(model.id, signal);
+  const { provisioningState: _state, imageReference, ...facts } = model;
+  return { ...facts, imageReference: recordedPrevious(imageReference ?? {}, instances), instances };
+}
+
+/**
+ * The previous version as it must be restored: the model's reference, with the exact version the
+ * instances run filled in where the model says `latest` (the most common one among them).
+ */
+export function recordedPrevious(model: ImageReference, instances: InstanceFacts[]): ImageReference {
+  if (!referencesLatest(model) || model.exactVersion) return model;
+  const counts = new Map<string, number>();
+  for (const instance of instances) {
+    const exact = instance.imageReference?.exactVersion;
+    if (exact) counts.set(exact, (counts.get(exact) ?? 0) + 1);
+  }
+  const [mostCommon] = [...counts.entries()].sort((a, b) => b[1] - a[1])[0] ?? [];
+  return mostCommon ? { ...model, exactVersion: mostCommon } : model;
+}
+
+function uniqueIds(ids: string[]): string[] {
+  const seen = new Set<string>();
+  return ids.filter((id) => {
+    const key = scaleSetKey(id);
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}

@@ -1,0 +1,235 @@
+/**
+ * The RolloutService the API and CLI call: starts rollouts (claiming their scale sets
+ * atomically), reads and lists them, applies user actions through the same step as outcomes,
+ * and streams the timeline. It knows the machine only through the Decider seam.
+ */
+import type { Actor, UserEvent } from "../domain/effects.ts";
+import { type RolloutView, type TimelineEntry, terminalPhases } from "../domain/rollout-view.ts";
+import type { RolloutSpec } from "../domain/spec.ts";
+import type { Clock } from "./clock.ts";
+import type { Decider, PersistedState } from "./decider.ts";
+import { dryRun } from "./dry-run.ts";
+import type { EffectQueue } from "./effect-queue.ts";
+import type { ExecuteEffect } from "./effects/effect-executor.ts";
+import type { EngineKeys } from "./keys.ts";
+import { decodeCursor, encodeCursor } from "./list-cursor.ts";
+import { outboxEntryFor } from "./outbox.ts";
+import { newRolloutId } from "./rollout-id.ts";
+import {
+  actionNotAllowed,
+  type ListRolloutsQuery,
+  nothingToRollBack,
+  type RolloutAction,
+  type RolloutPlan,
+  type RolloutService,
+  rolloutNotFound,
+  scaleSetBusy,
+  superseded,
+} from "./rollout-service.ts";
+import type { RolloutRecord, RolloutStore } from "./rollout-store.ts";
+import type { Stepper } from "./step.ts";
+import { timelineEntries } from "./timeline.ts";
+import type { TimelineFeed } from "./timeline-feed.ts";
+
+export interface EngineServiceDeps<S extends PersistedState> {
+  store: RolloutStore<S>;
+  stepper: Stepper<S>;
+  decider: Decider<S>;
+  queue: EffectQueue;
+  feed: TimelineFeed;
+  keys: EngineKeys;
+  executeEffect: ExecuteEffect;
+  clock: Clock;
+  timeScale: number;
+  idempotencyTtlSeconds: number;
+  /** How often waitForTerminal re-reads even without a timeline message (a missed publish). */
+  waitRecheckMs: number;
+  /** Whether the workers run, for ready(). */
+  workersRunning: () => boolean;
+}
+
+export class EngineService<S extends PersistedState> implements RolloutService {
+  readonly deps: EngineServiceDeps<S>;
+
+  constructor(deps: EngineServiceDeps<S>) {
+    this.deps = deps;
+  }
+
+  async start(spec: RolloutSpec, options: { actor: Actor; idempotencyKey?: string }): Promise<RolloutView> {
+    const { store, decider, clock } = this.deps;
+    const now = clock.now();
+    const id = newRolloutId(now);
+    const decision = decider.startRollout({ rolloutId: id, spec, createdBy: options.actor.id });
+    const outbox = decision.effects.map((e) =>
+      outboxEntryFor(e, decision.state.revision, now, this.deps.timeScale),
+    );
+    const result = await store.create({
+      id,
+      state: decision.state,
+      phase: decider.describe(decision.state).phase,
+      createdAt: now.toISOString(),
+      createdBy: options.actor.id,
+      claims: decider.heldScaleSetIds(decision.state),
+      targets: spec.waves.flatMap((w) => w.scaleSets),
+      outbox,
+      timeline: timelineEntries(decision.timeline, now),
+      idempotency:
+        options.idempotencyKey === undefined
+          ? undefined
+          : {
+              actorId: options.actor.id,
+              key: options.idempotencyKey,
+              ttlSeconds: this.deps.idempotencyTtlSeconds,
+            },
+    });
+    if (result.kind === "busy") throw scaleSetBusy(result.scaleSetId, result.holderId);
+    if (result.kind === "exists") return this.mustGet(result.id);
+    await this.deps.queue.enqueue(id, outbox);
+    return this.mustGet(id);
+  }
+
+  plan(spec: RolloutSpec): Promise<RolloutPlan> {
+    return dryRun(spec, this.deps.executeEffect, this.deps.clock);
+  }
+
+  async get(id: string): Promise<RolloutView | undefined> {
+    const record = await this.deps.store.load(id);
+    return record && this.view(record);
+  }
+
+  async list(query: ListRolloutsQuery): Promise<{ items: RolloutView[]; nextCursor?: string }> {
+    const { store, keys } = this.deps;
+    const index =
+      query.scaleSetId !== undefined
+        ? keys.scaleSetHistory(query.scaleSetId)
+        : query.phase !== undefined
+          ? keys.byPhase(query.phase)
+          : keys.allRollouts;
+    // Only a scale set index holds every phase: there the phase is filtered while paging.
+    const filterPhase = query.scaleSetId !== undefined ? query.phase : undefined;
+    const limit = Math.max(1, query.limit);
+    const matches: RolloutRecord<S>[] = [];
+    let before = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
+    while (matches.length <= limit) {
+      const ids = await store.page(index, limit + 1, before);
+      const records = await store.loadMany(ids);
+      for (const r of records) if (filterPhase === undefined || r.phase === filterPhase) matches.push(r);
+      const last = records.at(-1);
+      if (ids.length < limit + 1 || !last) break;
+      before = last.sequence;
+    }
+    const items = matches.slice(0, limit);
+    const lastItem = items.at(-1);
+    const page: { items: RolloutView[]; nextCursor?: string } = { items: items.map((r) => this.view(r)) };
+    if (matches.length > limit && lastItem) page.nextCursor = encodeCursor(lastItem.sequence);
+    return page;
+  }
+
+  async act(id: string, action: RolloutAction, actor: Actor, reason?: string): Promise<RolloutView> {
+    const { decider, stepper, clock } = this.deps;
+    if (action === "rollback") await this.refuseIfSuperseded(id);
+    const event: UserEvent = { type: action, actor, at: clock.now().toISOString() };
+    if (reason !== undefined) event.reason = reason;
+    const result = await stepper.apply(id, event, {
+      precheck: (record) => {
+        const check = decider.canApply(record.state, action);
+        if (!check.ok) throw actionNotAllowed(id, action, record.phase, check.reason);
+      },
+    });
+    if (result.kind === "ignored") throw actionNotAllowed(id, action, result.record.phase, result.reason);
+    return this.view(result.record);
+  }
+
+  async rollbackScaleSet(scaleSetId: string, actor: Actor, reason?: string): Promise<RolloutView> {
+    const { store } = this.deps;
+    const holder = await store.holderOf(scaleSetId);
+    if (holder !== undefined) return this.act(holder, "rollback", actor, reason);
+    const history = await store.loadMany(await store.historyOf(scaleSetId));
+    const lastCompleted = history.find((r) => r.phase === "completed");
+    if (!lastCompleted) throw nothingToRollBack(scaleSetId);
+    return this.act(lastCompleted.id, "rollback", actor, reason);
+  }
+
+  async timeline(id: string, afterSeq?: number): Promise<TimelineEntry[]> {
+    if (!(await this.deps.store.load(id))) throw rolloutNotFound(id);
+    return this.deps.store.timeline(id, afterSeq);
+  }
+
+  subscribe(id: string, onEntry: (entry: TimelineEntry) => void): Promise<() => Promise<void>> {
+    return this.deps.feed.listen(this.deps.keys.timelineChannel(id), onEntry);
+  }
+
+  async waitForTerminal(id: string, timeoutMs: number, signal?: AbortSignal): Promise<RolloutView> {
+    const deadline = Date.now() + timeoutMs;
+    let wake: (() => void) | undefined;
+    // Subscribe before the first read: an entry published in between still wakes the loop.
+    const unsubscribe = await this.subscribe(id, () => wake?.());
+    try {
+      for (;;) {
+        const record = await this.deps.store.load(id);
+        if (!record) throw rolloutNotFound(id);
+        const left = deadline - Date.now();
+        if (this.isTerminal(record) || left <= 0 || signal?.aborted) return this.view(record);
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(done, Math.min(left, this.deps.waitRecheckMs));
+          function done() {
+            clearTimeout(timer);
+            signal?.removeEventListener("abort", done);
+            resolve();
+          }
+          wake = done;
+          signal?.addEventListener("abort", done, { once: true });
+        });
+      }
+    } finally {
+      await unsubscribe();
+    }
+  }
+
+  async ready(): Promise<{ ready: boolean; checks: Record<string, boolean> }> {
+    const redis = await this.deps.store.redis.ping().then(
+      (pong) => pong === "PONG",
+      () => false,
+    );
+    const workers = this.deps.workersRunning();
+    return { ready: redis && workers, checks: { redis, workers } };
+  }
+
+  /**
+   * Rolling back a completed rollout would put back the previous versions on every scale set it
+   * touched: refused when a newer rollout completed on any of them since (it would be undone).
+   */
+  private async refuseIfSuperseded(id: string): Promise<void> {
+    const { store } = this.deps;
+    const record = await store.load(id);
+    if (record?.phase !== "completed") return;
+    const spec = this.deps.decider.describe(record.state).spec;
+    for (const scaleSetId of spec.waves.flatMap((w) => w.scaleSets)) {
+      const newer = (await store.loadMany(await store.historyOf(scaleSetId))).filter(
+        (r) => r.sequence > record.sequence && r.phase === "completed",
+      );
+      const newest = newer[0];
+      if (newest) throw superseded(scaleSetId, id, newest.id);
+    }
+  }
+
+  private isTerminal(record: RolloutRecord<S>): boolean {
+    return terminalPhases.has(record.phase) || this.deps.decider.isTerminal(record.state);
+  }
+
+  private view(record: RolloutRecord<S>): RolloutView {
+    return {
+      ...this.deps.decider.describe(record.state),
+      createdAt: record.createdAt,
+      updatedAt: record.updatedAt,
+      createdBy: record.createdBy,
+      revision: record.revision,
+    };
+  }
+
+  private async mustGet(id: string): Promise<RolloutView> {
+    const view = await this.get(id);
+    if (!view) throw rolloutNotFound(id);
+    return view;
+  }
+}

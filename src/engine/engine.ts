@@ -1,0 +1,186 @@
+/**
+ * Composes the engine: Redis store, lock, effects queue and worker, the step, recovery and the
+ * RolloutService. `start()` runs a recovery pass and the workers; `stop()` lets in-flight jobs
+ * finish (or, past the grace period, hands them back to the queue for another process).
+ * Several processes may run engines on one Redis: they share the queue, the lock serializes steps.
+ */
+import { Queue, Worker } from "bullmq";
+import { Redis } from "ioredis";
+import type { Logger } from "pino";
+import type { Config } from "../config/schema.ts";
+import { type Clock, systemClock } from "./clock.ts";
+import type { Decider } from "./decider.ts";
+import { type EffectJobData, EffectQueue, effectQueueName } from "./effect-queue.ts";
+import { processEffectJob } from "./effect-worker.ts";
+import type { ExecuteEffect } from "./effects/effect-executor.ts";
+import { EngineService } from "./engine-service.ts";
+import { engineKeys } from "./keys.ts";
+import { machineDecider, rolloutSettings } from "./machine-decider.ts";
+import { recoverOutbox } from "./recovery.ts";
+import { redisOptionsFromUrl } from "./redis-connection.ts";
+import { RolloutLock } from "./rollout-lock.ts";
+import type { RolloutService } from "./rollout-service.ts";
+import { RolloutStore } from "./rollout-store.ts";
+import { Stepper } from "./step.ts";
+import { TimelineFeed } from "./timeline-feed.ts";
+
+/** Durations the defaults of which suit production; tests shorten them. */
+export interface EngineTiming {
+  /** Expiry of the per-rollout step lock. */
+  stepLockTtlMs: number;
+  /** How long a step waits for a busy rollout lock before its job is retried. */
+  stepLockWaitMs: number;
+  /** BullMQ job lock: a job whose process died is taken over after this. */
+  jobLockMs: number;
+  /** How often BullMQ looks for jobs whose worker died. */
+  stalledIntervalMs: number;
+  /** How often the outbox is swept for entries without a job (a process died mid-step). */
+  recoveryIntervalMs: number;
+  /** First retry delay of a failed effect attempt; doubles per attempt. */
+  retryBackoffMs: number;
+  /** How long stop() lets in-flight jobs finish before handing them back. */
+  stopGraceMs: number;
+  /** Divides timer and re-check delays: a demo against a time-compressed simulator. */
+  timeScale: number;
+  idempotencyTtlSeconds: number;
+  waitRecheckMs: number;
+}
+
+export const defaultEngineTiming: EngineTiming = {
+  stepLockTtlMs: 15_000,
+  stepLockWaitMs: 10_000,
+  jobLockMs: 30_000,
+  stalledIntervalMs: 30_000,
+  recoveryIntervalMs: 15_000,
+  retryBackoffMs: 1_000,
+  stopGraceMs: 10_000,
+  timeScale: 1,
+  idempotencyTtlSeconds: 86_400,
+  waitRecheckMs: 5_000,
+};
+
+export interface EngineOptions {
+  redisUrl: string;
+  config: Pick<Config, "redis" | "engine">;
+  executeEffect: ExecuteEffect;
+  /** The rollout machine; tests may drive the engine with another decider. */
+  decider?: Decider;
+  logger: Logger;
+  clock?: Clock;
+  timing?: Partial<EngineTiming>;
+}
+
+export interface Engine {
+  service: RolloutService;
+  /** Runs a recovery pass, then the workers and the periodic recovery. */
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export function createEngine(options: EngineOptions): Engine {
+  const decider = options.decider ?? machineDecider(rolloutSettings(options.config.engine));
+  const timing = { ...defaultEngineTiming, ...options.timing };
+  const clock = options.clock ?? systemClock;
+  const logger = options.logger.child({ component: "engine" });
+  const connection = redisOptionsFromUrl(options.redisUrl);
+  const prefix = options.config.redis.keyPrefix;
+  const keys = engineKeys(prefix);
+  const redis = new Redis({ ...connection, lazyConnect: true });
+  const subscriber = new Redis({ ...connection, lazyConnect: true });
+  const store = new RolloutStore(redis, keys);
+  const lock = new RolloutLock(redis, { ttlMs: timing.stepLockTtlMs, waitMs: timing.stepLockWaitMs });
+  const bullConnection = { ...connection, maxRetriesPerRequest: null };
+  const bullQueue = new Queue(effectQueueName, { connection: bullConnection, prefix });
+  const queue = new EffectQueue(bullQueue, clock, {
+    attempts: options.config.engine.effectAttempts,
+    backoffMs: timing.retryBackoffMs,
+  });
+  const stepper = new Stepper({
+    store,
+    lock,
+    keys,
+    decider,
+    queue,
+    clock,
+    logger,
+    timeScale: timing.timeScale,
+  });
+  let worker: Worker<EffectJobData> | undefined;
+  let sweep: NodeJS.Timeout | undefined;
+
+  const service = new EngineService({
+    store,
+    stepper,
+    decider,
+    queue,
+    feed: new TimelineFeed(subscriber),
+    keys,
+    executeEffect: options.executeEffect,
+    clock,
+    timeScale: timing.timeScale,
+    idempotencyTtlSeconds: timing.idempotencyTtlSeconds,
+    waitRecheckMs: timing.waitRecheckMs,
+    workersRunning: () => worker?.isRunning() ?? false,
+  });
+
+  const runRecovery = () =>
+    recoverOutbox(store, queue, logger).catch((error: unknown) =>
+      logger.warn({ err: error }, "outbox recovery pass failed; the next one retries"),
+    );
+
+  return {
+    service,
+    async start() {
+      // lazyConnect: a service call before start() may already have connected them.
+      await Promise.all([redis, subscriber].map((c) => (c.status === "wait" ? c.connect() : undefined)));
+      worker = new Worker<EffectJobData>(
+        effectQueueName,
+        (job, token, signal) =>
+          processEffectJob(
+            {
+              store,
+              stepper,
+              decider,
+              executeEffect: options.executeEffect,
+              clock,
+              logger,
+              timeScale: timing.timeScale,
+            },
+            job,
+            token,
+            signal,
+          ),
+        {
+          connection: bullConnection,
+          prefix,
+          concurrency: options.config.engine.workerConcurrency,
+          lockDuration: timing.jobLockMs,
+          stalledInterval: timing.stalledIntervalMs,
+          // A job is only ever stalled by a dead process; it must survive several daemon crashes.
+          maxStalledCount: 100,
+          autorun: false,
+        },
+      );
+      worker.on("error", (error) => logger.error({ err: error }, "effect worker error"));
+      await worker.waitUntilReady();
+      await runRecovery();
+      void worker.run();
+      sweep = setInterval(runRecovery, timing.recoveryIntervalMs);
+      sweep.unref();
+      logger.info({ prefix, concurrency: options.config.engine.workerConcurrency }, "engine started");
+    },
+    async stop() {
+      if (sweep) clearInterval(sweep);
+      if (worker) {
+        const current = worker;
+        const graceful = current.close();
+        const timer = setTimeout(() => void current.close(true), timing.stopGraceMs);
+        await graceful;
+        clearTimeout(timer);
+      }
+      await bullQueue.close();
+      await Promise.allSettled([subscriber.quit(), redis.quit()]);
+      logger.info("engine stopped");
+    },
+  };
+}

@@ -1,0 +1,37 @@
+/** The rollout machine (machines/) behind the engine's Decider seam, with settings from configuration. */
+
+import {
+  canApply,
+  decide,
+  type PersistedRollout,
+  type RolloutSettings,
+  rolloutSchemaVersion,
+  startRollout,
+} from "../../machines/decide.ts";
+import { describeRollout, heldScaleSetIds, isTerminal } from "../../machines/describe.ts";
+import type { Config } from "../config/schema.ts";
+import type { Decider } from "./decider.ts";
+
+export type { PersistedRollout } from "../../machines/decide.ts";
+
+export function rolloutSettings(engine: Config["engine"]): RolloutSettings {
+  return {
+    gateRetrySeconds: engine.gateRetrySeconds,
+    inconclusiveTimeoutSeconds: engine.inconclusiveTimeoutSeconds,
+    replicationPollSeconds: engine.replicationPollSeconds,
+    replicationTimeoutSeconds: engine.replicationTimeoutSeconds,
+    maxParallelScaleSets: engine.maxParallelScaleSets,
+  };
+}
+
+export function machineDecider(settings: RolloutSettings): Decider<PersistedRollout> {
+  return {
+    schemaVersion: rolloutSchemaVersion,
+    startRollout: (input) => startRollout({ ...input, settings }),
+    decide,
+    canApply,
+    describe: describeRollout,
+    isTerminal,
+    heldScaleSetIds,
+  };
+}

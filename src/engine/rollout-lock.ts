@@ -1,0 +1,53 @@
+/**
+ * One step at a time per rollout, across every daemon process: a Redis lock with a random token
+ * and an expiry. BullMQ's per-group serialization is a Pro feature, and steps also start outside
+ * workers (API actions), so the lock lives beside the queue instead. An expired lock (a process
+ * paused past the expiry) cannot corrupt anything: the commit also checks the revision it read.
+ */
+import { randomUUID } from "node:crypto";
+import { setTimeout as sleep } from "node:timers/promises";
+import type { Redis } from "ioredis";
+import { luaScript, runScript } from "./redis-script.ts";
+import { CanarydError } from "./rollout-service.ts";
+
+const releaseScript = luaScript(`
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+`);
+
+export interface RolloutLockOptions {
+  /** How long a holder may keep the lock before it expires (a step takes milliseconds). */
+  ttlMs: number;
+  /** How long to wait for a busy lock before giving up (the caller retries). */
+  waitMs: number;
+}
+
+export const lockTimeout = (key: string, waitMs: number) =>
+  new CanarydError("ROLLOUT_LOCK_TIMEOUT", 503, `rollout lock ${key} stayed busy for ${waitMs} ms`, { key });
+
+export class RolloutLock {
+  readonly redis: Redis;
+  readonly options: RolloutLockOptions;
+
+  constructor(redis: Redis, options: RolloutLockOptions) {
+    this.redis = redis;
+    this.options = options;
+  }
+
+  async withLock<T>(key: string, fn: () => Promise<T>): Promise<T> {
+    const token = randomUUID();
+    const deadline = Date.now() + this.options.waitMs;
+    for (let wait = 5; ; wait = Math.min(wait * 2, 100)) {
+      const acquired = await this.redis.set(key, token, "PX", this.options.ttlMs, "NX");
+      if (acquired === "OK") break;
+      if (Date.now() >= deadline) throw lockTimeout(key, this.options.waitMs);
+      // Jitter keeps several waiting workers from retrying in lockstep.
+      await sleep(wait / 2 + Math.random() * wait);
+    }
+    try {
+      return await fn();
+    } finally {
+      await runScript(this.redis, releaseScript, [key], [token]);
+    }
+  }
+}

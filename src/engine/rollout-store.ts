@@ -1,0 +1,255 @@
+/**
+ * The rollout store: snapshots, outbox, timeline and indexes in Redis. Every write that must be
+ * atomic is one Lua script (store-scripts.ts); reads are plain commands.
+ */
+import type { Redis } from "ioredis";
+import type { RolloutPhase, TimelineEntry } from "../domain/rollout-view.ts";
+import { scaleSetKey } from "../domain/scale-set-id.ts";
+import type { PersistedState } from "./decider.ts";
+import type { EngineKeys } from "./keys.ts";
+import type { OutboxEntry } from "./outbox.ts";
+import { runScript } from "./redis-script.ts";
+import { commitScript, createScript, noteScript, progressScript } from "./store-scripts.ts";
+
+/** A timeline entry before the store numbers it. */
+export type PendingTimelineEntry = Omit<TimelineEntry, "seq">;
+
+export interface RolloutRecord<S extends PersistedState = PersistedState> {
+  id: string;
+  state: S;
+  revision: number;
+  phase: RolloutPhase;
+  createdAt: string;
+  updatedAt: string;
+  createdBy: string;
+  /** Creation order, unique per store: the index score and the list cursor. */
+  sequence: number;
+}
+
+export interface CreateRolloutInput<S extends PersistedState> {
+  id: string;
+  state: S;
+  phase: RolloutPhase;
+  createdAt: string;
+  createdBy: string;
+  /** Scale sets to claim (invariant 3). */
+  claims: string[];
+  /** Every scale set the spec targets: the history rollbackScaleSet and the superseded check read. */
+  targets: string[];
+  outbox: OutboxEntry[];
+  timeline: PendingTimelineEntry[];
+  idempotency?: { actorId: string; key: string; ttlSeconds: number };
+}
+
+export type CreateResult =
+  | { kind: "created"; sequence: number }
+  | { kind: "exists"; id: string }
+  | { kind: "busy"; scaleSetId: string; holderId: string };
+
+export interface CommitInput<S extends PersistedState> {
+  id: string;
+  expectedRevision: number;
+  previousPhase: RolloutPhase;
+  state: S;
+  phase: RolloutPhase;
+  terminal: boolean;
+  updatedAt: string;
+  claims: string[];
+  releases: string[];
+  /** The effect whose outcome this step consumed: its outbox entry goes in the same write. */
+  answeredEffectId?: string;
+  outbox: OutboxEntry[];
+  timeline: PendingTimelineEntry[];
+}
+
+export type CommitResult =
+  | { kind: "ok" }
+  | { kind: "missing" }
+  | { kind: "conflict"; currentRevision: number }
+  | { kind: "busy"; scaleSetId: string; holderId: string };
+
+export class RolloutStore<S extends PersistedState = PersistedState> {
+  readonly redis: Redis;
+  readonly keys: EngineKeys;
+
+  constructor(redis: Redis, keys: EngineKeys) {
+    this.redis = redis;
+    this.keys = keys;
+  }
+
+  async create(input: CreateRolloutInput<S>): Promise<CreateResult> {
+    const k = this.keys;
+    const claims = input.claims.map(scaleSetKey);
+    const targets = [...new Set(input.targets.map(scaleSetKey))];
+    const idempotencyKey = input.idempotency
+      ? k.idempotency(input.idempotency.actorId, input.idempotency.key)
+      : k.rollout(input.id);
+    const keys = [
+      k.rollout(input.id),
+      k.outbox(input.id),
+      k.timeline(input.id),
+      k.holders,
+      k.active,
+      k.byPhase(input.phase),
+      k.allRollouts,
+      k.creationSequence,
+      idempotencyKey,
+      ...targets.map((t) => k.scaleSetHistory(t)),
+    ];
+    const args = [
+      input.id,
+      JSON.stringify(input.state),
+      input.state.revision,
+      input.phase,
+      input.createdAt,
+      input.createdBy,
+      k.timelineChannel(input.id),
+      input.idempotency ? "1" : "0",
+      input.idempotency?.ttlSeconds ?? 0,
+      claims.length,
+      input.outbox.length,
+      input.timeline.length,
+      ...claims,
+      ...input.outbox.flatMap((e) => [e.effect.id, JSON.stringify(e)]),
+      ...input.timeline.map((e) => JSON.stringify(e)),
+    ];
+    const reply = (await runScript(this.redis, createScript, keys, args)) as string[];
+    if (reply[0] === "exists") return { kind: "exists", id: String(reply[1]) };
+    if (reply[0] === "busy")
+      return { kind: "busy", scaleSetId: String(reply[1]), holderId: String(reply[2]) };
+    return { kind: "created", sequence: Number(reply[1]) };
+  }
+
+  async commit(input: CommitInput<S>): Promise<CommitResult> {
+    const k = this.keys;
+    const claims = input.claims.map(scaleSetKey);
+    const releases = input.releases.map(scaleSetKey);
+    const keys = [
+      k.rollout(input.id),
+      k.outbox(input.id),
+      k.timeline(input.id),
+      k.holders,
+      k.active,
+      k.byPhase(input.previousPhase),
+      k.byPhase(input.phase),
+    ];
+    const args = [
+      input.id,
+      input.expectedRevision,
+      JSON.stringify(input.state),
+      input.state.revision,
+      input.phase,
+      input.updatedAt,
+      input.terminal ? "1" : "0",
+      k.timelineChannel(input.id),
+      input.answeredEffectId ?? "",
+      claims.length,
+      releases.length,
+      input.outbox.length,
+      input.timeline.length,
+      ...claims,
+      ...releases,
+      ...input.outbox.flatMap((e) => [e.effect.id, JSON.stringify(e)]),
+      ...input.timeline.map((e) => JSON.stringify(e)),
+    ];
+    const reply = (await runScript(this.redis, commitScript, keys, args)) as string[];
+    if (reply[0] === "missing") return { kind: "missing" };
+    if (reply[0] === "conflict") return { kind: "conflict", currentRevision: Number(reply[1]) };
+    if (reply[0] === "busy")
+      return { kind: "busy", scaleSetId: String(reply[1]), holderId: String(reply[2]) };
+    return { kind: "ok" };
+  }
+
+  /** Appends timeline entries without a new snapshot; drops the answered effect's outbox entry. */
+  async note(id: string, entries: PendingTimelineEntry[], answeredEffectId?: string): Promise<void> {
+    const k = this.keys;
+    await runScript(
+      this.redis,
+      noteScript,
+      [k.rollout(id), k.outbox(id), k.timeline(id)],
+      [k.timelineChannel(id), answeredEffectId ?? "", ...entries.map((e) => JSON.stringify(e))],
+    );
+  }
+
+  async load(id: string): Promise<RolloutRecord<S> | undefined> {
+    return parseRecord<S>(id, await this.redis.hgetall(this.keys.rollout(id)));
+  }
+
+  async loadMany(ids: string[]): Promise<RolloutRecord<S>[]> {
+    if (ids.length === 0) return [];
+    const pipeline = this.redis.pipeline();
+    for (const id of ids) pipeline.hgetall(this.keys.rollout(id));
+    const replies = (await pipeline.exec()) ?? [];
+    const records: RolloutRecord<S>[] = [];
+    ids.forEach((id, i) => {
+      const [error, fields] = replies[i] ?? [];
+      if (error) throw error;
+      const record = parseRecord<S>(id, fields as Record<string, string>);
+      if (record) records.push(record);
+    });
+    return records;
+  }
+
+  async outboxEntry(id: string, effectId: string): Promise<OutboxEntry | undefined> {
+    const json = await this.redis.hget(this.keys.outbox(id), effectId);
+    return json ? (JSON.parse(json) as OutboxEntry) : undefined;
+  }
+
+  async outboxEntries(id: string): Promise<OutboxEntry[]> {
+    const all = await this.redis.hgetall(this.keys.outbox(id));
+    return Object.values(all).map((json) => JSON.parse(json) as OutboxEntry);
+  }
+
+  /** Saves progress of a pending effect; false when the effect was answered meanwhile. */
+  async saveProgress(id: string, entry: OutboxEntry): Promise<boolean> {
+    const saved = await runScript(
+      this.redis,
+      progressScript,
+      [this.keys.outbox(id)],
+      [entry.effect.id, JSON.stringify(entry)],
+    );
+    return saved === 1;
+  }
+
+  /** Entries with seq > afterSeq, oldest first. Entry n sits at index n-1 (the list is never trimmed). */
+  async timeline(id: string, afterSeq = 0): Promise<TimelineEntry[]> {
+    const items = await this.redis.lrange(this.keys.timeline(id), Math.max(0, afterSeq), -1);
+    return items.map((json) => JSON.parse(json) as TimelineEntry);
+  }
+
+  async activeIds(): Promise<string[]> {
+    return this.redis.smembers(this.keys.active);
+  }
+
+  async holderOf(scaleSetId: string): Promise<string | undefined> {
+    return (await this.redis.hget(this.keys.holders, scaleSetKey(scaleSetId))) ?? undefined;
+  }
+
+  /** Rollouts that targeted the scale set, newest first. */
+  async historyOf(scaleSetId: string): Promise<string[]> {
+    return this.redis.zrevrange(this.keys.scaleSetHistory(scaleSetId), 0, -1);
+  }
+
+  /** Ids of an index, newest first, strictly older than `beforeSequence` when given. */
+  async page(indexKey: string, count: number, beforeSequence?: number): Promise<string[]> {
+    const max = beforeSequence === undefined ? "+inf" : `(${beforeSequence}`;
+    return this.redis.zrevrangebyscore(indexKey, max, "-inf", "LIMIT", 0, count);
+  }
+}
+
+function parseRecord<S extends PersistedState>(
+  id: string,
+  fields: Record<string, string> | undefined,
+): RolloutRecord<S> | undefined {
+  if (!fields?.state) return undefined;
+  return {
+    id,
+    state: JSON.parse(fields.state) as S,
+    revision: Number(fields.revision),
+    phase: fields.phase as RolloutPhase,
+    createdAt: fields.createdAt ?? "",
+    updatedAt: fields.updatedAt ?? "",
+    createdBy: fields.createdBy ?? "",
+    sequence: Number(fields.sequence),
+  };
+}

@@ -1,0 +1,17 @@
+/** Turns the machine's timeline lines into release-record entries stamped with the engine's time. */
+import type { DecidedTimelineEntry } from "./decider.ts";
+import { redactSecrets } from "./redact.ts";
+import type { PendingTimelineEntry } from "./rollout-store.ts";
+
+export function timelineEntries(lines: DecidedTimelineEntry[], now: Date): PendingTimelineEntry[] {
+  return lines.map((line) => {
+    const entry: PendingTimelineEntry = {
+      at: now.toISOString(),
+      actor: line.actor,
+      type: line.type,
+      message: redactSecrets(line.message),
+    };
+    if (line.data !== undefined) entry.data = line.data;
+    return entry;
+  });
+}

@@ -1,0 +1,127 @@
+/**
+ * The metric gate: an Azure Monitor metric of the batch's instances, aggregated over the window,
+ * against the spec's min and/or max. Per-instance values are the evidence; an instance without
+ * data yet makes the gate inconclusive unless another one already broke the threshold.
+ */
+import type { MetricSeries } from "../azure/metrics.ts";
+import type { GateResult } from "../domain/effects.ts";
+import type { GateSpec } from "../domain/spec.ts";
+
+export type MetricGateSpec = Extract<GateSpec, { kind: "metric" }>;
+
+export interface MetricGateInput {
+  spec: MetricGateSpec;
+  /** The batch: instance id and VM name (the VMName dimension). */
+  instances: { instanceId: string; name: string }[];
+  /** Series of this scale set (any instances; the gate picks the batch's). */
+  series: MetricSeries[];
+  window: { start: string; end: string };
+  /** Errors Azure Monitor reported instead of data. */
+  errors?: string[];
+  measuredAt: string;
+}
+
+export interface InstanceMetricValue {
+  instanceId: string;
+  vmName: string;
+  value?: number;
+  points: number;
+  breach?: "min" | "max";
+}
+
+/** Folds a window's data points into one value the way the aggregation means it. */
+export function aggregate(values: number[], aggregation: MetricGateSpec["aggregation"]): number | undefined {
+  if (values.length === 0) return undefined;
+  switch (aggregation) {
+    case "Average":
+      return values.reduce((sum, value) => sum + value, 0) / values.length;
+    case "Maximum":
+      return Math.max(...values);
+    case "Minimum":
+      return Math.min(...values);
+    case "Total":
+    case "Count":
+      return values.reduce((sum, value) => sum + value, 0);
+  }
+}
+
+/** A series belongs to an instance when its VMName is the instance's name or ends in `_<instanceId>`. */
+export function seriesFor(
+  series: MetricSeries[],
+  instance: { instanceId: string; name: string },
+): MetricSeries[] {
+  const name = instance.name.toLowerCase();
+  return series.filter((entry) => {
+    const vmName = entry.vmName.toLowerCase();
+    return vmName === name || vmName.endsWith(`_${instance.instanceId}`);
+  });
+}
+
+export function judgeMetric(input: MetricGateInput): GateResult {
+  const { spec } = input;
+  const values: InstanceMetricValue[] = input.instances.map((instance) => {
+    const matching = seriesFor(input.series, instance);
+    const points = matching.flatMap((entry) => entry.points.map((point) => point.value));
+    const value = aggregate(points, spec.aggregation);
+    const result: InstanceMetricValue = {
+      instanceId: instance.instanceId,
+      vmName: matching[0]?.vmName ?? instance.name,
+      points: points.length,
+    };
+    if (value === undefined) return result;
+    result.value = Math.round(value * 1000) / 1000;
+    if (spec.max !== undefined && value > spec.max) result.breach = "max";
+    else if (spec.min !== undefined && value < spec.min) result.breach = "min";
+    return result;
+  });
+  const threshold = {
+    ...(spec.min === undefined ? {} : { min: spec.min }),
+    ...(spec.max === undefined ? {} : { max: spec.max }),
+  };
+  const evidence = {
+    metric: spec.metric,
+    namespace: spec.namespace,
+    aggregation: spec.aggregation,
+    threshold,
+    window: { ...input.window, seconds: spec.windowSeconds },
+    values,
+    errors: input.errors ?? [],
+  };
+  const base = {
+    gate: "metric" as const,
+    measuredAt: input.measuredAt,
+    instanceIds: input.instances.map((instance) => instance.instanceId),
+    evidence,
+  };
+  const label = `${spec.aggregation} ${spec.metric}`;
+  const breaches = values.filter((value) => value.breach);
+  if (breaches.length > 0) {
+    const described = breaches
+      .map(
+        (value) =>
+          `${value.instanceId}: ${value.value} (${value.breach} ${value.breach === "max" ? spec.max : spec.min})`,
+      )
+      .join("; ");
+    return {
+      ...base,
+      verdict: "failed",
+      summary: `${label} out of bounds on ${breaches.length} of ${values.length} instances: ${described}`,
+    };
+  }
+  const missing = values.filter((value) => value.value === undefined);
+  if (missing.length > 0) {
+    const why = input.errors?.length ? ` (${input.errors.join("; ")})` : "";
+    return {
+      ...base,
+      verdict: "inconclusive",
+      summary: `no ${label} data yet for ${missing.length} of ${values.length} instances: ${missing.map((value) => value.instanceId).join(", ")}${why}`,
+    };
+  }
+  const bounds = [
+    spec.min === undefined ? "" : `>= ${spec.min}`,
+    spec.max === undefined ? "" : `<= ${spec.max}`,
+  ]
+    .filter(Boolean)
+    .join(" and ");
+  return { ...base, verdict: "passed", summary: `${label} ${bounds} on all ${values.length} instances` };
+}

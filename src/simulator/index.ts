@@ -1,0 +1,266 @@
+/**
+ * The Azure fleet simulator: ARM (Microsoft.Compute) and Azure Monitor metrics over HTTPS, driven
+ * by a scenario, with faults switchable at run time. Reached through the real Azure SDK clients;
+ * see docs/simulator.md.
+ */
+import { createHmac, randomBytes } from "node:crypto";
+import { existsSync } from "node:fs";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
+import type { AddressInfo } from "node:net";
+import { dirname, join } from "node:path";
+import { ArmError, invalidParameter } from "./arm-errors.ts";
+import { ensureCertificates } from "./certificates.ts";
+import { SimClock } from "./clock.ts";
+import type { ActiveFault, FaultSpec } from "./faults.ts";
+import { FaultController, faultSpecSchema } from "./faults.ts";
+import { Fleet, resolveImage } from "./fleet.ts";
+import type { RequestLogEntry } from "./request-log.ts";
+import { RequestLog } from "./request-log.ts";
+import type { SimContext } from "./router.ts";
+import { instanceImages } from "./routes/admin.ts";
+import type { Scenario } from "./scenario.ts";
+import { loadScenarioFile, parseScenario } from "./scenario.ts";
+import { createSimulatorServer } from "./server.ts";
+import type { SimState } from "./state.ts";
+import { readStateFile, StateWriter, stateFromScenario } from "./state.ts";
+
+export { StaticTokenCredential, simulatorClientOptions } from "./client-support.ts";
+export type { FaultSpec } from "./faults.ts";
+export type { RequestLogEntry } from "./request-log.ts";
+export type { Scenario } from "./scenario.ts";
+export { loadScenarioFile, parseScenario } from "./scenario.ts";
+
+export interface SimulatorOptions {
+  /** A parsed scenario object or the path of a scenario YAML file. */
+  scenario: Scenario | string;
+  host?: string;
+  /** 0 picks a free port. */
+  port?: number;
+  /** Simulated seconds per wall-clock second (60: one Azure minute per second). */
+  timeScale?: number;
+  /** Keep the fleet's state here; a restart with it continues where it was. */
+  stateFile?: string;
+  /** Ignore an existing state file and start from the scenario. */
+  fresh?: boolean;
+  /** Where to write the connection JSON. */
+  connectionFile?: string;
+  /** `Retry-After` seconds sent with LROs (0 for benchmarks). */
+  lroRetryAfterSeconds?: number;
+  /** Where the generated CA and server certificate go (default: next to the connection file, or var/). */
+  certDir?: string;
+  /** VMs per page of a VM list (ARM pages; small values make tests exercise `nextLink`). */
+  vmListPageSize?: number;
+}
+
+/** The connection file's JSON: everything a client needs to reach the simulator. */
+export interface SimulatorConnection {
+  resourceManagerEndpoint: string;
+  /** Regional batch metrics endpoint template: replace `{region}` with a short region name. */
+  metricsEndpoint: string;
+  /** Base of the boot diagnostics blobs the SAS URIs point at. */
+  logsEndpoint: string;
+  adminEndpoint: string;
+  caCertFile: string;
+  caCert: string;
+  token: string;
+  subscriptionId: string;
+}
+
+export interface InstanceImage {
+  instanceId: string;
+  imageReference: {
+    id?: string;
+    publisher?: string;
+    offer?: string;
+    sku?: string;
+    version?: string;
+    exactVersion?: string;
+  };
+  version: string | undefined;
+  provisioningState: string;
+  latestModelApplied: boolean;
+}
+
+export interface RunningSimulator {
+  connection: SimulatorConnection;
+  close(): Promise<void>;
+  requestLog(filter?: { operation?: string; since?: string }): RequestLogEntry[];
+  clearRequestLog(): void;
+  instanceImages(scaleSetId: string): InstanceImage[];
+  addFault(spec: FaultSpec): { id: string };
+  removeFault(id: string): boolean;
+  clearFaults(): void;
+  listFaults(): unknown[];
+  /** Releases requests held by a hold fault (all holds when omitted); returns how many. */
+  release(faultId?: string): number;
+  held(operation?: string): { faultId: string; operation: string }[];
+  /** Resolves once `count` requests to `operation` (any when omitted) are being held. */
+  waitForHeld(operation?: string, count?: number): Promise<void>;
+  /** Simulated milliseconds since the scenario was loaded. */
+  simulatedMs(): number;
+}
+
+async function loadOrCreateToken(dir: string): Promise<string> {
+  const file = join(dir, "token");
+  if (existsSync(file)) return (await readFile(file, "utf8")).trim();
+  const token = `sim-${randomBytes(24).toString("base64url")}`;
+  await writeFile(file, token, { mode: 0o600 });
+  return token;
+}
+
+function urlHost(host: string): string {
+  if (host === "0.0.0.0" || host === "::") return "127.0.0.1";
+  return host.includes(":") ? `[${host}]` : host;
+}
+
+export async function startSimulator(options: SimulatorOptions): Promise<RunningSimulator> {
+  const host = options.host ?? "127.0.0.1";
+  const timeScale = options.timeScale ?? 1;
+  const certDir =
+    options.certDir ??
+    (options.connectionFile
+      ? join(dirname(options.connectionFile), "simulator-certs")
+      : join("var", "simulator-certs"));
+  const scenario =
+    typeof options.scenario === "string"
+      ? await loadScenarioFile(options.scenario)
+      : parseScenario(options.scenario);
+  const certificates = await ensureCertificates(certDir, host);
+  const token = await loadOrCreateToken(certDir);
+  const sasKey = createHmac("sha256", token).update("boot-diagnostics-sas").digest();
+
+  const restored = options.stateFile && !options.fresh ? await readStateFile(options.stateFile) : undefined;
+  const state: SimState = restored ?? stateFromScenario(scenario, Date.now(), resolveImage);
+  const clock = new SimClock({ timeScale, startSimMs: state.simMs });
+  const fleet = new Fleet(state, clock);
+  const faults = new FaultController();
+  const log = new RequestLog();
+  const writer = options.stateFile
+    ? new StateWriter(options.stateFile, () => {
+        state.simMs = clock.simNow();
+        return state;
+      })
+    : undefined;
+  if (writer && options.stateFile) {
+    await mkdir(dirname(options.stateFile), { recursive: true });
+    await writer.flush();
+  }
+
+  const instanceFaults = new Map<string, { scaleSetId: string; instanceId: string }>();
+  const addFault = (spec: unknown): { id: string } => {
+    const parsed = faultSpecSchema.safeParse(spec);
+    if (!parsed.success)
+      throw invalidParameter(
+        `Invalid fault: ${parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`,
+      );
+    const fault = parsed.data;
+    if ("operation" in fault) return { id: faults.add(fault).id };
+    const ss =
+      fleet.scaleSet(fault.scaleSet) ??
+      state.scaleSets.find((s) => s.name.toLowerCase() === fault.scaleSet.toLowerCase());
+    const instance = ss?.instances.find((i) => i.instanceId === fault.instanceId);
+    if (!ss || !instance)
+      throw new ArmError(
+        404,
+        "NotFound",
+        `No instance ${fault.instanceId} in scale set '${fault.scaleSet}'.`,
+      );
+    if (fault.kind === "instanceNeverReturns") instance.neverReturns = true;
+    else instance.failNextWith = fault.errorCode;
+    const id = `instance-${randomBytes(8).toString("hex")}`;
+    instanceFaults.set(id, { scaleSetId: ss.id, instanceId: instance.instanceId });
+    writer?.schedule();
+    return { id };
+  };
+  const removeFault = (id: string): boolean => {
+    const target = instanceFaults.get(id);
+    if (!target) return faults.remove(id);
+    instanceFaults.delete(id);
+    const instance = fleet
+      .scaleSet(target.scaleSetId)
+      ?.instances.find((i) => i.instanceId === target.instanceId);
+    if (instance) {
+      delete instance.neverReturns;
+      delete instance.failNextWith;
+    }
+    writer?.schedule();
+    return true;
+  };
+  const listFaults = (): unknown[] => [
+    ...faults.list().map((f: ActiveFault) => ({
+      id: f.id,
+      ...f.spec,
+      ...(f.remaining !== undefined ? { remaining: f.remaining } : {}),
+    })),
+    ...[...instanceFaults].map(([id, target]) => ({ id, ...target })),
+  ];
+  const clearFaults = () => {
+    faults.clear();
+    for (const id of [...instanceFaults.keys()]) removeFault(id);
+  };
+
+  let baseUrl = "";
+  const ctx: SimContext = {
+    fleet,
+    faults,
+    log,
+    get baseUrl() {
+      return baseUrl;
+    },
+    lroRetryAfterSeconds: options.lroRetryAfterSeconds ?? 1,
+    vmListPageSize: options.vmListPageSize ?? 100,
+    signBlob: (path, expiresAtMs) =>
+      createHmac("sha256", sasKey)
+        .update(`${path}\n${new Date(expiresAtMs).toISOString().replace(/\.\d{3}Z$/, "Z")}`)
+        .digest("base64"),
+    changed: () => writer?.schedule(),
+    admin: { addFault, removeFault, clearFaults, listFaults },
+  };
+
+  const server = createSimulatorServer(ctx, certificates, token);
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port ?? 0, host, () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+  baseUrl = `https://${urlHost(host)}:${port}`;
+
+  const connection: SimulatorConnection = {
+    resourceManagerEndpoint: baseUrl,
+    metricsEndpoint: `${baseUrl}/metrics/{region}`,
+    logsEndpoint: `${baseUrl}/bootdiagnostics`,
+    adminEndpoint: `${baseUrl}/admin`,
+    caCertFile: certificates.caCertFile,
+    caCert: certificates.caCert,
+    token,
+    subscriptionId: state.subscriptionId,
+  };
+  if (options.connectionFile) {
+    await mkdir(dirname(options.connectionFile), { recursive: true });
+    await writeFile(options.connectionFile, `${JSON.stringify(connection, null, 2)}\n`, { mode: 0o600 });
+  }
+
+  return {
+    connection,
+    async close() {
+      faults.clear();
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+      if (fleet.settle()) writer?.schedule();
+      await writer?.flush();
+    },
+    requestLog: (filter) => log.entries(filter),
+    clearRequestLog: () => log.clear(),
+    instanceImages: (scaleSetId) => instanceImages(ctx, scaleSetId) as InstanceImage[],
+    addFault: (spec) => addFault(spec),
+    removeFault,
+    clearFaults,
+    listFaults,
+    release: (faultId) => faults.release(faultId),
+    held: (operation) => faults.held(operation),
+    waitForHeld: (operation, count) => faults.waitForHeld(operation, count),
+    simulatedMs: () => clock.simNow(),
+  };
+}

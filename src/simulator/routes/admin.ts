@@ -1,0 +1,139 @@
+/**
+ * The admin endpoint (`/admin/...`, outside ARM paths, same bearer token): switch faults on and
+ * off, release held requests, and inspect what instances run and what the simulator was asked.
+ */
+import { ArmError } from "../arm-errors.ts";
+import type { Route, SimContext } from "../router.ts";
+import { route } from "../router.ts";
+
+/** What each instance of a scale set runs now: the image inspection tests and the demo rely on. */
+export function instanceImages(ctx: SimContext, scaleSetId: string) {
+  ctx.fleet.settle();
+  const ss = ctx.fleet.scaleSet(scaleSetId);
+  if (!ss) throw new ArmError(404, "ResourceNotFound", `Scale set '${scaleSetId}' is not simulated.`);
+  return ss.instances.map((instance) => ({
+    instanceId: instance.instanceId,
+    imageReference: instance.image,
+    version: instance.image.exactVersion ?? instance.image.version,
+    ...(instance.pendingImage ? { pendingImageReference: instance.pendingImage } : {}),
+    provisioningState: instance.provisioningState,
+    latestModelApplied: ctx.fleet.latestModelApplied(ss, instance),
+  }));
+}
+
+const options = { faultable: false } as const;
+
+export const adminRoutes: Route[] = [
+  route(
+    "GET",
+    "^/admin/faults$",
+    "admin.listFaults",
+    (ctx) => ({ status: 200, body: { value: ctx.admin.listFaults() } }),
+    options,
+  ),
+  route(
+    "POST",
+    "^/admin/faults$",
+    "admin.addFault",
+    (ctx, req) => ({ status: 201, body: ctx.admin.addFault(req.body) }),
+    options,
+  ),
+  route(
+    "DELETE",
+    "^/admin/faults$",
+    "admin.clearFaults",
+    (ctx) => {
+      ctx.admin.clearFaults();
+      return { status: 204 };
+    },
+    options,
+  ),
+  route(
+    "DELETE",
+    "^/admin/faults/([^/]+)$",
+    "admin.removeFault",
+    (ctx, req) => {
+      if (!ctx.admin.removeFault(req.params[0] ?? ""))
+        throw new ArmError(404, "NotFound", `No fault '${req.params[0]}'.`);
+      return { status: 204 };
+    },
+    options,
+  ),
+  route(
+    "GET",
+    "^/admin/held$",
+    "admin.held",
+    (ctx, req) => ({
+      status: 200,
+      body: { value: ctx.faults.held(req.url.searchParams.get("operation") ?? undefined) },
+    }),
+    options,
+  ),
+  route(
+    "POST",
+    "^/admin/faults/([^/]+)/release$",
+    "admin.release",
+    (ctx, req) => ({
+      status: 200,
+      body: { released: ctx.faults.release(req.params[0]) },
+    }),
+    options,
+  ),
+  route(
+    "GET",
+    "^/admin/requests$",
+    "admin.requests",
+    (ctx, req) => {
+      const operation = req.url.searchParams.get("operation") ?? undefined;
+      const since = req.url.searchParams.get("since") ?? undefined;
+      return {
+        status: 200,
+        body: {
+          value: ctx.log.entries({ ...(operation ? { operation } : {}), ...(since ? { since } : {}) }),
+        },
+      };
+    },
+    options,
+  ),
+  route(
+    "DELETE",
+    "^/admin/requests$",
+    "admin.clearRequests",
+    (ctx) => {
+      ctx.log.clear();
+      return { status: 204 };
+    },
+    options,
+  ),
+  route(
+    "GET",
+    "^/admin/instances$",
+    "admin.instances",
+    (ctx) => ({
+      status: 200,
+      body: {
+        value: ctx.fleet.state.scaleSets.map((ss) => ({
+          id: ss.id,
+          name: ss.name,
+          location: ss.location,
+          instances: instanceImages(ctx, ss.id),
+        })),
+      },
+    }),
+    options,
+  ),
+  route(
+    "GET",
+    "^/admin/clock$",
+    "admin.clock",
+    (ctx) => ({
+      status: 200,
+      body: {
+        timeScale: ctx.fleet.clock.timeScale,
+        simulatedMs: ctx.fleet.clock.simNow(),
+        wallTime: new Date(ctx.fleet.clock.wallNow()).toISOString(),
+      },
+    }),
+    options,
+  ),
+];

@@ -1,0 +1,68 @@
+/** Builds the API over the in-memory service with real tokens and a captured log. */
+import { randomBytes } from "node:crypto";
+import { Writable } from "node:stream";
+import pino from "pino";
+import { sha256Hex } from "../../../src/api/auth.ts";
+import { buildApi } from "../../../src/api/app.ts";
+import type { Config } from "../../../src/config/schema.ts";
+import { InMemoryRolloutService } from "./in-memory-rollout-service.ts";
+
+export const scaleSetA = "/subscriptions/sub-1/resourceGroups/rg-demo/providers/Microsoft.Compute/virtualMachineScaleSets/web-a";
+export const scaleSetB = "/subscriptions/sub-1/resourceGroups/rg-demo/providers/Microsoft.Compute/virtualMachineScaleSets/web-b";
+export const imageVersion =
+  "/subscriptions/sub-1/resourceGroups/rg-demo/providers/Microsoft.Compute/galleries/demoGallery/images/web/versions/1.1.0";
+
+export const validSpec = (scaleSets: string[] = [scaleSetA]) => ({
+  name: "web-1.1.0",
+  image: { galleryImageVersionId: imageVersion },
+  waves: [{ name: "first", scaleSets }],
+});
+
+export interface HarnessOptions {
+  authDisabled?: boolean;
+  mutationsPerMinute?: number;
+  bodyLimitBytes?: number;
+  heartbeatMs?: number;
+}
+
+export async function buildHarness(options: HarnessOptions = {}) {
+  const tokens = {
+    viewer: randomBytes(32).toString("base64url"),
+    deployer: randomBytes(32).toString("base64url"),
+    oncall: randomBytes(32).toString("base64url"),
+  };
+  const config: Pick<Config, "server" | "auth"> = {
+    server: {
+      host: "127.0.0.1",
+      port: 0,
+      bodyLimitBytes: options.bodyLimitBytes ?? 64 * 1024,
+      mutationsPerMinute: options.mutationsPerMinute ?? 1000,
+    },
+    auth: {
+      disabled: options.authDisabled ?? false,
+      tokens: (["viewer", "deployer", "oncall"] as const).map((role) => ({
+        name: `${role}-bot`,
+        sha256: sha256Hex(tokens[role]),
+        role,
+      })),
+    },
+  };
+  const logLines: string[] = [];
+  const sink = new Writable({
+    write(chunk, _encoding, callback) {
+      logLines.push(String(chunk));
+      callback();
+    },
+  });
+  const logger = pino({ level: "trace" }, sink);
+  const service = new InMemoryRolloutService();
+  const app = await buildApi({
+    service,
+    config,
+    logger,
+    heartbeatMs: options.heartbeatMs ?? 15_000,
+  });
+  await app.ready();
+  const auth = (role: keyof typeof tokens) => ({ authorization: `Bearer ${tokens[role]}` });
+  return { app, service, tokens, auth, logLines };
+}
