@@ -8,7 +8,7 @@ import Fastify, { type FastifyInstance } from "fastify";
 import type { Logger } from "pino";
 import type { Config } from "../config/schema.ts";
 import type { RolloutService } from "../engine/rollout-service.ts";
-import { registerAuth } from "./auth.ts";
+import { anonymousCaller, registerAuth } from "./auth.ts";
 import { type CanarydMetrics, createMetrics } from "./metrics.ts";
 import { registerOpenApi } from "./openapi.ts";
 import { rateLimited, registerProblemHandlers } from "./problem.ts";
@@ -57,7 +57,8 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
     ajv: { customOptions: { removeAdditional: false, allErrors: true } },
   }) as unknown as FastifyInstance;
 
-  if (config.auth.disabled) logger.warn("authentication is disabled: every caller acts as 'anonymous' with role oncall");
+  if (config.auth.disabled)
+    logger.warn("authentication is disabled: every caller acts as 'anonymous' with role oncall");
 
   registerProblemHandlers(app);
   registerYamlBody(app);
@@ -65,16 +66,20 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
   await app.register(helmet, { global: true });
   await app.register(rateLimit, {
     global: false,
-    // After auth, so the limit is per caller rather than per address.
+    // After auth, so the limit is per caller; without auth every caller is `anonymous`: use the address.
     hook: "preHandler",
-    keyGenerator: (request) => request.caller?.id ?? request.ip,
+    keyGenerator: (request) =>
+      request.caller && request.caller !== anonymousCaller ? `caller:${request.caller.id}` : `ip:${request.ip}`,
     errorResponseBuilder: (_request, context) => rateLimited(context.max, context.after),
   });
   await registerOpenApi(app, options.version ?? "0.1.0");
 
   const metrics = options.metrics ?? createMetrics();
   metrics.observeRollouts(service);
-  const deps: RouteDeps = { service, mutationRateLimit: { max: config.server.mutationsPerMinute, timeWindow: 60_000 } };
+  const deps: RouteDeps = {
+    service,
+    mutationRateLimit: { max: config.server.mutationsPerMinute, timeWindow: 60_000 },
+  };
   registerRolloutRoutes(app, deps);
   registerActionRoutes(app, deps);
   registerRollbackRoutes(app, deps);

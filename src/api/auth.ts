@@ -38,7 +38,10 @@ export type Authenticate = (authorization: string | undefined) => Caller;
 
 export function createAuthenticator(auth: Config["auth"]): Authenticate {
   if (auth.disabled) return () => anonymousCaller;
-  const known = auth.tokens.map((t) => ({ digest: Buffer.from(t.sha256, "hex"), caller: { id: t.name, role: t.role } }));
+  const known = auth.tokens.map((t) => ({
+    digest: Buffer.from(t.sha256, "hex"),
+    caller: { id: t.name, role: t.role },
+  }));
   return (authorization) => {
     const match = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(authorization ?? "");
     if (!match?.[1]) throw unauthorized("send Authorization: Bearer <token>");

@@ -3,7 +3,7 @@
  * adapters (they record through the methods below, typed structurally so they need not import the
  * API) and to buildApi, which serves the registry at GET /metrics.
  */
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 import type { RolloutPhase } from "../domain/rollout-view.ts";
 import type { RolloutService } from "../engine/rollout-service.ts";
 
@@ -13,10 +13,11 @@ export interface CanarydMetrics {
   gateResult(gate: string, verdict: string): void;
   /** How long one engine step (an effect, or a transition) took, by its kind. */
   stepDuration(step: string, seconds: number): void;
-  /** One Azure call, by operation (e.g. `virtualMachineScaleSets.update`) and HTTP status. */
-  azureCall(operation: string, status: number | string): void;
-  /** One call Azure answered with 429. */
-  azureThrottled(operation: string): void;
+  /**
+   * One Azure call by operation and HTTP status; a 429 also counts as throttled. Fits the Azure
+   * clients' `onAzureCall` hook as is.
+   */
+  azureCall(call: { operation: string; status: number }): void;
   /** Makes the rollouts-by-phase gauge read the service at each scrape. */
   observeRollouts(service: Pick<RolloutService, "list">): void;
 }
@@ -62,7 +63,9 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Canar
       if (!service) return;
       const source = service;
       const counts = await Promise.all(activePhases.map((phase) => countPhase(source, phase)));
-      activePhases.forEach((phase, i) => this.set({ phase }, counts[i] ?? 0));
+      activePhases.forEach((phase, i) => {
+        this.set({ phase }, counts[i] ?? 0);
+      });
     },
   });
   const gateResults = new Counter({
@@ -95,8 +98,10 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Canar
     registry,
     gateResult: (gate, verdict) => gateResults.inc({ gate, verdict }),
     stepDuration: (step, seconds) => stepSeconds.observe({ step }, seconds),
-    azureCall: (operation, status) => azureCalls.inc({ operation, status: String(status) }),
-    azureThrottled: (operation) => throttled.inc({ operation }),
+    azureCall: ({ operation, status }) => {
+      azureCalls.inc({ operation, status: String(status) });
+      if (status === 429) throttled.inc({ operation });
+    },
     observeRollouts: (s) => {
       service = s;
     },

@@ -15,7 +15,13 @@ export async function registerOpenApi(app: FastifyInstance, version: string): Pr
           "Errors are application/problem+json.",
       },
       components: {
-        securitySchemes: { bearerAuth: { type: "http", scheme: "bearer", description: "A token from the daemon's configuration" } },
+        securitySchemes: {
+          bearerAuth: {
+            type: "http",
+            scheme: "bearer",
+            description: "A token from the daemon's configuration",
+          },
+        },
       },
       tags: [
         { name: "rollouts", description: "Start, plan, read, follow and wait" },

@@ -120,9 +120,19 @@ export function toProblem(error: unknown, request: Pick<FastifyRequest, "url" | 
   const code = fastifyError?.code;
   // Fastify's own client errors (body too large, bad JSON, unsupported media type) carry safe messages.
   if (typeof status === "number" && status >= 400 && status < 500 && typeof code === "string") {
-    return problem(status, code.startsWith("FST_") ? code.replace(/^FST_ERR_(CTP_)?/, "") : code, fastifyError?.message ?? "", instance);
+    return problem(
+      status,
+      code.startsWith("FST_") ? code.replace(/^FST_ERR_(CTP_)?/, "") : code,
+      fastifyError?.message ?? "",
+      instance,
+    );
   }
-  return problem(500, "INTERNAL", `an unexpected error occurred; the daemon log has the details under request ${request.id}`, instance);
+  return problem(
+    500,
+    "INTERNAL",
+    `an unexpected error occurred; the daemon log has the details under request ${request.id}`,
+    instance,
+  );
 }
 
 export function registerProblemHandlers(app: FastifyInstance): void {
@@ -134,7 +144,12 @@ export function registerProblemHandlers(app: FastifyInstance): void {
     return reply.code(body.status).type(problemContentType).send(body);
   });
   app.setNotFoundHandler((request, reply) => {
-    const body = problem(404, "ROUTE_NOT_FOUND", `no route ${request.method} ${request.url.split("?")[0]}`, request.url);
+    const body = problem(
+      404,
+      "ROUTE_NOT_FOUND",
+      `no route ${request.method} ${request.url.split("?")[0]}`,
+      request.url,
+    );
     return reply.code(404).type(problemContentType).send(body);
   });
 }

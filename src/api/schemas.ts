@@ -26,7 +26,10 @@ export const rolloutPhases = [
 ] as const;
 
 /** The rollout spec as users write it (defaults not yet applied), for the docs. */
-export const rolloutSpecJsonSchema = z.toJSONSchema(rolloutSpecSchema, { io: "input", target: "openapi-3.0" });
+export const rolloutSpecJsonSchema = z.toJSONSchema(rolloutSpecSchema, {
+  io: "input",
+  target: "openapi-3.0",
+});
 
 export const problemSchema = {
   type: "object",

@@ -77,14 +77,16 @@ export function streamTimeline(options: TimelineStreamOptions): { done: Promise<
         if (!view || terminalPhases.has(view.phase)) {
           // Entries written together with the terminal phase are sent before `end`.
           await sendNewEntries();
-          if (!closed) response.write(sseEvent("end", { phase: view?.phase ?? "unknown", lastSeq: lastSeq ?? null }));
+          if (!closed)
+            response.write(sseEvent("end", { phase: view?.phase ?? "unknown", lastSeq: lastSeq ?? null }));
           close();
           return;
         }
       } while (drainAgain && !closed);
     } catch (err) {
       log.error({ err }, "timeline stream failed");
-      if (!closed) response.write(sseEvent("error", { detail: "the timeline could not be read; reconnect to resume" }));
+      if (!closed)
+        response.write(sseEvent("error", { detail: "the timeline could not be read; reconnect to resume" }));
       close();
     } finally {
       draining = false;

@@ -31,6 +31,9 @@ import type { Stepper } from "./step.ts";
 import { timelineEntries } from "./timeline.ts";
 import type { TimelineFeed } from "./timeline-feed.ts";
 
+/** /readyz must answer quickly even while Redis does not. */
+const readyTimeoutMs = 1_000;
+
 export interface EngineServiceDeps<S extends PersistedState> {
   store: RolloutStore<S>;
   stepper: Stepper<S>;
@@ -187,10 +190,12 @@ export class EngineService<S extends PersistedState> implements RolloutService {
   }
 
   async ready(): Promise<{ ready: boolean; checks: Record<string, boolean> }> {
-    const redis = await this.deps.store.redis.ping().then(
-      (pong) => pong === "PONG",
+    const pong = this.deps.store.redis.ping().then(
+      (reply) => reply === "PONG",
       () => false,
     );
+    const timeout = new Promise<boolean>((resolve) => setTimeout(resolve, readyTimeoutMs, false).unref());
+    const redis = await Promise.race([pong, timeout]);
     const workers = this.deps.workersRunning();
     return { ready: redis && workers, checks: { redis, workers } };
   }

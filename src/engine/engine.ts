@@ -22,6 +22,7 @@ import { RolloutLock } from "./rollout-lock.ts";
 import type { RolloutService } from "./rollout-service.ts";
 import { RolloutStore } from "./rollout-store.ts";
 import { Stepper } from "./step.ts";
+import { withStoreErrors } from "./store-errors.ts";
 import { TimelineFeed } from "./timeline-feed.ts";
 
 /** Durations the defaults of which suit production; tests shorten them. */
@@ -85,12 +86,18 @@ export function createEngine(options: EngineOptions): Engine {
   const connection = redisOptionsFromUrl(options.redisUrl);
   const prefix = options.config.redis.keyPrefix;
   const keys = engineKeys(prefix);
-  const redis = new Redis({ ...connection, lazyConnect: true });
+  // Few retries per command: an API call fails fast with 503 while Redis is away; jobs retry anyway.
+  const redis = new Redis({ ...connection, lazyConnect: true, maxRetriesPerRequest: 3 });
   const subscriber = new Redis({ ...connection, lazyConnect: true });
+  for (const client of [redis, subscriber]) {
+    // ioredis reconnects by itself; the event must be handled or Node treats it as fatal.
+    client.on("error", (error: Error) => logger.warn({ reason: error.message }, "redis connection error"));
+  }
   const store = new RolloutStore(redis, keys);
   const lock = new RolloutLock(redis, { ttlMs: timing.stepLockTtlMs, waitMs: timing.stepLockWaitMs });
   const bullConnection = { ...connection, maxRetriesPerRequest: null };
   const bullQueue = new Queue(effectQueueName, { connection: bullConnection, prefix });
+  bullQueue.on("error", (error) => logger.warn({ reason: error.message }, "effects queue error"));
   const queue = new EffectQueue(bullQueue, clock, {
     attempts: options.config.engine.effectAttempts,
     backoffMs: timing.retryBackoffMs,
@@ -129,7 +136,7 @@ export function createEngine(options: EngineOptions): Engine {
     );
 
   return {
-    service,
+    service: withStoreErrors(service),
     async start() {
       // lazyConnect: a service call before start() may already have connected them.
       await Promise.all([redis, subscriber].map((c) => (c.status === "wait" ? c.connect() : undefined)));
@@ -179,7 +186,8 @@ export function createEngine(options: EngineOptions): Engine {
         clearTimeout(timer);
       }
       await bullQueue.close();
-      await Promise.allSettled([subscriber.quit(), redis.quit()]);
+      // quit() would first (re)connect a client that is not ready; such a client just disconnects.
+      await Promise.allSettled([subscriber, redis].map((c) => (c.status === "ready" ? c.quit() : c.disconnect())));
       logger.info("engine stopped");
     },
   };

@@ -11,7 +11,8 @@ export function timelineEntries(lines: DecidedTimelineEntry[], now: Date): Pendi
       type: line.type,
       message: redactSecrets(line.message),
     };
-    if (line.data !== undefined) entry.data = line.data;
+    // The patterns never match a quote, so redacting the JSON text keeps it valid JSON.
+    if (line.data !== undefined) entry.data = JSON.parse(redactSecrets(JSON.stringify(line.data)));
     return entry;
   });
 }

@@ -1,7 +1,8 @@
 /**
  * The metric gate: an Azure Monitor metric of the batch's instances, aggregated over the window,
  * against the spec's min and/or max. Per-instance values are the evidence; an instance without
- * data yet makes the gate inconclusive unless another one already broke the threshold.
+ * data yet makes the gate inconclusive unless another one already broke the threshold. Only data
+ * points that start inside the window count.
  */
 import type { MetricSeries } from "../azure/metrics.ts";
 import type { GateResult } from "../domain/effects.ts";
@@ -59,9 +60,14 @@ export function seriesFor(
 
 export function judgeMetric(input: MetricGateInput): GateResult {
   const { spec } = input;
+  const windowStart = Date.parse(input.window.start);
   const values: InstanceMetricValue[] = input.instances.map((instance) => {
     const matching = seriesFor(input.series, instance);
-    const points = matching.flatMap((entry) => entry.points.map((point) => point.value));
+    // A bucket that starts before the window (the minute the batch came back in) mixes in the
+    // old image's samples: only buckets starting inside the window count.
+    const points = matching.flatMap((entry) =>
+      entry.points.filter((point) => Date.parse(point.timeStamp) >= windowStart).map((point) => point.value),
+    );
     const value = aggregate(points, spec.aggregation);
     const result: InstanceMetricValue = {
       instanceId: instance.instanceId,

@@ -1,5 +1,6 @@
 /** What an image version's behaviour looks like from outside: serial console text and metric samples. */
 import type { Behaviour } from "./scenario.ts";
+import type { SimState } from "./state.ts";
 
 const CLEAN_BOOT = [
   "[    0.000000] Linux version 6.8.0-1015-azure (buildd@lcy02-amd64-045) #17-Ubuntu SMP",
@@ -67,6 +68,17 @@ const METRIC_DEFAULTS: Record<string, { value: number; unit: string }> = {
   "disk read operations/sec": { value: 12, unit: "CountPerSecond" },
   "disk write operations/sec": { value: 30, unit: "CountPerSecond" },
 };
+
+/** A metric Azure Monitor would know for a scale set: a platform default or one a scenario version defines. */
+export function isKnownMetric(state: SimState, metricName: string): boolean {
+  const name = metricName.toLowerCase();
+  if (name in METRIC_DEFAULTS) return true;
+  const behaviours = [
+    ...state.galleryVersions.map((v) => v.behaviour),
+    ...state.marketplaceImages.flatMap((m) => m.versions.map((v) => v.behaviour)),
+  ];
+  return behaviours.some((b) => Object.keys(b.metrics).some((m) => m.toLowerCase() === name));
+}
 
 export function metricUnit(metricName: string): string {
   return METRIC_DEFAULTS[metricName.toLowerCase()]?.unit ?? "Count";

@@ -2,7 +2,13 @@
 import type { FastifyInstance } from "fastify";
 import type { RolloutAction } from "../../engine/rollout-service.ts";
 import { callerOf } from "../auth.ts";
-import { actionBodySchema, bearerSecurity, idParamsSchema, problemResponses, rolloutViewSchema } from "../schemas.ts";
+import {
+  actionBodySchema,
+  bearerSecurity,
+  idParamsSchema,
+  problemResponses,
+  rolloutViewSchema,
+} from "../schemas.ts";
 import type { RouteDeps } from "./deps.ts";
 
 const summaries: Record<Exclude<RolloutAction, "rollback">, string> = {

@@ -10,7 +10,11 @@ export interface EventsRouteOptions {
   heartbeatMs: number;
 }
 
-export function registerEventRoutes(app: FastifyInstance, { service }: RouteDeps, options: EventsRouteOptions): void {
+export function registerEventRoutes(
+  app: FastifyInstance,
+  { service }: RouteDeps,
+  options: EventsRouteOptions,
+): void {
   const open = new Set<() => void>();
   // Streams never end on their own while a rollout runs: close them so shutdown does not wait.
   app.addHook("preClose", async () => {
@@ -35,7 +39,10 @@ export function registerEventRoutes(app: FastifyInstance, { service }: RouteDeps
         },
         produces: ["text/event-stream"],
         response: {
-          200: { description: "An event stream", content: { "text/event-stream": { schema: { type: "string" } } } },
+          200: {
+            description: "An event stream",
+            content: { "text/event-stream": { schema: { type: "string" } } },
+          },
           ...problemResponses(400, 401, 403, 404),
         },
       },

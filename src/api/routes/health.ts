@@ -12,7 +12,11 @@ const readinessSchema = {
   },
 } as const;
 
-export function registerHealthRoutes(app: FastifyInstance, { service }: RouteDeps, metrics: CanarydMetrics): void {
+export function registerHealthRoutes(
+  app: FastifyInstance,
+  { service }: RouteDeps,
+  metrics: CanarydMetrics,
+): void {
   app.get(
     "/healthz",
     {
@@ -50,6 +54,7 @@ export function registerHealthRoutes(app: FastifyInstance, { service }: RouteDep
         response: { 200: { description: "Prometheus text exposition format", type: "string" } },
       },
     },
-    async (_request, reply) => reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()),
+    async (_request, reply) =>
+      reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()),
   );
 }

@@ -11,7 +11,10 @@ import {
 } from "../schemas.ts";
 import type { RouteDeps } from "./deps.ts";
 
-export function registerRollbackRoutes(app: FastifyInstance, { service, mutationRateLimit }: RouteDeps): void {
+export function registerRollbackRoutes(
+  app: FastifyInstance,
+  { service, mutationRateLimit }: RouteDeps,
+): void {
   app.post<{ Params: { id: string }; Body: { reason?: string } | undefined }>(
     "/v1/rollouts/:id/rollback",
     {
@@ -48,6 +51,7 @@ export function registerRollbackRoutes(app: FastifyInstance, { service, mutation
         response: { 200: rolloutViewSchema, ...problemResponses(400, 401, 403, 404, 409, 429) },
       },
     },
-    async (request) => service.rollbackScaleSet(request.body.scaleSetId, callerOf(request), request.body.reason),
+    async (request) =>
+      service.rollbackScaleSet(request.body.scaleSetId, callerOf(request), request.body.reason),
   );
 }

@@ -34,7 +34,11 @@ export function registerRolloutRoutes(app: FastifyInstance, { service, mutationR
           url,
           schema: {
             ...schema,
-            body: { content: Object.fromEntries(["application/json", ...yamlMediaTypes].map((t) => [t, { schema: rolloutSpecJsonSchema }])) },
+            body: {
+              content: Object.fromEntries(
+                ["application/json", ...yamlMediaTypes].map((t) => [t, { schema: rolloutSpecJsonSchema }]),
+              ),
+            },
           },
         }),
       },
@@ -44,7 +48,9 @@ export function registerRolloutRoutes(app: FastifyInstance, { service, mutationR
         security: bearerSecurity,
         querystring: {
           type: "object",
-          properties: { dryRun: { type: "boolean", default: false, description: "Answer with the plan; change nothing" } },
+          properties: {
+            dryRun: { type: "boolean", default: false, description: "Answer with the plan; change nothing" },
+          },
           additionalProperties: false,
         },
         headers: {
@@ -54,7 +60,8 @@ export function registerRolloutRoutes(app: FastifyInstance, { service, mutationR
               type: "string",
               minLength: 1,
               maxLength: 200,
-              description: "A retried start with the same key (from the same caller) returns the same rollout",
+              description:
+                "A retried start with the same key (from the same caller) returns the same rollout",
             },
           },
         },
@@ -111,7 +118,12 @@ export function registerRolloutRoutes(app: FastifyInstance, { service, mutationR
     },
     async (request) => {
       const { phase, scaleSetId, limit, cursor } = request.query;
-      return service.list({ limit, ...(phase ? { phase } : {}), ...(scaleSetId ? { scaleSetId } : {}), ...(cursor ? { cursor } : {}) });
+      return service.list({
+        limit,
+        ...(phase ? { phase } : {}),
+        ...(scaleSetId ? { scaleSetId } : {}),
+        ...(cursor ? { cursor } : {}),
+      });
     },
   );
 

@@ -13,14 +13,19 @@ export interface WaitRouteOptions {
   maxWaitSeconds: number;
 }
 
-export function registerWaitRoutes(app: FastifyInstance, { service }: RouteDeps, options: WaitRouteOptions): void {
+export function registerWaitRoutes(
+  app: FastifyInstance,
+  { service }: RouteDeps,
+  options: WaitRouteOptions,
+): void {
   app.get<{ Params: { id: string }; Querystring: { timeoutSeconds: number } }>(
     "/v1/rollouts/:id/wait",
     {
       config: { minRole: "viewer" },
       schema: {
         summary: "Wait until the rollout is terminal (long-poll)",
-        description: "200 with the rollout once terminal; 202 with its current state when the timeout passes first.",
+        description:
+          "200 with the rollout once terminal; 202 with its current state when the timeout passes first.",
         tags: ["rollouts"],
         security: bearerSecurity,
         params: idParamsSchema,

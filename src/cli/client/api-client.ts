@@ -87,11 +87,19 @@ export class ApiClient {
   }
 
   /** One long-poll: `terminal` is false when the daemon answered 202 (still running). */
-  async wait(id: string, timeoutSeconds: number, signal?: AbortSignal): Promise<{ terminal: boolean; view: RolloutView }> {
-    const response = await this.send("GET", `/v1/rollouts/${encodeURIComponent(id)}/wait?timeoutSeconds=${timeoutSeconds}`, {
-      ...(signal ? { signal } : {}),
-      timeoutMs: timeoutSeconds * 1000 + this.requestTimeoutMs,
-    });
+  async wait(
+    id: string,
+    timeoutSeconds: number,
+    signal?: AbortSignal,
+  ): Promise<{ terminal: boolean; view: RolloutView }> {
+    const response = await this.send(
+      "GET",
+      `/v1/rollouts/${encodeURIComponent(id)}/wait?timeoutSeconds=${timeoutSeconds}`,
+      {
+        ...(signal ? { signal } : {}),
+        timeoutMs: timeoutSeconds * 1000 + this.requestTimeoutMs,
+      },
+    );
     const view = (await this.read(response)) as RolloutView;
     return { terminal: response.status === 200, view };
   }
@@ -99,7 +107,10 @@ export class ApiClient {
   /** Opens the timeline's event stream; the caller reads and closes the body. */
   async events(id: string, lastEventId: number | undefined, signal: AbortSignal): Promise<Response> {
     const response = await this.send("GET", `/v1/rollouts/${encodeURIComponent(id)}/events`, {
-      headers: { accept: "text/event-stream", ...(lastEventId !== undefined ? { "last-event-id": String(lastEventId) } : {}) },
+      headers: {
+        accept: "text/event-stream",
+        ...(lastEventId !== undefined ? { "last-event-id": String(lastEventId) } : {}),
+      },
       signal,
       timeoutMs: 0,
     });
@@ -143,7 +154,9 @@ export class ApiClient {
     const body: unknown = text === "" ? undefined : safeJson(text);
     if (response.ok) return body;
     const problem: ProblemBody =
-      typeof body === "object" && body !== null ? (body as ProblemBody) : { detail: `HTTP ${response.status}` };
+      typeof body === "object" && body !== null
+        ? (body as ProblemBody)
+        : { detail: `HTTP ${response.status}` };
     throw new ApiError(response.status, problem);
   }
 }

@@ -21,10 +21,13 @@ export function asClientCommand(command: Command, io: CliIo): Command {
 }
 
 export const timeoutOption = (description: string, fallback: string) =>
-  new Option("--timeout <duration>", `${description} (e.g. 90s, 30m, 2h)`).default(fallback).argParser((text) => {
-    if (parseDuration(text) === undefined) throw new InvalidArgumentError("expected a duration like 90s, 30m or 1h30m");
-    return text;
-  });
+  new Option("--timeout <duration>", `${description} (e.g. 90s, 30m, 2h)`)
+    .default(fallback)
+    .argParser((text) => {
+      if (parseDuration(text) === undefined)
+        throw new InvalidArgumentError("expected a duration like 90s, 30m or 1h30m");
+      return text;
+    });
 
 /** Runs a command body; its result (or error) becomes the exit code. */
 export function runAction<Args extends unknown[]>(
@@ -40,7 +43,13 @@ export function runAction<Args extends unknown[]>(
       const exitCode = err instanceof CliError ? err.exitCode : exitCodes.unexpected;
       const message = err instanceof Error ? err.message : String(err);
       if (json) {
-        io.err(JSON.stringify({ error: message, exitCode, ...(err instanceof ApiError ? { problem: err.problem } : {}) }));
+        io.err(
+          JSON.stringify({
+            error: message,
+            exitCode,
+            ...(err instanceof ApiError ? { problem: err.problem } : {}),
+          }),
+        );
       } else {
         io.err(`error: ${message}`);
       }

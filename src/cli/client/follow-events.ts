@@ -18,7 +18,11 @@ export interface FollowOptions {
 }
 
 /** Resolves with the terminal phase when the daemon ends the stream, or undefined when aborted. */
-export async function followEvents(client: ApiClient, id: string, options: FollowOptions): Promise<string | undefined> {
+export async function followEvents(
+  client: ApiClient,
+  id: string,
+  options: FollowOptions,
+): Promise<string | undefined> {
   let lastSeq = options.afterSeq;
   const delay = options.reconnectDelayMs ?? 1000;
   while (!options.signal.aborted) {
@@ -54,5 +58,7 @@ export async function followEvents(client: ApiClient, id: string, options: Follo
 
 /** A body that breaks mid-stream (socket reset) surfaces as a TypeError from undici. */
 function isStreamError(err: unknown): boolean {
-  return err instanceof TypeError || (err instanceof Error && /terminated|socket|ECONNRESET/i.test(err.message));
+  return (
+    err instanceof TypeError || (err instanceof Error && /terminated|socket|ECONNRESET/i.test(err.message))
+  );
 }

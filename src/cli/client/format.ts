@@ -11,7 +11,9 @@ export function formatImage(image: ImageReference | undefined): string {
   if (!image) return "-";
   if (image.id) {
     const version = shortName(image.id);
-    return image.exactVersion && image.exactVersion !== version ? `${version} (${image.exactVersion})` : version;
+    return image.exactVersion && image.exactVersion !== version
+      ? `${version} (${image.exactVersion})`
+      : version;
   }
   const urn = [image.publisher, image.offer, image.sku, image.version].filter(Boolean).join(":");
   return image.exactVersion ? `${urn} (${image.exactVersion})` : urn || "-";
@@ -25,7 +27,8 @@ export function formatEntry(entry: TimelineEntry): string {
 
 function formatFindings(findings: PreflightFinding[]): string[] {
   return findings.map(
-    (f) => `  ! ${f.code}${f.scaleSetId ? ` on ${shortName(f.scaleSetId)}` : ""}${f.region ? ` (${f.region})` : ""}: ${f.message}`,
+    (f) =>
+      `  ! ${f.code}${f.scaleSetId ? ` on ${shortName(f.scaleSetId)}` : ""}${f.region ? ` (${f.region})` : ""}: ${f.message}`,
   );
 }
 
@@ -43,11 +46,16 @@ export function formatView(view: RolloutView): string {
       lines.push(
         `    ${shortName(scaleSet.id)}  ${scaleSet.phase}  previous: ${formatImage(scaleSet.previousImage)}  ` +
           `updated instances: ${scaleSet.touchedInstanceIds.length}` +
-          (scaleSet.protectedInstanceIds.length > 0 ? `  protected: ${scaleSet.protectedInstanceIds.join(",")}` : ""),
+          (scaleSet.protectedInstanceIds.length > 0
+            ? `  protected: ${scaleSet.protectedInstanceIds.join(",")}`
+            : ""),
       );
       for (const batch of scaleSet.batches) {
-        lines.push(`      batch ${batch.index} ${batch.kind} [${batch.instanceIds.join(",")}] ${batch.status}`);
-        for (const gate of batch.gateResults) lines.push(`        ${gate.gate}: ${gate.verdict}: ${gate.summary}`);
+        lines.push(
+          `      batch ${batch.index} ${batch.kind} [${batch.instanceIds.join(",")}] ${batch.status}`,
+        );
+        for (const gate of batch.gateResults)
+          lines.push(`        ${gate.gate}: ${gate.verdict}: ${gate.summary}`);
       }
     }
   }
@@ -56,19 +64,36 @@ export function formatView(view: RolloutView): string {
 
 export function formatList(items: RolloutView[]): string {
   if (items.length === 0) return "no rollouts";
-  const rows = [["ID", "NAME", "PHASE", "CREATED", "BY"], ...items.map((r) => [r.id, r.name, r.phase, r.createdAt, r.createdBy])];
+  const rows = [
+    ["ID", "NAME", "PHASE", "CREATED", "BY"],
+    ...items.map((r) => [r.id, r.name, r.phase, r.createdAt, r.createdBy]),
+  ];
   const widths = rows[0]?.map((_, col) => Math.max(...rows.map((row) => (row[col] ?? "").length))) ?? [];
-  return rows.map((row) => row.map((cell, col) => cell.padEnd(widths[col] ?? 0)).join("  ").trimEnd()).join("\n");
+  return rows
+    .map((row) =>
+      row
+        .map((cell, col) => cell.padEnd(widths[col] ?? 0))
+        .join("  ")
+        .trimEnd(),
+    )
+    .join("\n");
 }
 
 export function formatPlan(plan: RolloutPlan): string {
-  const lines = [plan.wouldStart ? "preflight: would start" : "preflight: would be REJECTED", ...formatFindings(plan.findings)];
+  const lines = [
+    plan.wouldStart ? "preflight: would start" : "preflight: would be REJECTED",
+    ...formatFindings(plan.findings),
+  ];
   for (const wave of plan.waves) {
     lines.push(`wave ${wave.name}`);
     for (const scaleSet of wave.scaleSets) {
-      lines.push(`  ${shortName(scaleSet.id)}  previous: ${formatImage(scaleSet.previousImage as ImageReference | undefined)}`);
+      lines.push(
+        `  ${shortName(scaleSet.id)}  previous: ${formatImage(scaleSet.previousImage as ImageReference | undefined)}`,
+      );
       scaleSet.batches.forEach((batch, i) => {
-        lines.push(`    batch ${i} ${batch.kind}: ${batch.instanceIds.length} instance(s) [${batch.instanceIds.join(",")}]`);
+        lines.push(
+          `    batch ${i} ${batch.kind}: ${batch.instanceIds.length} instance(s) [${batch.instanceIds.join(",")}]`,
+        );
       });
       if (scaleSet.protectedInstanceIds.length > 0) {
         lines.push(`    protected (left alone): ${scaleSet.protectedInstanceIds.join(",")}`);

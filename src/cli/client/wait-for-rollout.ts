@@ -23,7 +23,11 @@ export interface WaitOptions {
   signal?: AbortSignal;
 }
 
-export async function waitForRollout(client: ApiClient, id: string, options: WaitOptions): Promise<WaitOutcome> {
+export async function waitForRollout(
+  client: ApiClient,
+  id: string,
+  options: WaitOptions,
+): Promise<WaitOutcome> {
   const now = options.now ?? Date.now;
   const deadline = now() + options.timeoutMs;
   const maxDelay = options.maxRetryDelayMs ?? 5000;
@@ -33,7 +37,11 @@ export async function waitForRollout(client: ApiClient, id: string, options: Wai
   for (;;) {
     const remaining = deadline - now();
     if (remaining <= 0) {
-      return { kind: "timedOut", ...(lastView ? { view: lastView } : {}), ...(unreachable ? { unreachable } : {}) };
+      return {
+        kind: "timedOut",
+        ...(lastView ? { view: lastView } : {}),
+        ...(unreachable ? { unreachable } : {}),
+      };
     }
     try {
       const seconds = Math.min(Math.ceil(remaining / 1000), options.pollSeconds ?? 60);
@@ -46,7 +54,11 @@ export async function waitForRollout(client: ApiClient, id: string, options: Wai
       if (!(err instanceof DaemonUnreachableError)) throw err;
       unreachable = err;
       options.onUnreachable?.(err);
-      await sleep(Math.min(retryDelay, Math.max(0, deadline - now())), undefined, options.signal ? { signal: options.signal } : {});
+      await sleep(
+        Math.min(retryDelay, Math.max(0, deadline - now())),
+        undefined,
+        options.signal ? { signal: options.signal } : {},
+      );
       retryDelay = Math.min(retryDelay * 2, maxDelay);
     }
   }

@@ -19,7 +19,12 @@ export interface WatchOptions {
   reconnectDelayMs?: number;
 }
 
-export async function watchRollout(client: ApiClient, io: CliIo, id: string, options: WatchOptions): Promise<number> {
+export async function watchRollout(
+  client: ApiClient,
+  io: CliIo,
+  id: string,
+  options: WatchOptions,
+): Promise<number> {
   const following = new AbortController();
   const progress = options.json
     ? Promise.resolve(undefined)

@@ -1,10 +1,12 @@
 import type { Command } from "commander";
 import { registerRollback } from "./rollback.ts";
 import { registerRollout } from "./rollout.ts";
+import { registerServe } from "./serve.ts";
 import { registerSimulate } from "./simulate.ts";
 
 /** Each command lives in its own file and registers itself here, in the order `--help` lists them. */
 export function registerCommands(program: Command): void {
+  registerServe(program);
   registerSimulate(program);
   registerRollout(program);
   registerRollback(program);

@@ -15,17 +15,23 @@ export function registerRollback(program: Command, io: CliIo = processIo()): voi
     .option("--scale-set <id>", "scale set resource id, when the rollout id is not at hand")
     .requiredOption("--reason <text>", "why: recorded in the timeline with your identity")
     .action(
-      runAction(io, async (id: string | undefined, options: ClientOptions & { scaleSet?: string; reason: string }) => {
-        if ((id === undefined) === (options.scaleSet === undefined)) {
-          throw new CliError("give either a rollout id or --scale-set, not both or neither", exitCodes.usage);
-        }
-        const client = clientFrom(io, options.url);
-        const view = options.scaleSet
-          ? await client.rollbackScaleSet(options.scaleSet, options.reason)
-          : await client.act(id as string, "rollback", options.reason);
-        if (options.json) io.out(JSON.stringify(view, null, 2));
-        else io.out(`rolling back rollout ${view.id} (${view.name}): ${view.phase}\n${formatView(view)}`);
-        return exitCodes.completed;
-      }),
+      runAction(
+        io,
+        async (id: string | undefined, options: ClientOptions & { scaleSet?: string; reason: string }) => {
+          if ((id === undefined) === (options.scaleSet === undefined)) {
+            throw new CliError(
+              "give either a rollout id or --scale-set, not both or neither",
+              exitCodes.usage,
+            );
+          }
+          const client = clientFrom(io, options.url);
+          const view = options.scaleSet
+            ? await client.rollbackScaleSet(options.scaleSet, options.reason)
+            : await client.act(id as string, "rollback", options.reason);
+          if (options.json) io.out(JSON.stringify(view, null, 2));
+          else io.out(`rolling back rollout ${view.id} (${view.name}): ${view.phase}\n${formatView(view)}`);
+          return exitCodes.completed;
+        },
+      ),
     );
 }

@@ -36,7 +36,10 @@ async function readSpec(io: CliIo, file: string): Promise<{ text: string; format
     const text = file === "-" ? await io.readStdin() : await readFile(file, "utf8");
     return { text, format: file.toLowerCase().endsWith(".json") ? "json" : "yaml" };
   } catch (err) {
-    throw new CliError(`cannot read the spec ${file}: ${(err as NodeJS.ErrnoException).code ?? err}`, exitCodes.usage);
+    throw new CliError(
+      `cannot read the spec ${file}: ${(err as NodeJS.ErrnoException).code ?? err}`,
+      exitCodes.usage,
+    );
   }
 }
 
@@ -46,10 +49,15 @@ export function registerRollout(program: Command, io: CliIo = processIo()): void
   const rollout = program
     .command("rollout")
     .description("Start, watch and steer rollouts through the daemon's API")
-    .addHelpText("after", `\nRun \`canaryd rollout <command> --help\` for a command's options.\n${exitCodesHelp}`);
+    .addHelpText(
+      "after",
+      `\nRun \`canaryd rollout <command> --help\` for a command's options.\n${exitCodesHelp}`,
+    );
 
   asClientCommand(rollout.command("plan"), io)
-    .description("Dry run: show the waves, batches and preflight findings; change nothing (exits 9 if preflight would refuse)")
+    .description(
+      "Dry run: show the waves, batches and preflight findings; change nothing (exits 9 if preflight would refuse)",
+    )
     .requiredOption("-f, --file <spec>", "rollout spec, YAML or JSON (`-` reads stdin)")
     .action(
       runAction(io, async (options: SpecOptions) => {
@@ -67,17 +75,28 @@ export function registerRollout(program: Command, io: CliIo = processIo()): void
     .addOption(timeoutOption("with --wait: give up waiting after", "2h"))
     .option("--idempotency-key <key>", "a retried start with the same key returns the same rollout")
     .action(
-      runAction(io, async (options: SpecOptions & { wait?: boolean; timeout: string; idempotencyKey?: string }) => {
-        const client = clientFrom(io, options.url);
-        const spec = await readSpec(io, options.file);
-        const view = await client.start(spec.text, spec.format, options.idempotencyKey);
-        if (!options.wait) {
-          io.out(options.json ? JSON.stringify(view, null, 2) : `started rollout ${view.id} (${view.name}): ${view.phase}`);
-          return exitCodes.completed;
-        }
-        if (!options.json) io.out(`started rollout ${view.id} (${view.name}); waiting up to ${options.timeout}`);
-        return watchRollout(client, io, view.id, { timeoutMs: durationMs(options.timeout), json: Boolean(options.json) });
-      }),
+      runAction(
+        io,
+        async (options: SpecOptions & { wait?: boolean; timeout: string; idempotencyKey?: string }) => {
+          const client = clientFrom(io, options.url);
+          const spec = await readSpec(io, options.file);
+          const view = await client.start(spec.text, spec.format, options.idempotencyKey);
+          if (!options.wait) {
+            io.out(
+              options.json
+                ? JSON.stringify(view, null, 2)
+                : `started rollout ${view.id} (${view.name}): ${view.phase}`,
+            );
+            return exitCodes.completed;
+          }
+          if (!options.json)
+            io.out(`started rollout ${view.id} (${view.name}); waiting up to ${options.timeout}`);
+          return watchRollout(client, io, view.id, {
+            timeoutMs: durationMs(options.timeout),
+            json: Boolean(options.json),
+          });
+        },
+      ),
     );
 
   asClientCommand(rollout.command("list"), io)
@@ -87,24 +106,29 @@ export function registerRollout(program: Command, io: CliIo = processIo()): void
     .option("--limit <n>", "page size (1-100)", "20")
     .option("--cursor <cursor>", "the next page, as the previous page printed it")
     .action(
-      runAction(io, async (options: ClientOptions & { phase?: string; scaleSet?: string; limit: string; cursor?: string }) => {
-        const limit = Number(options.limit);
-        if (!Number.isInteger(limit) || limit < 1 || limit > 100) {
-          throw new CliError("--limit must be an integer from 1 to 100", exitCodes.usage);
-        }
-        const page = await clientFrom(io, options.url).list({
-          limit,
-          ...(options.phase ? { phase: options.phase } : {}),
-          ...(options.scaleSet ? { scaleSetId: options.scaleSet } : {}),
-          ...(options.cursor ? { cursor: options.cursor } : {}),
-        });
-        if (options.json) io.out(JSON.stringify(page, null, 2));
-        else {
-          io.out(formatList(page.items));
-          if (page.nextCursor) io.out(`more: --cursor ${page.nextCursor}`);
-        }
-        return exitCodes.completed;
-      }),
+      runAction(
+        io,
+        async (
+          options: ClientOptions & { phase?: string; scaleSet?: string; limit: string; cursor?: string },
+        ) => {
+          const limit = Number(options.limit);
+          if (!Number.isInteger(limit) || limit < 1 || limit > 100) {
+            throw new CliError("--limit must be an integer from 1 to 100", exitCodes.usage);
+          }
+          const page = await clientFrom(io, options.url).list({
+            limit,
+            ...(options.phase ? { phase: options.phase } : {}),
+            ...(options.scaleSet ? { scaleSetId: options.scaleSet } : {}),
+            ...(options.cursor ? { cursor: options.cursor } : {}),
+          });
+          if (options.json) io.out(JSON.stringify(page, null, 2));
+          else {
+            io.out(formatList(page.items));
+            if (page.nextCursor) io.out(`more: --cursor ${page.nextCursor}`);
+          }
+          return exitCodes.completed;
+        },
+      ),
     );
 
   asClientCommand(rollout.command("status"), io)
@@ -148,6 +172,8 @@ export function registerRollout(program: Command, io: CliIo = processIo()): void
           throw new CliError("--after must be a sequence number", exitCodes.usage);
         }
         const client = clientFrom(io, options.url);
+        // Fail fast (unknown rollout, no daemon, no access) before following with reconnects.
+        await client.get(id);
         const stop = new AbortController();
         let outage = false;
         await followEvents(client, id, {
@@ -158,7 +184,8 @@ export function registerRollout(program: Command, io: CliIo = processIo()): void
             io.out(options.json ? JSON.stringify(entry) : formatEntry(entry));
           },
           onReconnect: (err) => {
-            if (!outage && !options.json) io.err(`${err instanceof Error ? err.message : String(err)}; reconnecting`);
+            if (!outage && !options.json)
+              io.err(`${err instanceof Error ? err.message : String(err)}; reconnecting`);
             outage = true;
           },
         });
@@ -180,7 +207,9 @@ export function registerRollout(program: Command, io: CliIo = processIo()): void
       .action(
         runAction(io, async (id: string, options: ClientOptions & { reason?: string }) => {
           const view = await clientFrom(io, options.url).act(id, action, options.reason);
-          io.out(options.json ? JSON.stringify(view, null, 2) : `${action}: rollout ${view.id} is ${view.phase}`);
+          io.out(
+            options.json ? JSON.stringify(view, null, 2) : `${action}: rollout ${view.id} is ${view.phase}`,
+          );
           return exitCodes.completed;
         }),
       );

@@ -1,21 +1,27 @@
 import { dirname, join } from "node:path";
-import { type Command, Option } from "commander";
+import { type Command, InvalidArgumentError, Option } from "commander";
 import { startSimulator } from "../../simulator/index.ts";
 
 interface SimulateOptions {
   scenario: string;
   host: string;
-  port: string;
-  timeScale: string;
+  port: number;
+  timeScale: number;
   connectionFile: string;
   stateFile?: string;
   fresh?: boolean;
 }
 
-function positiveNumber(name: string, value: string, allowZero: boolean): number {
+function port(value: string): number {
   const n = Number(value);
-  if (!Number.isFinite(n) || n < 0 || (!allowZero && n === 0))
-    throw new Error(`--${name} must be a ${allowZero ? "non-negative" : "positive"} number, got '${value}'`);
+  if (!Number.isInteger(n) || n < 0 || n > 65535)
+    throw new InvalidArgumentError("a port number 0-65535 (0: any free port)");
+  return n;
+}
+
+function timeScale(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError("a positive number");
   return n;
 }
 
@@ -25,25 +31,30 @@ export function registerSimulate(program: Command): void {
     .description("Run the Azure fleet simulator (ARM and Azure Monitor over HTTPS)")
     .requiredOption("--scenario <file>", "scenario YAML (e.g. config/simulator/demo.yaml)")
     .option("--host <host>", "address to listen on; also a name in the server certificate", "127.0.0.1")
-    .option("--port <n>", "port (0 picks a free one)", "8443")
-    .option("--time-scale <x>", "simulated seconds per wall-clock second", "1")
+    .option("--port <n>", "port (0 picks a free one)", port, 8443)
+    .option("--time-scale <x>", "simulated seconds per wall-clock second", timeScale, 1)
     .option("--connection-file <path>", "where to write the connection JSON", "var/simulator.json")
     .addOption(
-      new Option("--state-file <path>", "persist the fleet here; a restart with it continues").conflicts(
-        "fresh",
-      ),
+      new Option(
+        "--state-file <path>",
+        "where the fleet is kept; a restart continues from it (default: simulator-state.json next to the connection file)",
+      ).conflicts("fresh"),
     )
-    .addOption(new Option("--fresh", "start from the scenario (no state file)").conflicts("stateFile"))
-    .action(async (options: SimulateOptions) => {
+    .addOption(
+      new Option("--fresh", "start from the scenario, discarding the kept state").conflicts("stateFile"),
+    )
+    .action(async (options: SimulateOptions, command: Command) => {
       const sim = await startSimulator({
         scenario: options.scenario,
         host: options.host,
-        port: positiveNumber("port", options.port, true),
-        timeScale: positiveNumber("time-scale", options.timeScale, false),
+        port: options.port,
+        timeScale: options.timeScale,
         connectionFile: options.connectionFile,
         stateFile: options.stateFile ?? join(dirname(options.connectionFile), "simulator-state.json"),
         ...(options.fresh ? { fresh: true } : {}),
-      });
+      }).catch((error: unknown) =>
+        command.error(`cannot start the simulator: ${(error as Error).message}`, { exitCode: 2 }),
+      );
       const c = sim.connection;
       process.stdout.write(
         [

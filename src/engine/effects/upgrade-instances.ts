@@ -5,6 +5,7 @@
  * half-done upgrade instead of upgrading an instance twice.
  */
 import type { ComputeAdapter } from "../../azure/compute.ts";
+import { AzureAdapterError } from "../../azure/errors.ts";
 import { runsImage } from "../../azure/image-reference.ts";
 import type { InstanceFacts } from "../../domain/fleet.ts";
 import type { ImageReference } from "../../domain/image.ts";
@@ -95,8 +96,14 @@ export async function stepUpgrade(
 
   const toIssue = withState("needsUpgrade");
   if (toIssue.length > 0) {
-    await compute.startManualUpgrade(request.scaleSetId, toIssue, signal);
-    progress.issued = [...progress.issued, { instanceIds: toIssue, at: now.toISOString() }];
+    try {
+      await compute.startManualUpgrade(request.scaleSetId, toIssue, signal);
+      progress.issued = [...progress.issued, { instanceIds: toIssue, at: now.toISOString() }];
+    } catch (error) {
+      // 409: another operation on the scale set (often this batch's own earlier upgrade) still
+      // runs. Azure refuses a second one until it ends, so wait and issue on a later step.
+      if (!(error instanceof AzureAdapterError && error.statusCode === 409)) throw error;
+    }
   }
   const waiting = [...withState("updating"), ...toIssue];
   if (waiting.length === 0)

@@ -6,7 +6,7 @@
  * timestamp.
  */
 import { ArmError } from "../arm-errors.ts";
-import { metricSample, metricUnit } from "../behaviour.ts";
+import { isKnownMetric, metricSample, metricUnit } from "../behaviour.ts";
 import type { Fleet } from "../fleet.ts";
 import { normalizeRegion } from "../fleet.ts";
 import type { Route, SimContext, SimRequest, SimResponse } from "../router.ts";
@@ -121,6 +121,12 @@ function getBatch(ctx: SimContext, req: SimRequest): SimResponse {
     .map((m) => m.trim())
     .filter(Boolean);
   if (metricNames.length === 0) throw badRequest("metricnames is required.");
+  const unknown = metricNames.find((m) => !isKnownMetric(ctx.fleet.state, m));
+  if (unknown) {
+    throw badRequest(
+      `Failed to find metric configuration for provider: Microsoft.Compute, resource Type: virtualMachineScaleSets, metric: ${unknown}.`,
+    );
+  }
   const aggregations = (q.get("aggregation") ?? "average")
     .split(",")
     .map((a) => a.trim().toLowerCase())
@@ -208,7 +214,7 @@ function getBatch(ctx: SimContext, req: SimRequest): SimResponse {
 export const metricsRoutes: Route[] = [
   route(
     "POST",
-    String.raw`^/metrics/([^/]+)/subscriptions/([^/]+)/metrics(?::|%3a)getbatch$`,
+    "^/metrics/([^/]+)/subscriptions/([^/]+)/metrics(?::|%3a)getbatch$",
     "metrics.queryResources",
     getBatch,
   ),

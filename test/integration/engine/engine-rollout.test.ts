@@ -212,6 +212,26 @@ describe("a rollout driven by the engine", () => {
     expect(rolling.id).toBe(newer.id);
   });
 
+  it("refuses to roll back a completed rollout while another active rollout holds one of its scale sets", async () => {
+    const fleet = new FakeFleet(["a", "b", "c"], v100);
+    const worker = started(fleet);
+    await worker.start();
+    const older = await worker.service.start(testSpec(), { actor: alice });
+    await worker.service.waitForTerminal(older.id, 20_000);
+    await worker.stop();
+    const api = started(fleet); // no workers: the newer rollout stays active
+    const newer = await api.service.start(
+      testSpec({ name: "c-only", waves: [{ name: "w", scaleSets: [scaleSetId("c")] }] }),
+      { actor: alice },
+    );
+
+    await expect(api.service.act(older.id, "rollback", alice)).rejects.toMatchObject({
+      code: "SCALE_SET_BUSY",
+      details: { holderId: newer.id },
+    });
+    expect((await api.service.get(older.id))?.phase).toBe("completed");
+  });
+
   it("answers NOTHING_TO_ROLL_BACK for a scale set no rollout touched", async () => {
     const engine = started(new FakeFleet([], v100));
     await expect(engine.service.rollbackScaleSet(scaleSetId("zz"), alice)).rejects.toMatchObject({

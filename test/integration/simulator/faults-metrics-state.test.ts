@@ -2,7 +2,7 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ComputeManagementClient } from "@azure/arm-compute";
+import { ComputeManagementClient, restorePoller } from "@azure/arm-compute";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { StaticTokenCredential, simulatorClientOptions } from "../../../src/simulator/index.ts";
 import { type Harness, RG, startHarness } from "./support.ts";
@@ -53,6 +53,12 @@ describe("batch metrics", () => {
       top: 2,
     });
     expect(limited?.metrics[0]?.timeseries).toHaveLength(2);
+  });
+
+  it("refuses a metric Azure Monitor does not know for scale sets", async () => {
+    await expect(
+      h.metrics("westeurope").queryResources([h.scaleSetId("web-a")], ["Percentage CPUU"], NAMESPACE),
+    ).rejects.toMatchObject({ statusCode: 400 });
   });
 
   it("refuses a batch mixing regions, as Azure does", async () => {
@@ -150,6 +156,67 @@ describe("faults", () => {
       simulatorClientOptions(h.sim.connection),
     );
     await expect(wrong.virtualMachineScaleSets.get(RG, "web-a")).rejects.toMatchObject({ statusCode: 401 });
+  });
+});
+
+describe("long-running operations across restarts", () => {
+  it("a serialized poller restored by a new client observes the operation to its end", async () => {
+    await h.compute.virtualMachineScaleSets.update(RG, "web-a", imageOf(h, "1.1.0"), FAST);
+    const poller = h.compute.virtualMachineScaleSets.updateInstances(
+      RG,
+      "web-a",
+      { instanceIds: ["7"] },
+      FAST,
+    );
+    await poller.submitted();
+    const serialized = await poller.serialize();
+    const other = new ComputeManagementClient(
+      new StaticTokenCredential(h.sim.connection.token),
+      h.sim.connection.subscriptionId,
+      simulatorClientOptions(h.sim.connection),
+    );
+    const restored = restorePoller(other, serialized, other.virtualMachineScaleSets.updateInstances, FAST);
+    await restored.pollUntilDone();
+    expect(restored.operationState?.status).toBe("succeeded");
+    await poller;
+    expect(h.sim.instanceImages(h.scaleSetId("web-a")).find((i) => i.instanceId === "7")?.version).toBe(
+      "1.1.0",
+    );
+  });
+
+  it("an operation in progress when the simulator stops completes after it restarts with its state", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "canaryd-sim-lro-"));
+    const stateFile = join(dir, "state.json");
+    try {
+      const first = await startHarness({ stateFile, certDir: dir, timeScale: 1 });
+      const port = Number(new URL(first.sim.connection.resourceManagerEndpoint).port);
+      await first.compute.virtualMachineScaleSets.update(RG, "web-b", imageOf(first, "1.1.0"), FAST);
+      const poller = first.compute.virtualMachineScaleSets.updateInstances(
+        RG,
+        "web-b",
+        { instanceIds: ["2"] },
+        FAST,
+      );
+      await poller.submitted();
+      const serialized = await poller.serialize();
+      await first.sim.close();
+      await expect(poller).rejects.toThrow();
+
+      const second = await startHarness({ stateFile, certDir: dir, port, timeScale: 50 });
+      const restored = restorePoller(
+        second.compute,
+        serialized,
+        second.compute.virtualMachineScaleSets.updateInstances,
+        FAST,
+      );
+      await restored.pollUntilDone();
+      expect(
+        second.sim.instanceImages(second.scaleSetId("web-b")).find((i) => i.instanceId === "2")?.version,
+      ).toBe("1.1.0");
+      await second.sim.close();
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
 

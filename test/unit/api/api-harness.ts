@@ -2,13 +2,15 @@
 import { randomBytes } from "node:crypto";
 import { Writable } from "node:stream";
 import pino from "pino";
-import { sha256Hex } from "../../../src/api/auth.ts";
 import { buildApi } from "../../../src/api/app.ts";
+import { sha256Hex } from "../../../src/api/auth.ts";
 import type { Config } from "../../../src/config/schema.ts";
 import { InMemoryRolloutService } from "./in-memory-rollout-service.ts";
 
-export const scaleSetA = "/subscriptions/sub-1/resourceGroups/rg-demo/providers/Microsoft.Compute/virtualMachineScaleSets/web-a";
-export const scaleSetB = "/subscriptions/sub-1/resourceGroups/rg-demo/providers/Microsoft.Compute/virtualMachineScaleSets/web-b";
+export const scaleSetA =
+  "/subscriptions/sub-1/resourceGroups/rg-demo/providers/Microsoft.Compute/virtualMachineScaleSets/web-a";
+export const scaleSetB =
+  "/subscriptions/sub-1/resourceGroups/rg-demo/providers/Microsoft.Compute/virtualMachineScaleSets/web-b";
 export const imageVersion =
   "/subscriptions/sub-1/resourceGroups/rg-demo/providers/Microsoft.Compute/galleries/demoGallery/images/web/versions/1.1.0";
 
@@ -23,10 +25,13 @@ export interface HarnessOptions {
   mutationsPerMinute?: number;
   bodyLimitBytes?: number;
   heartbeatMs?: number;
+  /** Reuse state and tokens across a simulated daemon restart. */
+  service?: InMemoryRolloutService;
+  tokens?: Record<"viewer" | "deployer" | "oncall", string>;
 }
 
 export async function buildHarness(options: HarnessOptions = {}) {
-  const tokens = {
+  const tokens = options.tokens ?? {
     viewer: randomBytes(32).toString("base64url"),
     deployer: randomBytes(32).toString("base64url"),
     oncall: randomBytes(32).toString("base64url"),
@@ -55,7 +60,7 @@ export async function buildHarness(options: HarnessOptions = {}) {
     },
   });
   const logger = pino({ level: "trace" }, sink);
-  const service = new InMemoryRolloutService();
+  const service = options.service ?? new InMemoryRolloutService();
   const app = await buildApi({
     service,
     config,

@@ -4,36 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildHarness, scaleSetA, validSpec } from "./api-harness.ts";
-
-type Role = "viewer" | "deployer" | "oncall";
-interface RouteCase {
-  name: string;
-  method: "GET" | "POST";
-  url: string;
-  payload?: object;
-  minRole: Role;
-}
-
-const routes: RouteCase[] = [
-  { name: "list", method: "GET", url: "/v1/rollouts", minRole: "viewer" },
-  { name: "get", method: "GET", url: "/v1/rollouts/ro-1", minRole: "viewer" },
-  { name: "events", method: "GET", url: "/v1/rollouts/ro-1/events", minRole: "viewer" },
-  { name: "wait", method: "GET", url: "/v1/rollouts/ro-1/wait?timeoutSeconds=0", minRole: "viewer" },
-  { name: "start", method: "POST", url: "/v1/rollouts?dryRun=true", payload: validSpec(), minRole: "deployer" },
-  { name: "pause", method: "POST", url: "/v1/rollouts/ro-1/pause", payload: {}, minRole: "deployer" },
-  { name: "resume", method: "POST", url: "/v1/rollouts/ro-1/resume", payload: {}, minRole: "deployer" },
-  { name: "approve", method: "POST", url: "/v1/rollouts/ro-1/approve", payload: {}, minRole: "deployer" },
-  { name: "abort", method: "POST", url: "/v1/rollouts/ro-1/abort", payload: {}, minRole: "deployer" },
-  { name: "rollback", method: "POST", url: "/v1/rollouts/ro-1/rollback", payload: {}, minRole: "oncall" },
-  {
-    name: "rollback by scale set",
-    method: "POST",
-    url: "/v1/rollback",
-    payload: { scaleSetId: scaleSetA, reason: "test" },
-    minRole: "oncall",
-  },
-];
-const rank: Record<Role, number> = { viewer: 0, deployer: 1, oncall: 2 };
+import { rank, routeTable } from "./route-table.ts";
 
 let h: Awaited<ReturnType<typeof buildHarness>>;
 beforeAll(async () => {
@@ -46,7 +17,7 @@ afterAll(async () => {
   await h.app.close();
 });
 
-describe.each(routes)("$method $url ($name)", (route) => {
+describe.each(routeTable(validSpec()))("$method $url ($name)", (route) => {
   it("answers 401 without a token, with a wrong token and with a malformed header", async () => {
     for (const authorization of [undefined, "Bearer not-a-configured-token", `Basic ${h.tokens.oncall}`]) {
       const res = await h.app.inject({

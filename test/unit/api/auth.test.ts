@@ -27,7 +27,14 @@ describe("bearer authentication", () => {
   });
 
   it("refuses a missing, wrong or differently-schemed credential with 401", () => {
-    for (const header of [undefined, "", "Bearer", `Bearer ${token}x`, `Basic ${token}`, `Bearer ${sha256Hex(token)}`]) {
+    for (const header of [
+      undefined,
+      "",
+      "Bearer",
+      `Bearer ${token}x`,
+      `Basic ${token}`,
+      `Bearer ${sha256Hex(token)}`,
+    ]) {
       const err = errorOf(() => authenticate(header));
       expect(err).toBeInstanceOf(CanarydError);
       expect(err.statusCode).toBe(401);

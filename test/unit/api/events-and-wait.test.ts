@@ -53,7 +53,11 @@ describe("GET /v1/rollouts/:id/events", () => {
       ["timeline", "3"],
       ["end", undefined],
     ]);
-    expect(JSON.parse(events[2]?.data ?? "{}")).toMatchObject({ seq: 3, type: "phase", data: { phase: "completed" } });
+    expect(JSON.parse(events[2]?.data ?? "{}")).toMatchObject({
+      seq: 3,
+      type: "phase",
+      data: { phase: "completed" },
+    });
     expect(JSON.parse(events[3]?.data ?? "{}")).toEqual({ phase: "completed", lastSeq: 3 });
   });
 
@@ -124,7 +128,9 @@ describe("GET /v1/rollouts/:id/events", () => {
     const id = await startRollout();
     await h.app.listen({ port: 0, host: "127.0.0.1" });
     const { port } = h.app.server.address() as AddressInfo;
-    const res = await fetch(`http://127.0.0.1:${port}/v1/rollouts/${id}/events`, { headers: h.auth("viewer") });
+    const res = await fetch(`http://127.0.0.1:${port}/v1/rollouts/${id}/events`, {
+      headers: h.auth("viewer"),
+    });
     const reader = (res.body as ReadableStream<Uint8Array>).getReader();
     await reader.read();
     await h.app.close();
@@ -140,7 +146,10 @@ describe("GET /v1/rollouts/:id/wait", () => {
   it("answers 202 with the current state when the timeout passes first", async () => {
     h = await buildHarness();
     const id = await startRollout();
-    const res = await h.app.inject({ url: `/v1/rollouts/${id}/wait?timeoutSeconds=0`, headers: h.auth("viewer") });
+    const res = await h.app.inject({
+      url: `/v1/rollouts/${id}/wait?timeoutSeconds=0`,
+      headers: h.auth("viewer"),
+    });
     expect(res.statusCode).toBe(202);
     expect(res.json()).toMatchObject({ id, phase: "pending" });
   });
@@ -148,7 +157,10 @@ describe("GET /v1/rollouts/:id/wait", () => {
   it("answers 200 with the rollout as soon as it becomes terminal", async () => {
     h = await buildHarness();
     const id = await startRollout();
-    const waiting = h.app.inject({ url: `/v1/rollouts/${id}/wait?timeoutSeconds=30`, headers: h.auth("viewer") });
+    const waiting = h.app.inject({
+      url: `/v1/rollouts/${id}/wait?timeoutSeconds=30`,
+      headers: h.auth("viewer"),
+    });
     await expect.poll(() => h.service.waiting).toBe(1);
     h.service.setPhase(id, "rolledBack", "system", "boot gate failed");
     const res = await waiting;
@@ -159,10 +171,16 @@ describe("GET /v1/rollouts/:id/wait", () => {
 
   it("refuses a timeout beyond the maximum and 404s an unknown rollout", async () => {
     h = await buildHarness();
-    const tooLong = await h.app.inject({ url: "/v1/rollouts/ro-1/wait?timeoutSeconds=100000", headers: h.auth("viewer") });
+    const tooLong = await h.app.inject({
+      url: "/v1/rollouts/ro-1/wait?timeoutSeconds=100000",
+      headers: h.auth("viewer"),
+    });
     expect(tooLong.statusCode).toBe(400);
     expect(tooLong.json().errors[0].path).toBe("querystring.timeoutSeconds");
-    const missing = await h.app.inject({ url: "/v1/rollouts/ro-9/wait?timeoutSeconds=0", headers: h.auth("viewer") });
+    const missing = await h.app.inject({
+      url: "/v1/rollouts/ro-9/wait?timeoutSeconds=0",
+      headers: h.auth("viewer"),
+    });
     expect(missing.statusCode).toBe(404);
   });
 });

@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
+import { createMetrics } from "../../../src/api/metrics.ts";
 import { buildHarness, validSpec } from "./api-harness.ts";
 
 let h: Awaited<ReturnType<typeof buildHarness>>;
@@ -63,12 +64,36 @@ describe("OpenAPI", () => {
       ]),
     );
     const start = doc.paths["/v1/rollouts"].post;
-    expect(Object.keys(start.requestBody.content)).toEqual(expect.arrayContaining(["application/json", "application/yaml"]));
+    expect(Object.keys(start.requestBody.content)).toEqual(
+      expect.arrayContaining(["application/json", "application/yaml"]),
+    );
     expect(start.requestBody.content["application/yaml"].schema.properties.waves).toBeDefined();
     expect(start.responses["409"].content["application/problem+json"]).toBeDefined();
     expect(doc.components.securitySchemes.bearerAuth).toMatchObject({ type: "http", scheme: "bearer" });
     const ui = await h.app.inject({ url: "/docs/" });
     expect(ui.statusCode).toBe(200);
     expect(ui.headers["content-type"]).toMatch(/text\/html/);
+  });
+});
+
+describe("metrics the engine and Azure adapters record", () => {
+  it("count Azure calls by operation and status, throttled ones apart, gate verdicts and step latency", async () => {
+    const metrics = createMetrics({ defaultMetrics: false });
+    metrics.azureCall({ operation: "virtualMachineScaleSets.get", status: 200 });
+    metrics.azureCall({ operation: "virtualMachineScaleSets.get", status: 429 });
+    metrics.gateResult("bootDiagnostics", "failed");
+    metrics.stepDuration("upgradeInstances", 0.2);
+    const text = await metrics.registry.metrics();
+    expect(text).toContain(
+      'canaryd_azure_calls_total{operation="virtualMachineScaleSets.get",status="200"} 1',
+    );
+    expect(text).toContain(
+      'canaryd_azure_calls_total{operation="virtualMachineScaleSets.get",status="429"} 1',
+    );
+    expect(text).toContain('canaryd_azure_throttled_total{operation="virtualMachineScaleSets.get"} 1');
+    expect(text).toContain('canaryd_gate_results_total{gate="bootDiagnostics",verdict="failed"} 1');
+    expect(text).toContain('canaryd_step_duration_seconds_count{step="upgradeInstances"} 1');
+    // No service observed yet: the phase gauge is simply empty, not an error.
+    expect(text).not.toContain("canaryd_rollouts{");
   });
 });

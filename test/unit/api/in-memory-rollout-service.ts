@@ -4,7 +4,12 @@
  * scale set, 409 for an action in the wrong phase, idempotency keys, timeline seqs from 1.
  */
 import type { Actor } from "../../../src/domain/effects.ts";
-import { type RolloutPhase, type RolloutView, type TimelineEntry, terminalPhases } from "../../../src/domain/rollout-view.ts";
+import {
+  type RolloutPhase,
+  type RolloutView,
+  type TimelineEntry,
+  terminalPhases,
+} from "../../../src/domain/rollout-view.ts";
 import type { RolloutSpec } from "../../../src/domain/spec.ts";
 import {
   actionNotAllowed,
@@ -181,7 +186,13 @@ export class InMemoryRolloutService implements RolloutService {
   }
 
   /** Test control: append a timeline entry and notify subscribers. */
-  record(id: string, actor: string, type: string, message: string, data?: Record<string, unknown>): TimelineEntry {
+  record(
+    id: string,
+    actor: string,
+    type: string,
+    message: string,
+    data?: Record<string, unknown>,
+  ): TimelineEntry {
     const entries = this.timelines.get(id) ?? [];
     const entry: TimelineEntry = {
       seq: entries.length + 1,

@@ -48,7 +48,10 @@ describe("problem documents", () => {
   });
 
   it("keep 5xx CanarydErrors' messages but hide unknown errors' messages", () => {
-    expect(toProblem(storeUnavailable("ECONNREFUSED"), request)).toMatchObject({ status: 503, code: "STORE_UNAVAILABLE" });
+    expect(toProblem(storeUnavailable("ECONNREFUSED"), request)).toMatchObject({
+      status: 503,
+      code: "STORE_UNAVAILABLE",
+    });
     const hidden = toProblem(new TypeError("secret internals"), request);
     expect(hidden).toMatchObject({ status: 500, code: "INTERNAL" });
     expect(hidden.detail).not.toContain("secret internals");

@@ -10,10 +10,20 @@ afterEach(async () => {
 describe("POST /v1/rollouts", () => {
   it("starts a rollout from JSON and answers 201 with id, phase and a Location", async () => {
     h = await buildHarness();
-    const res = await h.app.inject({ method: "POST", url: "/v1/rollouts", headers: h.auth("deployer"), payload: validSpec() });
+    const res = await h.app.inject({
+      method: "POST",
+      url: "/v1/rollouts",
+      headers: h.auth("deployer"),
+      payload: validSpec(),
+    });
     expect(res.statusCode).toBe(201);
     const body = res.json();
-    expect(body).toMatchObject({ id: "ro-1", phase: "pending", name: "web-1.1.0", createdBy: "deployer-bot" });
+    expect(body).toMatchObject({
+      id: "ro-1",
+      phase: "pending",
+      name: "web-1.1.0",
+      createdBy: "deployer-bot",
+    });
     expect(res.headers.location).toBe("/v1/rollouts/ro-1");
     expect(h.service.starts[0]?.actor).toEqual({ id: "deployer-bot", role: "deployer" });
     // The spec reaches the service with its defaults applied.
@@ -36,11 +46,21 @@ describe("POST /v1/rollouts", () => {
   it("answers 400 problem+json naming each field path and rule, and starts nothing", async () => {
     h = await buildHarness();
     const spec = { ...validSpec(), waves: [{ name: "first", scaleSets: ["not-a-scale-set"] }], stratgey: {} };
-    const res = await h.app.inject({ method: "POST", url: "/v1/rollouts", headers: h.auth("deployer"), payload: spec });
+    const res = await h.app.inject({
+      method: "POST",
+      url: "/v1/rollouts",
+      headers: h.auth("deployer"),
+      payload: spec,
+    });
     expect(res.statusCode).toBe(400);
     expect(res.headers["content-type"]).toMatch(/^application\/problem\+json/);
     const body = res.json();
-    expect(body).toMatchObject({ status: 400, code: "SPEC_INVALID", title: "Bad Request", instance: "/v1/rollouts" });
+    expect(body).toMatchObject({
+      status: 400,
+      code: "SPEC_INVALID",
+      title: "Bad Request",
+      instance: "/v1/rollouts",
+    });
     expect(body.type).toBe("urn:canaryd:problem:spec-invalid");
     expect(body.errors).toEqual(
       expect.arrayContaining([
@@ -65,7 +85,12 @@ describe("POST /v1/rollouts", () => {
 
   it("answers 409 naming the scale set and the rollout holding it", async () => {
     h = await buildHarness();
-    await h.app.inject({ method: "POST", url: "/v1/rollouts", headers: h.auth("deployer"), payload: validSpec() });
+    await h.app.inject({
+      method: "POST",
+      url: "/v1/rollouts",
+      headers: h.auth("deployer"),
+      payload: validSpec(),
+    });
     const res = await h.app.inject({
       method: "POST",
       url: "/v1/rollouts",
@@ -106,7 +131,10 @@ describe("POST /v1/rollouts", () => {
       payload: validSpec(),
     });
     expect(res.statusCode).toBe(200);
-    expect(res.json()).toMatchObject({ wouldStart: true, waves: [{ name: "first", scaleSets: [{ id: scaleSetA }] }] });
+    expect(res.json()).toMatchObject({
+      wouldStart: true,
+      waves: [{ name: "first", scaleSets: [{ id: scaleSetA }] }],
+    });
     expect(h.service.rollouts.size).toBe(0);
   });
 
@@ -139,7 +167,12 @@ describe("GET /v1/rollouts and /v1/rollouts/:id", () => {
   it("lists with phase and scale set filters and pages with a cursor", async () => {
     h = await buildHarness();
     for (const ss of [scaleSetA, scaleSetB]) {
-      await h.app.inject({ method: "POST", url: "/v1/rollouts", headers: h.auth("deployer"), payload: validSpec([ss]) });
+      await h.app.inject({
+        method: "POST",
+        url: "/v1/rollouts",
+        headers: h.auth("deployer"),
+        payload: validSpec([ss]),
+      });
     }
     h.service.setPhase("ro-1", "completed");
     const page1 = await h.app.inject({ url: "/v1/rollouts?limit=1", headers: h.auth("viewer") });
@@ -168,7 +201,12 @@ describe("GET /v1/rollouts and /v1/rollouts/:id", () => {
 
   it("reads one rollout with its timeline, and 404s an unknown id", async () => {
     h = await buildHarness();
-    await h.app.inject({ method: "POST", url: "/v1/rollouts", headers: h.auth("deployer"), payload: validSpec() });
+    await h.app.inject({
+      method: "POST",
+      url: "/v1/rollouts",
+      headers: h.auth("deployer"),
+      payload: validSpec(),
+    });
     const res = await h.app.inject({ url: "/v1/rollouts/ro-1", headers: h.auth("viewer") });
     expect(res.statusCode).toBe(200);
     expect(res.json()).toMatchObject({
@@ -185,7 +223,12 @@ describe("GET /v1/rollouts and /v1/rollouts/:id", () => {
 describe("actions and rollback", () => {
   it("records the caller and reason of an action", async () => {
     h = await buildHarness();
-    await h.app.inject({ method: "POST", url: "/v1/rollouts", headers: h.auth("deployer"), payload: validSpec() });
+    await h.app.inject({
+      method: "POST",
+      url: "/v1/rollouts",
+      headers: h.auth("deployer"),
+      payload: validSpec(),
+    });
     const res = await h.app.inject({
       method: "POST",
       url: "/v1/rollouts/ro-1/pause",
@@ -195,21 +238,40 @@ describe("actions and rollback", () => {
     expect(res.statusCode).toBe(200);
     expect(res.json().phase).toBe("paused");
     expect(h.service.actions).toEqual([
-      { id: "ro-1", action: "pause", actor: { id: "deployer-bot", role: "deployer" }, reason: "change freeze" },
+      {
+        id: "ro-1",
+        action: "pause",
+        actor: { id: "deployer-bot", role: "deployer" },
+        reason: "change freeze",
+      },
     ]);
   });
 
   it("accepts an action without a body", async () => {
     h = await buildHarness();
-    await h.app.inject({ method: "POST", url: "/v1/rollouts", headers: h.auth("deployer"), payload: validSpec() });
-    const res = await h.app.inject({ method: "POST", url: "/v1/rollouts/ro-1/approve", headers: h.auth("deployer") });
+    await h.app.inject({
+      method: "POST",
+      url: "/v1/rollouts",
+      headers: h.auth("deployer"),
+      payload: validSpec(),
+    });
+    const res = await h.app.inject({
+      method: "POST",
+      url: "/v1/rollouts/ro-1/approve",
+      headers: h.auth("deployer"),
+    });
     expect(res.statusCode).toBe(200);
     expect(h.service.actions[0]).toMatchObject({ action: "approve" });
   });
 
   it("refuses unknown fields in an action body with the field path", async () => {
     h = await buildHarness();
-    await h.app.inject({ method: "POST", url: "/v1/rollouts", headers: h.auth("deployer"), payload: validSpec() });
+    await h.app.inject({
+      method: "POST",
+      url: "/v1/rollouts",
+      headers: h.auth("deployer"),
+      payload: validSpec(),
+    });
     const res = await h.app.inject({
       method: "POST",
       url: "/v1/rollouts/ro-1/abort",
@@ -223,16 +285,30 @@ describe("actions and rollback", () => {
 
   it("answers 409 with the phase when the action does not apply", async () => {
     h = await buildHarness();
-    await h.app.inject({ method: "POST", url: "/v1/rollouts", headers: h.auth("deployer"), payload: validSpec() });
+    await h.app.inject({
+      method: "POST",
+      url: "/v1/rollouts",
+      headers: h.auth("deployer"),
+      payload: validSpec(),
+    });
     h.service.setPhase("ro-1", "rolledBack");
-    const res = await h.app.inject({ method: "POST", url: "/v1/rollouts/ro-1/resume", headers: h.auth("deployer") });
+    const res = await h.app.inject({
+      method: "POST",
+      url: "/v1/rollouts/ro-1/resume",
+      headers: h.auth("deployer"),
+    });
     expect(res.statusCode).toBe(409);
     expect(res.json()).toMatchObject({ code: "ACTION_NOT_ALLOWED", phase: "rolledBack", action: "resume" });
   });
 
   it("rolls back by scale set and answers with the rollout acted on", async () => {
     h = await buildHarness();
-    await h.app.inject({ method: "POST", url: "/v1/rollouts", headers: h.auth("deployer"), payload: validSpec() });
+    await h.app.inject({
+      method: "POST",
+      url: "/v1/rollouts",
+      headers: h.auth("deployer"),
+      payload: validSpec(),
+    });
     h.service.setPhase("ro-1", "completed");
     const res = await h.app.inject({
       method: "POST",
@@ -242,12 +318,21 @@ describe("actions and rollback", () => {
     });
     expect(res.statusCode).toBe(200);
     expect(res.json()).toMatchObject({ id: "ro-1", phase: "rollingBack" });
-    expect(h.service.actions[0]).toMatchObject({ action: "rollback", reason: "error rate up", actor: { id: "oncall-bot" } });
+    expect(h.service.actions[0]).toMatchObject({
+      action: "rollback",
+      reason: "error rate up",
+      actor: { id: "oncall-bot" },
+    });
   });
 
   it("requires scaleSetId and reason for the one-call rollback", async () => {
     h = await buildHarness();
-    const res = await h.app.inject({ method: "POST", url: "/v1/rollback", headers: h.auth("oncall"), payload: {} });
+    const res = await h.app.inject({
+      method: "POST",
+      url: "/v1/rollback",
+      headers: h.auth("oncall"),
+      payload: {},
+    });
     expect(res.statusCode).toBe(400);
     const paths = res.json().errors.map((e: { path: string }) => e.path);
     expect(paths).toEqual(expect.arrayContaining(["body.scaleSetId", "body.reason"]));
@@ -270,7 +355,12 @@ describe("limits and headers", () => {
   it("rate-limits changes per caller with a 429 problem", async () => {
     h = await buildHarness({ mutationsPerMinute: 2 });
     const post = (role: "deployer" | "oncall") =>
-      h.app.inject({ method: "POST", url: "/v1/rollouts?dryRun=true", headers: h.auth(role), payload: validSpec() });
+      h.app.inject({
+        method: "POST",
+        url: "/v1/rollouts?dryRun=true",
+        headers: h.auth(role),
+        payload: validSpec(),
+      });
     expect((await post("deployer")).statusCode).toBe(200);
     expect((await post("deployer")).statusCode).toBe(200);
     const limited = await post("deployer");

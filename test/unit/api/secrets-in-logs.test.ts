@@ -13,9 +13,19 @@ describe("secrets", () => {
     const wrongToken = "wrong-token-0123456789abcdefghijklmnopqrstuvwxyz";
     const responses = await Promise.all([
       h.app.inject({ url: "/v1/rollouts", headers: h.auth("viewer") }),
-      h.app.inject({ method: "POST", url: "/v1/rollouts", headers: h.auth("deployer"), payload: validSpec() }),
+      h.app.inject({
+        method: "POST",
+        url: "/v1/rollouts",
+        headers: h.auth("deployer"),
+        payload: validSpec(),
+      }),
       h.app.inject({ method: "POST", url: "/v1/rollouts", headers: h.auth("viewer"), payload: validSpec() }),
-      h.app.inject({ method: "POST", url: "/v1/rollouts", headers: h.auth("deployer"), payload: { bad: true } }),
+      h.app.inject({
+        method: "POST",
+        url: "/v1/rollouts",
+        headers: h.auth("deployer"),
+        payload: { bad: true },
+      }),
       h.app.inject({ url: "/v1/rollouts/missing", headers: h.auth("oncall") }),
       h.app.inject({ url: "/v1/rollouts", headers: { authorization: `Bearer ${wrongToken}` } }),
       h.app.inject({ url: "/v1/rollouts?limit=-1", headers: h.auth("oncall") }),
@@ -23,7 +33,9 @@ describe("secrets", () => {
     expect(responses.map((r) => r.statusCode)).toEqual([200, 201, 403, 400, 404, 401, 400]);
     // The log did record the requests: the scan below is over real output.
     expect(h.logLines.length).toBeGreaterThan(10);
-    const everything = [...h.logLines, ...responses.map((r) => r.body + JSON.stringify(r.headers))].join("\n");
+    const everything = [...h.logLines, ...responses.map((r) => r.body + JSON.stringify(r.headers))].join(
+      "\n",
+    );
     for (const secret of [...Object.values(h.tokens), wrongToken]) {
       expect(everything).not.toContain(secret);
     }

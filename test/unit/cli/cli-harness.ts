@@ -22,7 +22,11 @@ export interface CliRun {
   stderr: string;
 }
 
-export async function runCli(argv: string[], env: Record<string, string | undefined>, stdin = ""): Promise<CliRun> {
+export async function runCli(
+  argv: string[],
+  env: Record<string, string | undefined>,
+  stdin = "",
+): Promise<CliRun> {
   const out: string[] = [];
   const err: string[] = [];
   let code = 0;

@@ -1,5 +1,10 @@
 import { describe, expect, it } from "vitest";
-import { exitCodeForPhase, exitCodeForStatus, exitCodes, exitCodesHelp } from "../../../src/cli/client/exit-codes.ts";
+import {
+  exitCodeForPhase,
+  exitCodeForStatus,
+  exitCodes,
+  exitCodesHelp,
+} from "../../../src/cli/client/exit-codes.ts";
 import type { RolloutPhase } from "../../../src/domain/rollout-view.ts";
 import { terminalPhases } from "../../../src/domain/rollout-view.ts";
 
@@ -17,7 +22,8 @@ describe("exit codes", () => {
       conflict: 8,
       rejected: 9,
     });
-    for (const code of Object.values(exitCodes)) expect(exitCodesHelp).toMatch(new RegExp(`^  ${code}  \\S`, "m"));
+    for (const code of Object.values(exitCodes))
+      expect(exitCodesHelp).toMatch(new RegExp(`^  ${code}  \\S`, "m"));
   });
 
   it("map each terminal phase to its own code, and running phases to none", () => {

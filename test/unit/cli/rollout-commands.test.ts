@@ -26,7 +26,10 @@ describe("canaryd rollout start", () => {
     const json = await runCli(["rollout", "start", "-f", "-", "--json"], env, JSON.stringify(validSpec()));
     // Same scale set, still active: a conflict, exit 8, with the problem on stderr as JSON.
     expect(json.code).toBe(8);
-    expect(JSON.parse(json.stderr)).toMatchObject({ exitCode: 8, problem: { code: "SCALE_SET_BUSY", holderId: "ro-1" } });
+    expect(JSON.parse(json.stderr)).toMatchObject({
+      exitCode: 8,
+      problem: { code: "SCALE_SET_BUSY", holderId: "ro-1" },
+    });
   });
 
   it("exits 2 and lists the field errors for an invalid spec", async () => {
@@ -102,7 +105,9 @@ describe("canaryd rollout plan, list, status, actions", () => {
     await setUp();
     h.service.plan = async () => ({
       waves: [],
-      findings: [{ scaleSetId: scaleSetA, code: "UPGRADE_POLICY_AUTOMATIC", message: "would roll every instance" }],
+      findings: [
+        { scaleSetId: scaleSetA, code: "UPGRADE_POLICY_AUTOMATIC", message: "would roll every instance" },
+      ],
       wouldStart: false,
     });
     const file = await writeTemp("spec.yaml", specYaml());
@@ -119,7 +124,11 @@ describe("canaryd rollout plan, list, status, actions", () => {
     expect(list.stdout).toMatch(/ro-1\s+web-1.1.0\s+pending/);
     const pause = await runCli(["rollout", "pause", "ro-1", "--reason", "freeze"], env);
     expect(pause).toMatchObject({ code: 0, stdout: "pause: rollout ro-1 is paused" });
-    expect(h.service.actions[0]).toMatchObject({ action: "pause", reason: "freeze", actor: { id: "oncall-bot" } });
+    expect(h.service.actions[0]).toMatchObject({
+      action: "pause",
+      reason: "freeze",
+      actor: { id: "oncall-bot" },
+    });
     const status = await runCli(["rollout", "status", "ro-1", "--timeline"], env);
     expect(status.stdout).toContain("rollout ro-1  web-1.1.0  phase: paused");
     expect(status.stdout).toContain("phase paused: freeze");

@@ -1,0 +1,42 @@
+/** The role matrix of issue 5: viewer reads, waits and follows; deployer changes; oncall rolls back. */
+import { scaleSetA } from "./api-harness.ts";
+
+export type Role = "viewer" | "deployer" | "oncall";
+export interface RouteCase {
+  name: string;
+  method: "GET" | "POST";
+  url: string;
+  payload?: object;
+  minRole: Role;
+}
+
+/** Every /v1 route with a request that passes validation, and the least role it needs. */
+export function routeTable(spec: object, scaleSetId = scaleSetA, id = "ro-1"): RouteCase[] {
+  return [
+    { name: "list", method: "GET", url: "/v1/rollouts", minRole: "viewer" },
+    { name: "get", method: "GET", url: `/v1/rollouts/${id}`, minRole: "viewer" },
+    { name: "events", method: "GET", url: `/v1/rollouts/${id}/events`, minRole: "viewer" },
+    { name: "wait", method: "GET", url: `/v1/rollouts/${id}/wait?timeoutSeconds=0`, minRole: "viewer" },
+    {
+      name: "start",
+      method: "POST",
+      url: "/v1/rollouts?dryRun=true",
+      payload: spec,
+      minRole: "deployer",
+    },
+    { name: "pause", method: "POST", url: `/v1/rollouts/${id}/pause`, payload: {}, minRole: "deployer" },
+    { name: "resume", method: "POST", url: `/v1/rollouts/${id}/resume`, payload: {}, minRole: "deployer" },
+    { name: "approve", method: "POST", url: `/v1/rollouts/${id}/approve`, payload: {}, minRole: "deployer" },
+    { name: "abort", method: "POST", url: `/v1/rollouts/${id}/abort`, payload: {}, minRole: "deployer" },
+    { name: "rollback", method: "POST", url: `/v1/rollouts/${id}/rollback`, payload: {}, minRole: "oncall" },
+    {
+      name: "rollback by scale set",
+      method: "POST",
+      url: "/v1/rollback",
+      payload: { scaleSetId, reason: "test" },
+      minRole: "oncall",
+    },
+  ];
+}
+
+export const rank: Record<Role, number> = { viewer: 0, deployer: 1, oncall: 2 };

@@ -1,0 +1,26 @@
+import { describe, expect, it } from "vitest";
+import { errorMessage, redactSecrets } from "../../../src/engine/redact.ts";
+
+describe("secrets never leave the engine", () => {
+  it("drops the query string of a URL (a SAS signature)", () => {
+    const text = "GET https://acct.blob.core.windows.net/logs/x.log?sv=2024-01-01&sig=abc%2F123 failed";
+    expect(redactSecrets(text)).toBe("GET https://acct.blob.core.windows.net/logs/x.log?[redacted] failed");
+  });
+
+  it("drops bearer tokens and signature parameters outside URLs", () => {
+    expect(redactSecrets("Authorization: Bearer eyJ0eXAi.abc.def")).toBe("Authorization: Bearer [redacted]");
+    expect(redactSecrets("sig=abcdef&x=1")).toBe("sig=[redacted]&x=1");
+  });
+
+  it("keeps JSON valid when applied to its text", () => {
+    const json = JSON.stringify({ url: "https://h/p?sig=s3cret", note: 'a "quoted" word' });
+    const parsed = JSON.parse(redactSecrets(json)) as { url: string; note: string };
+    expect(parsed.url).toBe("https://h/p?[redacted]");
+    expect(parsed.note).toBe('a "quoted" word');
+  });
+
+  it("bounds and redacts the message of anything thrown", () => {
+    expect(errorMessage(new Error("x".repeat(5000)))).toHaveLength(2000);
+    expect(errorMessage("token=abc")).toBe("token=[redacted]");
+  });
+});

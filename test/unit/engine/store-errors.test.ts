@@ -1,0 +1,15 @@
+import { describe, expect, it } from "vitest";
+import { rolloutNotFound } from "../../../src/engine/rollout-service.ts";
+import { isConnectionError } from "../../../src/engine/store-errors.ts";
+
+describe("store errors", () => {
+  it("recognise an unreachable Redis", () => {
+    expect(isConnectionError(new Error("connect ECONNREFUSED 127.0.0.1:6390"))).toBe(true);
+    expect(isConnectionError(new Error("Connection is closed."))).toBe(true);
+  });
+
+  it("leave coded and other errors alone", () => {
+    expect(isConnectionError(rolloutNotFound("x"))).toBe(false);
+    expect(isConnectionError(new Error("WRONGTYPE Operation against a key"))).toBe(false);
+  });
+});
