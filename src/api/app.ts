@@ -57,8 +57,11 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
     ajv: { customOptions: { removeAdditional: false, allErrors: true } },
   }) as unknown as FastifyInstance;
 
-  if (config.auth.disabled)
+  if (config.auth.disabled) {
     logger.warn("authentication is disabled: every caller acts as 'anonymous' with role oncall");
+  } else if (config.auth.tokens.length === 0) {
+    logger.warn("no API tokens are configured: every /v1 request will be refused");
+  }
 
   registerProblemHandlers(app);
   registerYamlBody(app);
@@ -69,7 +72,9 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
     // After auth, so the limit is per caller; without auth every caller is `anonymous`: use the address.
     hook: "preHandler",
     keyGenerator: (request) =>
-      request.caller && request.caller !== anonymousCaller ? `caller:${request.caller.id}` : `ip:${request.ip}`,
+      request.caller && request.caller !== anonymousCaller
+        ? `caller:${request.caller.id}`
+        : `ip:${request.ip}`,
     errorResponseBuilder: (_request, context) => rateLimited(context.max, context.after),
   });
   await registerOpenApi(app, options.version ?? "0.1.0");

@@ -13,11 +13,10 @@ export interface CanarydMetrics {
   gateResult(gate: string, verdict: string): void;
   /** How long one engine step (an effect, or a transition) took, by its kind. */
   stepDuration(step: string, seconds: number): void;
-  /**
-   * One Azure call by operation and HTTP status; a 429 also counts as throttled. Fits the Azure
-   * clients' `onAzureCall` hook as is.
-   */
-  azureCall(call: { operation: string; status: number }): void;
+  /** One Azure call, by operation (e.g. `virtualMachineScaleSets.update`) and HTTP status. */
+  azureCall(operation: string, status: number | string): void;
+  /** One call Azure answered with 429 (throttled). */
+  azureThrottled(operation: string): void;
   /** Makes the rollouts-by-phase gauge read the service at each scrape. */
   observeRollouts(service: Pick<RolloutService, "list">): void;
 }
@@ -98,10 +97,8 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Canar
     registry,
     gateResult: (gate, verdict) => gateResults.inc({ gate, verdict }),
     stepDuration: (step, seconds) => stepSeconds.observe({ step }, seconds),
-    azureCall: ({ operation, status }) => {
-      azureCalls.inc({ operation, status: String(status) });
-      if (status === 429) throttled.inc({ operation });
-    },
+    azureCall: (operation, status) => azureCalls.inc({ operation, status: String(status) }),
+    azureThrottled: (operation) => throttled.inc({ operation }),
     observeRollouts: (s) => {
       service = s;
     },

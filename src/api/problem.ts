@@ -95,13 +95,16 @@ export function validationErrors(error: FastifyError): FieldError[] {
   });
 }
 
+/** The query string stays out of problem documents (they are echoed and logged). */
+const pathOf = (url: string) => url.split("?")[0] ?? url;
+
 function problem(status: number, code: string, detail: string, instance: string): Problem {
   return { type: problemType(code), title: titles[status] ?? "Error", status, detail, code, instance };
 }
 
 /** Maps any thrown value to the problem the caller sees. Unknown errors say nothing of internals. */
 export function toProblem(error: unknown, request: Pick<FastifyRequest, "url" | "id">): Problem {
-  const instance = request.url.split("?")[0] ?? request.url;
+  const instance = pathOf(request.url);
   if (error instanceof CanarydError) {
     const body = problem(error.statusCode, error.code, error.message, instance);
     for (const [key, value] of Object.entries(error.details)) {
@@ -144,12 +147,8 @@ export function registerProblemHandlers(app: FastifyInstance): void {
     return reply.code(body.status).type(problemContentType).send(body);
   });
   app.setNotFoundHandler((request, reply) => {
-    const body = problem(
-      404,
-      "ROUTE_NOT_FOUND",
-      `no route ${request.method} ${request.url.split("?")[0]}`,
-      request.url,
-    );
+    const path = pathOf(request.url);
+    const body = problem(404, "ROUTE_NOT_FOUND", `no route ${request.method} ${path}`, path);
     return reply.code(404).type(problemContentType).send(body);
   });
 }

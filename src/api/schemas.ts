@@ -227,8 +227,10 @@ export const idParamsSchema = {
 
 export const reasonSchema = { type: "string", minLength: 1, maxLength: 1000 } as const;
 
+/** Optional: a POST without a body is fine (`nullable` lets Ajv accept the absent body). */
 export const actionBodySchema = {
-  type: ["object", "null"],
+  type: "object",
+  nullable: true,
   properties: { reason: reasonSchema },
   additionalProperties: false,
 } as const;

@@ -24,6 +24,14 @@ export class AzureAdapterError extends Error {
   }
 }
 
+/**
+ * Whether retrying may help: the engine retries these with backoff and fails an effect at once
+ * on the others. Errors that are not the adapters' own (bugs) are not retried.
+ */
+export function isTransientError(error: unknown): boolean {
+  return error instanceof AzureAdapterError && error.transient;
+}
+
 /** The status Azure answered with, or undefined when the error is not an HTTP error from the SDK. */
 export function statusOf(error: unknown): number | undefined {
   return isRestError(error) ? error.statusCode : undefined;

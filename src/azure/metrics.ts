@@ -123,7 +123,10 @@ function aggregationField(
  * The SDK types a dimension name as a string but deserializes Azure's `{ value, localizedValue }`;
  * Azure may also lowercase it (`vmname`). Accept every form.
  */
-function dimensionValue(values: { name?: unknown; value?: string }[], wanted: string): string | undefined {
+export function dimensionValue(
+  values: { name?: unknown; value?: string }[],
+  wanted: string,
+): string | undefined {
   for (const entry of values) {
     const name = entry.name;
     const text =

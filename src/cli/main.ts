@@ -3,7 +3,9 @@ import { Command } from "commander";
 import { registerCommands } from "./commands/index.ts";
 
 const program = new Command("canaryd")
-  .description("Roll VM image versions across Azure scale sets: canary, gates, promotion, automatic rollback.")
+  .description(
+    "Roll VM image versions across Azure scale sets: canary, gates, promotion, automatic rollback.",
+  )
   .showHelpAfterError();
 
 registerCommands(program);

@@ -41,6 +41,8 @@ export interface Decider<S extends PersistedState = PersistedState> {
   canApply(state: S, action: UserEvent["type"]): ActionCheck;
   describe(state: S): DescribedRollout;
   isTerminal(state: S): boolean;
+  /** Whether the machine still waits for this effect; one it cancelled (a rollback began) is not run. */
+  isPending(state: S, effectId: string): boolean;
   /** Scale sets the rollout holds now (invariant 3): claimed while active, released when terminal. */
   heldScaleSetIds(state: S): string[];
 }

@@ -20,6 +20,8 @@ export interface EffectQueueOptions {
   attempts: number;
   /** First retry delay; doubles per attempt. */
   backoffMs: number;
+  /** How many engine-clock milliseconds pass per real millisecond (1 unless the clock is accelerated). */
+  timeScale: number;
 }
 
 export class EffectQueue {
@@ -43,7 +45,7 @@ export class EffectQueue {
         data: { rolloutId, effectId: entry.effect.id } satisfies EffectJobData,
         opts: {
           jobId: effectJobId(rolloutId, entry.effect.id),
-          delay: entry.dueAt ? Math.max(0, Date.parse(entry.dueAt) - now) : 0,
+          delay: entry.dueAt ? Math.max(0, (Date.parse(entry.dueAt) - now) / this.options.timeScale) : 0,
           attempts: this.options.attempts,
           backoff: { type: "exponential", delay: this.options.backoffMs },
           removeOnComplete: true,

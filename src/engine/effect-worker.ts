@@ -43,6 +43,13 @@ export async function processEffectJob<S extends PersistedState>(
     logger.debug({ rolloutId, effectId }, "effect already answered; duplicate job skipped");
     return "skipped";
   }
+  if (!deps.decider.isPending(record.state, effectId)) {
+    // Cancelled when the rollout changed course (a rollback began): running it now could only
+    // act on a plan that no longer holds, and its outcome would be ignored.
+    await store.dropOutboxEntry(rolloutId, effectId);
+    logger.info({ rolloutId, effectId, kind: entry.effect.kind }, "cancelled effect dropped without running");
+    return "skipped";
+  }
 
   const outcome = await runEffect(deps, job, entry.effect, record.state, entry.progress, signal);
   if (outcome.done) {

@@ -43,7 +43,6 @@ export interface EngineServiceDeps<S extends PersistedState> {
   keys: EngineKeys;
   executeEffect: ExecuteEffect;
   clock: Clock;
-  timeScale: number;
   idempotencyTtlSeconds: number;
   /** How often waitForTerminal re-reads even without a timeline message (a missed publish). */
   waitRecheckMs: number;
@@ -63,9 +62,7 @@ export class EngineService<S extends PersistedState> implements RolloutService {
     const now = clock.now();
     const id = newRolloutId(now);
     const decision = decider.startRollout({ rolloutId: id, spec, createdBy: options.actor.id });
-    const outbox = decision.effects.map((e) =>
-      outboxEntryFor(e, decision.state.revision, now, this.deps.timeScale),
-    );
+    const outbox = decision.effects.map((e) => outboxEntryFor(e, decision.state.revision, now));
     const result = await store.create({
       id,
       state: decision.state,

@@ -8,7 +8,7 @@ import { Queue, Worker } from "bullmq";
 import { Redis } from "ioredis";
 import type { Logger } from "pino";
 import type { Config } from "../config/schema.ts";
-import { type Clock, systemClock } from "./clock.ts";
+import { acceleratedClock, type Clock, systemClock } from "./clock.ts";
 import type { Decider } from "./decider.ts";
 import { type EffectJobData, EffectQueue, effectQueueName } from "./effect-queue.ts";
 import { processEffectJob } from "./effect-worker.ts";
@@ -27,9 +27,12 @@ import { TimelineFeed } from "./timeline-feed.ts";
 
 /** Durations the defaults of which suit production; tests shorten them. */
 export interface EngineTiming {
-  /** Expiry of the per-rollout step lock. */
+  /** Expiry of the per-rollout step lock (a step takes milliseconds; this covers a dead holder). */
   stepLockTtlMs: number;
-  /** How long a step waits for a busy rollout lock before its job is retried. */
+  /**
+   * How long a step waits for a busy rollout lock before its job is retried. Longer than the
+   * expiry, so a lock left by a killed process never costs an effect one of its attempts.
+   */
   stepLockWaitMs: number;
   /** BullMQ job lock: a job whose process died is taken over after this. */
   jobLockMs: number;
@@ -41,15 +44,18 @@ export interface EngineTiming {
   retryBackoffMs: number;
   /** How long stop() lets in-flight jobs finish before handing them back. */
   stopGraceMs: number;
-  /** Divides timer and re-check delays: a demo against a time-compressed simulator. */
+  /**
+   * Engine-clock time per real time: at 60 (a demo against the simulator at --time-scale 60) the
+   * default clock is accelerated 60 times, so timers, re-checks and gate windows run 60 times faster.
+   */
   timeScale: number;
   idempotencyTtlSeconds: number;
   waitRecheckMs: number;
 }
 
 export const defaultEngineTiming: EngineTiming = {
-  stepLockTtlMs: 15_000,
-  stepLockWaitMs: 10_000,
+  stepLockTtlMs: 10_000,
+  stepLockWaitMs: 15_000,
   jobLockMs: 30_000,
   stalledIntervalMs: 30_000,
   recoveryIntervalMs: 15_000,
@@ -81,7 +87,7 @@ export interface Engine {
 export function createEngine(options: EngineOptions): Engine {
   const decider = options.decider ?? machineDecider(rolloutSettings(options.config.engine));
   const timing = { ...defaultEngineTiming, ...options.timing };
-  const clock = options.clock ?? systemClock;
+  const clock = options.clock ?? (timing.timeScale === 1 ? systemClock : acceleratedClock(timing.timeScale));
   const logger = options.logger.child({ component: "engine" });
   const connection = redisOptionsFromUrl(options.redisUrl);
   const prefix = options.config.redis.keyPrefix;
@@ -101,6 +107,7 @@ export function createEngine(options: EngineOptions): Engine {
   const queue = new EffectQueue(bullQueue, clock, {
     attempts: options.config.engine.effectAttempts,
     backoffMs: timing.retryBackoffMs,
+    timeScale: timing.timeScale,
   });
   const stepper = new Stepper({
     store,
@@ -110,7 +117,6 @@ export function createEngine(options: EngineOptions): Engine {
     queue,
     clock,
     logger,
-    timeScale: timing.timeScale,
   });
   let worker: Worker<EffectJobData> | undefined;
   let sweep: NodeJS.Timeout | undefined;
@@ -124,7 +130,6 @@ export function createEngine(options: EngineOptions): Engine {
     keys,
     executeEffect: options.executeEffect,
     clock,
-    timeScale: timing.timeScale,
     idempotencyTtlSeconds: timing.idempotencyTtlSeconds,
     waitRecheckMs: timing.waitRecheckMs,
     workersRunning: () => worker?.isRunning() ?? false,
@@ -187,7 +192,9 @@ export function createEngine(options: EngineOptions): Engine {
       }
       await bullQueue.close();
       // quit() would first (re)connect a client that is not ready; such a client just disconnects.
-      await Promise.allSettled([subscriber, redis].map((c) => (c.status === "ready" ? c.quit() : c.disconnect())));
+      await Promise.allSettled(
+        [subscriber, redis].map((c) => (c.status === "ready" ? c.quit() : c.disconnect())),
+      );
       logger.info("engine stopped");
     },
   };

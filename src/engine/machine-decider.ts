@@ -32,6 +32,7 @@ export function machineDecider(settings: RolloutSettings): Decider<PersistedRoll
     canApply,
     describe: describeRollout,
     isTerminal,
+    isPending: (state, effectId) => effectId in state.context.pending,
     heldScaleSetIds,
   };
 }

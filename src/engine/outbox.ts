@@ -19,11 +19,10 @@ export interface OutboxEntry {
   checks: number;
 }
 
-/** `timeScale` compresses timers (a demo against a time-compressed simulator); 1 in production. */
-export function outboxEntryFor(effect: Effect, revision: number, now: Date, timeScale = 1): OutboxEntry {
+export function outboxEntryFor(effect: Effect, revision: number, now: Date): OutboxEntry {
   const entry: OutboxEntry = { effect, revision, emittedAt: now.toISOString(), checks: 0 };
   if (effect.kind === "startTimer") {
-    entry.dueAt = new Date(now.getTime() + (effect.delaySeconds * 1000) / timeScale).toISOString();
+    entry.dueAt = new Date(now.getTime() + effect.delaySeconds * 1000).toISOString();
   }
   return entry;
 }

@@ -200,6 +200,11 @@ export class RolloutStore<S extends PersistedState = PersistedState> {
     return Object.values(all).map((json) => JSON.parse(json) as OutboxEntry);
   }
 
+  /** Drops an entry the machine no longer waits for: its effect must not run. */
+  async dropOutboxEntry(id: string, effectId: string): Promise<void> {
+    await this.redis.hdel(this.keys.outbox(id), effectId);
+  }
+
   /** Saves progress of a pending effect; false when the effect was answered meanwhile. */
   async saveProgress(id: string, entry: OutboxEntry): Promise<boolean> {
     const saved = await runScript(

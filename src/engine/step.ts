@@ -26,7 +26,6 @@ export interface StepperDeps<S extends PersistedState> {
   queue: EffectQueue;
   clock: Clock;
   logger: Logger;
-  timeScale: number;
 }
 
 export type StepResult<S extends PersistedState> =
@@ -106,9 +105,7 @@ export class Stepper<S extends PersistedState> {
     const heldBefore = decider.heldScaleSetIds(record.state);
     const heldAfter = terminal ? [] : decider.heldScaleSetIds(decision.state);
     const keep = new Set(heldAfter.map(scaleSetKey));
-    const outbox = decision.effects.map((e) =>
-      outboxEntryFor(e, decision.state.revision, now, this.deps.timeScale),
-    );
+    const outbox = decision.effects.map((e) => outboxEntryFor(e, decision.state.revision, now));
     const committed = await store.commit({
       id,
       expectedRevision: record.revision,

@@ -153,8 +153,9 @@ export class Fleet {
     return this.behaviourOf(this.behaviourKey(instance.image));
   }
 
+  /** An instance being upgraded already has the new model (as in ARM); it is Updating until it boots. */
   latestModelApplied(ss: ScaleSetState, instance: InstanceState): boolean {
-    return sameReference(ss.image, instance.image);
+    return sameReference(ss.image, instance.pendingImage ?? instance.image);
   }
 
   replicationState(

@@ -8,11 +8,11 @@ import { existsSync } from "node:fs";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import type { AddressInfo } from "node:net";
 import { dirname, join } from "node:path";
-import { ArmError, invalidParameter } from "./arm-errors.ts";
 import { ensureCertificates } from "./certificates.ts";
 import { SimClock } from "./clock.ts";
-import type { ActiveFault, FaultSpec } from "./faults.ts";
-import { FaultController, faultSpecSchema } from "./faults.ts";
+import { createFaultControls } from "./fault-controls.ts";
+import type { FaultSpec } from "./faults.ts";
+import { FaultController } from "./faults.ts";
 import { Fleet, resolveImage } from "./fleet.ts";
 import type { RequestLogEntry } from "./request-log.ts";
 import { RequestLog } from "./request-log.ts";
@@ -146,58 +146,7 @@ export async function startSimulator(options: SimulatorOptions): Promise<Running
     await writer.flush();
   }
 
-  const instanceFaults = new Map<string, { scaleSetId: string; instanceId: string }>();
-  const addFault = (spec: unknown): { id: string } => {
-    const parsed = faultSpecSchema.safeParse(spec);
-    if (!parsed.success)
-      throw invalidParameter(
-        `Invalid fault: ${parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`,
-      );
-    const fault = parsed.data;
-    if ("operation" in fault) return { id: faults.add(fault).id };
-    const ss =
-      fleet.scaleSet(fault.scaleSet) ??
-      state.scaleSets.find((s) => s.name.toLowerCase() === fault.scaleSet.toLowerCase());
-    const instance = ss?.instances.find((i) => i.instanceId === fault.instanceId);
-    if (!ss || !instance)
-      throw new ArmError(
-        404,
-        "NotFound",
-        `No instance ${fault.instanceId} in scale set '${fault.scaleSet}'.`,
-      );
-    if (fault.kind === "instanceNeverReturns") instance.neverReturns = true;
-    else instance.failNextWith = fault.errorCode;
-    const id = `instance-${randomBytes(8).toString("hex")}`;
-    instanceFaults.set(id, { scaleSetId: ss.id, instanceId: instance.instanceId });
-    writer?.schedule();
-    return { id };
-  };
-  const removeFault = (id: string): boolean => {
-    const target = instanceFaults.get(id);
-    if (!target) return faults.remove(id);
-    instanceFaults.delete(id);
-    const instance = fleet
-      .scaleSet(target.scaleSetId)
-      ?.instances.find((i) => i.instanceId === target.instanceId);
-    if (instance) {
-      delete instance.neverReturns;
-      delete instance.failNextWith;
-    }
-    writer?.schedule();
-    return true;
-  };
-  const listFaults = (): unknown[] => [
-    ...faults.list().map((f: ActiveFault) => ({
-      id: f.id,
-      ...f.spec,
-      ...(f.remaining !== undefined ? { remaining: f.remaining } : {}),
-    })),
-    ...[...instanceFaults].map(([id, target]) => ({ id, ...target })),
-  ];
-  const clearFaults = () => {
-    faults.clear();
-    for (const id of [...instanceFaults.keys()]) removeFault(id);
-  };
+  const controls = createFaultControls(fleet, faults, () => writer?.schedule());
 
   let baseUrl = "";
   const ctx: SimContext = {
@@ -214,7 +163,7 @@ export async function startSimulator(options: SimulatorOptions): Promise<Running
         .update(`${path}\n${new Date(expiresAtMs).toISOString().replace(/\.\d{3}Z$/, "Z")}`)
         .digest("base64"),
     changed: () => writer?.schedule(),
-    admin: { addFault, removeFault, clearFaults, listFaults },
+    admin: controls,
   };
 
   const server = createSimulatorServer(ctx, certificates, token);
@@ -254,10 +203,10 @@ export async function startSimulator(options: SimulatorOptions): Promise<Running
     requestLog: (filter) => log.entries(filter),
     clearRequestLog: () => log.clear(),
     instanceImages: (scaleSetId) => instanceImages(ctx, scaleSetId) as InstanceImage[],
-    addFault: (spec) => addFault(spec),
-    removeFault,
-    clearFaults,
-    listFaults,
+    addFault: (spec) => controls.addFault(spec),
+    removeFault: (id) => controls.removeFault(id),
+    clearFaults: () => controls.clearFaults(),
+    listFaults: () => controls.listFaults(),
     release: (faultId) => faults.release(faultId),
     held: (operation) => faults.held(operation),
     waitForHeld: (operation, count) => faults.waitForHeld(operation, count),

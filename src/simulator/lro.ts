@@ -13,12 +13,18 @@ import { scaleSetJson } from "./wire.ts";
 
 const OPERATIONS = String.raw`^/subscriptions/([^/]+)/providers/microsoft\.compute/locations/([^/]+)/operations/([^/]+)$`;
 
-function operationUrl(ctx: SimContext, op: OperationState): string {
-  return `${ctx.baseUrl}/subscriptions/${ctx.fleet.state.subscriptionId}/providers/Microsoft.Compute/locations/${op.location}/operations/${op.id}`;
+function operationUrl(ctx: SimContext, origin: string, op: OperationState): string {
+  return `${origin}/subscriptions/${ctx.fleet.state.subscriptionId}/providers/Microsoft.Compute/locations/${op.location}/operations/${op.id}`;
 }
 
-export function lroHeaders(ctx: SimContext, op: OperationState, apiVersion: string): Record<string, string> {
-  const url = operationUrl(ctx, op);
+/** `origin` is the scheme://host:port the client used, so the URLs work wherever it reached us from. */
+export function lroHeaders(
+  ctx: SimContext,
+  origin: string,
+  op: OperationState,
+  apiVersion: string,
+): Record<string, string> {
+  const url = operationUrl(ctx, origin, op);
   return {
     "Azure-AsyncOperation": `${url}?p=${op.kind}&api-version=${apiVersion}`,
     Location: `${url}?p=${op.kind}&monitor=true&api-version=${apiVersion}`,
@@ -50,7 +56,7 @@ function status(ctx: SimContext, params: string[], url: URL): SimResponse {
     return {
       status: 202,
       headers: {
-        Location: url.toString().replace(/^https?:\/\/[^/]+/, ctx.baseUrl),
+        Location: url.toString(),
         "Retry-After": String(ctx.lroRetryAfterSeconds),
       },
     };

@@ -48,6 +48,16 @@ function authorized(header: string | undefined, token: string): boolean {
   return presented.length === expected.length && timingSafeEqual(presented, expected);
 }
 
+/**
+ * URLs the simulator hands out (LRO status, nextLink, SAS URIs) use the host the client used, as
+ * Azure's do, so a client reaching it by another name (a compose service name) can follow them.
+ */
+function requestOrigin(host: string | undefined, fallback: string): string {
+  return host && /^[A-Za-z0-9.-]+(:\d+)?$|^\[[0-9A-Fa-f:.]+\](:\d+)?$/.test(host)
+    ? `https://${host}`
+    : fallback;
+}
+
 function send(res: ServerResponse, response: SimResponse): void {
   const headers: Record<string, string> = {
     "x-ms-request-id": randomUUID(),
@@ -82,7 +92,7 @@ export function createSimulatorServer(
 ): Server {
   return createServer({ cert: tls.cert, key: tls.key, keepAlive: true }, (req, res) => {
     const started = Date.now();
-    const url = new URL(req.url ?? "/", ctx.baseUrl);
+    const url = new URL(req.url ?? "/", requestOrigin(req.headers.host, ctx.baseUrl));
     const method = req.method ?? "GET";
     const matched = matchRoute(ROUTES, method, url.pathname);
     const operation = matched?.route.operation ?? "unknown";

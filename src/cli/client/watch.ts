@@ -38,20 +38,27 @@ export async function watchRollout(
   let outage = false;
   const outcome = await waitForRollout(client, id, {
     timeoutMs: options.timeoutMs,
-    onUnreachable: (err) => {
+    onUnavailable: (err) => {
       if (!outage && !options.json) io.err(`${err.message}; retrying until the timeout`);
       outage = true;
     },
-  }).finally(() => {
-    // The daemon ends the stream after the terminal entry; give it a moment, then stop following.
-    const drain = setTimeout(() => following.abort(), options.drainMs ?? 2000);
-    void progress.finally(() => clearTimeout(drain));
+  }).catch((err: unknown) => {
+    following.abort();
+    throw err;
   });
-  await progress;
+  if (outcome.kind === "terminal") {
+    // The daemon ends the stream after the terminal entry; give it a moment to deliver it.
+    const drain = setTimeout(() => following.abort(), options.drainMs ?? 2000);
+    await progress;
+    clearTimeout(drain);
+  } else {
+    following.abort();
+    await progress;
+  }
 
   if (outcome.kind === "timedOut") {
-    if (outcome.unreachable) {
-      io.err(`gave up after ${formatDuration(options.timeoutMs)}: ${outcome.unreachable.message}`);
+    if (outcome.unavailable) {
+      io.err(`gave up after ${formatDuration(options.timeoutMs)}: ${outcome.unavailable.message}`);
       return exitCodes.unreachable;
     }
     report(io, outcome.view, options.json, `timed out after ${formatDuration(options.timeoutMs)} waiting`);

@@ -14,7 +14,11 @@ export function registerServe(program: Command): void {
     .description("Run the daemon: API, rollout engine and workers (with --simulate, on a simulated fleet)")
     .option("-c, --config <file>", "configuration file layered over config/default.yaml (or CANARYD_CONFIG)")
     .option("--simulate <scenario>", "run the Azure simulator in-process on this scenario and use it")
-    .option("--time-scale <x>", "simulated seconds per second, for the simulator and the engine's timers", "1")
+    .option(
+      "--time-scale <x>",
+      "simulated seconds per second, for the simulator and the engine's timers",
+      "1",
+    )
     .action(async (options: ServeOptions) => {
       let config: ReturnType<typeof loadConfig>;
       try {

@@ -5,7 +5,6 @@
  * with backoff; 429s were already retried by the SDK after Retry-After.
  */
 import type { AzureAdapters } from "../../azure/adapters.ts";
-import { AzureAdapterError } from "../../azure/errors.ts";
 import type { Config } from "../../config/schema.ts";
 import type { Effect } from "../../domain/effects.ts";
 import { imageReferenceFromSpec } from "../../domain/image-reference.ts";
@@ -25,9 +24,11 @@ export interface EffectExecutorDeps {
 }
 
 /** Thrown for an effect kind the executor does not run (the engine's own `startTimer`). */
-export class UnsupportedEffectError extends AzureAdapterError {
+export class UnsupportedEffectError extends Error {
+  readonly code = "EFFECT_UNSUPPORTED";
+  readonly transient = false;
   constructor(kind: string) {
-    super("EFFECT_UNSUPPORTED", `effect ${kind} is run by the engine, not by the effect executor`);
+    super(`effect ${kind} is run by the engine, not by the effect executor`);
     this.name = "UnsupportedEffectError";
   }
 }
@@ -40,6 +41,7 @@ export function createEffectExecutor(deps: EffectExecutorDeps): ExecuteEffect {
     pollSeconds,
     rewriteAfterSeconds: Math.max(60, pollSeconds * 12),
     maxWrites: 3,
+    timeoutSeconds: config.upgradeTimeoutSeconds,
   };
 
   return async function executeEffect(effect: Effect, context: EffectContext): Promise<EffectStep> {

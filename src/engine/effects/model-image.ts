@@ -11,18 +11,22 @@ import { formatImage, referencesLatest, sameImage } from "../../domain/image-ref
 import type { EffectStep } from "./effect-executor.ts";
 
 export interface ModelWriteProgress {
-  /** How many times the write was submitted by this effect. */
+  /** When this effect first looked (ISO): the time limit counts from here. */
+  startedAt: string;
+  /** How many times the write was accepted by Azure for this effect. */
   writes: number;
-  /** When the last write was submitted (ISO). */
+  /** When the last write was accepted (ISO). */
   lastWriteAt?: string;
 }
 
 export interface ModelWriteOptions {
   pollSeconds: number;
-  /** A submitted write that still does not show in the model after this long is submitted again. */
+  /** An accepted write that still does not show in the model after this long is submitted again. */
   rewriteAfterSeconds: number;
   /** Writes submitted before giving up (the engine then fails the effect). */
   maxWrites: number;
+  /** How long the scale set may stay busy or unchanged before the effect gives up. */
+  timeoutSeconds: number;
 }
 
 export interface ModelWrite {
@@ -56,15 +60,19 @@ export async function stepModelWrite(
   progress: ModelWriteProgress | undefined,
   signal?: AbortSignal,
 ): Promise<EffectStep> {
-  const state: ModelWriteProgress = progress ?? { writes: 0 };
+  const state: ModelWriteProgress = progress ?? { startedAt: now.toISOString(), writes: 0 };
   const model = await compute.readModelImage(write.scaleSetId, signal);
   const current = model.imageReference ?? {};
   const busy = inProgress.has((model.provisioningState ?? "").toLowerCase());
-  const wait = (next: ModelWriteProgress): EffectStep => ({
-    done: false,
-    checkAgainInSeconds: options.pollSeconds,
-    progress: { ...next },
-  });
+  const wait = (next: ModelWriteProgress): EffectStep => {
+    const waited = (now.getTime() - Date.parse(next.startedAt)) / 1000;
+    if (waited > options.timeoutSeconds)
+      throw new AzureAdapterError(
+        "MODEL_WRITE_TIMEOUT",
+        `scale set ${write.scaleSetId} did not settle on ${formatImage(write.wanted)} within ${options.timeoutSeconds} s (model holds ${formatImage(current)}, provisioningState ${model.provisioningState ?? "unknown"})`,
+      );
+    return { done: false, checkAgainInSeconds: options.pollSeconds, progress: { ...next } };
+  };
 
   if (holds(current, write.wanted)) {
     if (busy) return wait(state);
@@ -88,6 +96,12 @@ export async function stepModelWrite(
       "MODEL_WRITE_NOT_APPLIED",
       `scale set ${write.scaleSetId} still holds ${formatImage(current)} after ${state.writes} accepted writes of ${formatImage(write.wanted)}`,
     );
-  await compute.startModelImageUpdate(write.scaleSetId, pinned(write.wanted), signal);
-  return wait({ writes: state.writes + 1, lastWriteAt: now.toISOString() });
+  try {
+    await compute.startModelImageUpdate(write.scaleSetId, pinned(write.wanted), signal);
+  } catch (error) {
+    // 409: another operation on the scale set still runs (an upgrade finishing): write after it.
+    if (error instanceof AzureAdapterError && error.statusCode === 409) return wait(state);
+    throw error;
+  }
+  return wait({ ...state, writes: state.writes + 1, lastWriteAt: now.toISOString() });
 }

@@ -38,9 +38,11 @@ export async function runPreflight(
   const scaleSetIds = uniqueIds(spec.waves.flatMap((wave) => wave.scaleSets));
   const findings: PreflightFinding[] = [];
   const models: ScaleSetModel[] = [];
-  for (const scaleSetId of scaleSetIds) {
-    const model = await readModel(deps, scaleSetId, findings, signal);
-    if (model) models.push(model);
+  // Independent reads: in parallel, findings kept in the spec's order.
+  const read = await Promise.all(scaleSetIds.map((scaleSetId) => readModel(deps, scaleSetId, signal)));
+  for (const result of read) {
+    if ("finding" in result) findings.push(result.finding);
+    else models.push(result.model);
   }
   for (const model of models) findings.push(...modelFindings(model));
 
@@ -55,8 +57,7 @@ export async function runPreflight(
     const availability = await checkImageAvailability(deps.azure, resolved, targets, now, signal);
     findings.push(...availability.findings);
     if (findings.length === 0) {
-      const scaleSets: ScaleSetFacts[] = [];
-      for (const model of models) scaleSets.push(await scaleSetFacts(deps, model, signal));
+      const scaleSets = await Promise.all(models.map((model) => scaleSetFacts(deps, model, signal)));
       return {
         done: true,
         outcome: {
@@ -74,22 +75,21 @@ export async function runPreflight(
 async function readModel(
   deps: PreflightDeps,
   scaleSetId: string,
-  findings: PreflightFinding[],
   signal: AbortSignal | undefined,
-): Promise<ScaleSetModel | undefined> {
+): Promise<{ model: ScaleSetModel } | { finding: PreflightFinding }> {
   try {
     const model = await deps.azure.compute.readScaleSetModel(scaleSetId, signal);
     deps.locations.remember(scaleSetId, model.location);
-    return model;
+    return { model };
   } catch (error) {
-    if (error instanceof AzureAdapterError && error.code === "SCALE_SET_NOT_FOUND") {
-      findings.push({
-        scaleSetId,
-        code: "SCALE_SET_NOT_FOUND",
-        message: `scale set ${scaleSetId} does not exist`,
-      });
-      return undefined;
-    }
+    if (error instanceof AzureAdapterError && error.code === "SCALE_SET_NOT_FOUND")
+      return {
+        finding: {
+          scaleSetId,
+          code: "SCALE_SET_NOT_FOUND",
+          message: `scale set ${scaleSetId} does not exist`,
+        },
+      };
     throw error;
   }
 }

@@ -18,10 +18,10 @@ const SCREENSHOT = Buffer.from(
   "hex",
 );
 
-function blobUri(ctx: SimContext, path: string, expiresAtMs: number): string {
+function blobUri(ctx: SimContext, origin: string, path: string, expiresAtMs: number): string {
   const se = new Date(expiresAtMs).toISOString().replace(/\.\d{3}Z$/, "Z");
   const sig = ctx.signBlob(path, expiresAtMs);
-  return `${ctx.baseUrl}${path}?sv=2022-11-02&se=${encodeURIComponent(se)}&sr=b&sp=r&sig=${encodeURIComponent(sig)}`;
+  return `${origin}${path}?sv=2022-11-02&se=${encodeURIComponent(se)}&sr=b&sp=r&sig=${encodeURIComponent(sig)}`;
 }
 
 function retrieve(ctx: SimContext, req: SimRequest): SimResponse {
@@ -39,8 +39,8 @@ function retrieve(ctx: SimContext, req: SimRequest): SimResponse {
   return {
     status: 200,
     body: {
-      consoleScreenshotBlobUri: blobUri(ctx, `${base}/screenshot.bmp`, expires),
-      serialConsoleLogBlobUri: blobUri(ctx, `${base}/serialconsole.log`, expires),
+      consoleScreenshotBlobUri: blobUri(ctx, req.url.origin, `${base}/screenshot.bmp`, expires),
+      serialConsoleLogBlobUri: blobUri(ctx, req.url.origin, `${base}/serialconsole.log`, expires),
     },
   };
 }

@@ -128,7 +128,11 @@ function update(ctx: SimContext, req: SimRequest): SimResponse {
   const body = asObject(req.body, "parameters");
   refuseWhileBusy(ctx, ss);
   const op = applyModel(ctx, ss, body, "virtualMachineScaleSets.update");
-  return { status: 200, body: scaleSetJson(ctx.fleet, ss), headers: lroHeaders(ctx, op, apiVersion(req)) };
+  return {
+    status: 200,
+    body: scaleSetJson(ctx.fleet, ss),
+    headers: lroHeaders(ctx, req.url.origin, op, apiVersion(req)),
+  };
 }
 
 function createOrUpdate(ctx: SimContext, req: SimRequest): SimResponse {
@@ -142,7 +146,7 @@ function createOrUpdate(ctx: SimContext, req: SimRequest): SimResponse {
     return {
       status: 200,
       body: scaleSetJson(ctx.fleet, existing),
-      headers: lroHeaders(ctx, op, apiVersion(req)),
+      headers: lroHeaders(ctx, req.url.origin, op, apiVersion(req)),
     };
   }
   const location =
@@ -200,7 +204,11 @@ function createOrUpdate(ctx: SimContext, req: SimRequest): SimResponse {
     ...(failWith ? { failWith } : {}),
   });
   ctx.changed();
-  return { status: 201, body: scaleSetJson(fleet, ss), headers: lroHeaders(ctx, op, apiVersion(req)) };
+  return {
+    status: 201,
+    body: scaleSetJson(fleet, ss),
+    headers: lroHeaders(ctx, req.url.origin, op, apiVersion(req)),
+  };
 }
 
 function instanceIdsFrom(body: unknown, required: boolean): string[] | undefined {
@@ -243,7 +251,7 @@ function updateInstances(ctx: SimContext, req: SimRequest): SimResponse {
   const failWith = ctx.faults.takeLroFailure("virtualMachineScaleSets.updateInstances");
   const op = fleet.startOperation(ss, "upgrade", { instanceIds: targets, ...(failWith ? { failWith } : {}) });
   ctx.changed();
-  return { status: 202, headers: lroHeaders(ctx, op, apiVersion(req)) };
+  return { status: 202, headers: lroHeaders(ctx, req.url.origin, op, apiVersion(req)) };
 }
 
 /** POST reimage: instances reboot into the image they already run (`latest` resolves anew). */
@@ -263,7 +271,7 @@ function reimage(ctx: SimContext, req: SimRequest): SimResponse {
   const failWith = ctx.faults.takeLroFailure("virtualMachineScaleSets.reimage");
   const op = fleet.startOperation(ss, "reimage", { instanceIds: targets, ...(failWith ? { failWith } : {}) });
   ctx.changed();
-  return { status: 202, headers: lroHeaders(ctx, op, apiVersion(req)) };
+  return { status: 202, headers: lroHeaders(ctx, req.url.origin, op, apiVersion(req)) };
 }
 
 function list(ctx: SimContext, scaleSets: ScaleSetState[]): SimResponse {

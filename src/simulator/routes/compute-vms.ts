@@ -21,7 +21,7 @@ function list(ctx: SimContext, req: SimRequest): SimResponse {
   if (start + ctx.vmListPageSize < ss.instances.length) {
     const next = new URL(req.url.toString());
     next.searchParams.set("$skiptoken", String(start + ctx.vmListPageSize));
-    body.nextLink = `${ctx.baseUrl}${next.pathname}${next.search}`;
+    body.nextLink = next.toString();
   }
   return { status: 200, body };
 }

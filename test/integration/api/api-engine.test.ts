@@ -25,10 +25,15 @@ import { runCli, urlOf, writeTemp } from "../../unit/cli/cli-harness.ts";
 
 const redisUrl = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
 const prefix = `{cdapi-${randomBytes(5).toString("hex")}}`;
-const subscription = "/subscriptions/5f2b8c1e-3a4d-4e6f-9b0a-1c2d3e4f5a6b/resourceGroups/rg-demo/providers/Microsoft.Compute";
+const subscription =
+  "/subscriptions/5f2b8c1e-3a4d-4e6f-9b0a-1c2d3e4f5a6b/resourceGroups/rg-demo/providers/Microsoft.Compute";
 const scaleSet = (name: string) => `${subscription}/virtualMachineScaleSets/${name}`;
 const version = (v: string) => `${subscription}/galleries/demoGallery/images/web/versions/${v}`;
-const tokens = { viewer: randomBytes(24).toString("hex"), deployer: randomBytes(24).toString("hex"), oncall: randomBytes(24).toString("hex") };
+const tokens = {
+  viewer: randomBytes(24).toString("hex"),
+  deployer: randomBytes(24).toString("hex"),
+  oncall: randomBytes(24).toString("hex"),
+};
 const auth = (role: keyof typeof tokens) => ({ authorization: `Bearer ${tokens[role]}` });
 const logger = pino({ level: process.env.LOG_LEVEL ?? "silent" });
 
@@ -67,7 +72,9 @@ beforeAll(async () => {
     },
   };
   metrics = createMetrics({ defaultMetrics: false });
-  const azure = createAzureAdapters(await createAzureAccess(config.azure), { onAzureCall: metrics.azureCall });
+  const azure = createAzureAdapters(await createAzureAccess(config.azure), {
+    onAzureCall: (call) => metrics.azureCall(call.operation, call.status),
+  });
   engine = createEngine({
     redisUrl,
     config,
@@ -99,7 +106,10 @@ afterAll(async () => {
 async function waitTerminal(id: string, limitMs = 45_000) {
   const deadline = Date.now() + limitMs;
   for (;;) {
-    const res = await app.inject({ url: `/v1/rollouts/${id}/wait?timeoutSeconds=5`, headers: auth("viewer") });
+    const res = await app.inject({
+      url: `/v1/rollouts/${id}/wait?timeoutSeconds=5`,
+      headers: auth("viewer"),
+    });
     if (res.statusCode === 200) return res.json();
     expect(res.statusCode).toBe(202);
     if (Date.now() > deadline) throw new Error(`rollout ${id} still ${res.json().phase}`);
@@ -170,7 +180,8 @@ describe("the API over the engine and the simulator", () => {
     const rolledBack = await waitTerminal(id);
     expect(rolledBack.phase).toBe("rolledBack");
     expect(simulator.instanceImages(scaleSet("web-b")).every((i) => i.version === "1.0.0")).toBe(true);
-    const timeline = (await app.inject({ url: `/v1/rollouts/${id}`, headers: auth("viewer") })).json().timeline;
+    const timeline = (await app.inject({ url: `/v1/rollouts/${id}`, headers: auth("viewer") })).json()
+      .timeline;
     expect(timeline.some((e: { actor: string }) => e.actor === "oncall-bot")).toBe(true);
   });
 
@@ -224,12 +235,18 @@ describe("the CLI against the daemon's API", () => {
     expect(completed.code).toBe(0);
     expect(completed.stdout).toMatch(/ended: completed$/);
 
-    const rolledBack = await runCli(["rollout", "start", "-f", bad, "--wait", "--timeout", "60s", "--json"], env);
+    const rolledBack = await runCli(
+      ["rollout", "start", "-f", bad, "--wait", "--timeout", "60s", "--json"],
+      env,
+    );
     expect(rolledBack.code).toBe(3);
     expect(JSON.parse(rolledBack.stdout)).toMatchObject({ phase: "rolledBack", name: "web-a-1.2.0" });
     expect(simulator.instanceImages(scaleSet("web-a")).every((i) => i.version === "1.1.0")).toBe(true);
 
-    const rollback = await runCli(["rollback", "--scale-set", scaleSet("web-a"), "--reason", "drill", "--json"], env);
+    const rollback = await runCli(
+      ["rollback", "--scale-set", scaleSet("web-a"), "--reason", "drill", "--json"],
+      env,
+    );
     expect(rollback.code).toBe(0);
     const acted = JSON.parse(rollback.stdout);
     expect(acted.name).toBe("web-a-1.1.0");
@@ -253,10 +270,19 @@ describe("auth matrix over the engine", () => {
   });
 
   it("refuses each route to roles below its own with 403, and to no token with 401", async () => {
-    const spec = { name: "m", image: { galleryImageVersionId: version("1.1.0") }, waves: [{ name: "w", scaleSets: [scaleSet("web-d")] }] };
+    const spec = {
+      name: "m",
+      image: { galleryImageVersionId: version("1.1.0") },
+      waves: [{ name: "w", scaleSets: [scaleSet("web-d")] }],
+    };
     for (const route of routeTable(spec, scaleSet("web-d"), id)) {
       const send = (headers: Record<string, string>) =>
-        app.inject({ method: route.method, url: route.url, headers, ...(route.payload ? { payload: route.payload } : {}) });
+        app.inject({
+          method: route.method,
+          url: route.url,
+          headers,
+          ...(route.payload ? { payload: route.payload } : {}),
+        });
       expect((await send({})).statusCode, route.name).toBe(401);
       for (const role of ["viewer", "deployer", "oncall"] as const) {
         const res = await send(auth(role));

@@ -200,6 +200,23 @@ describe("transport", () => {
     expect((error as Error).message).toMatch(/certificate/i);
   });
 
+  it("lets the SDK retry a 5xx, and counts both attempts", async () => {
+    fleet.calls.length = 0;
+    fleet.sim.addFault({
+      kind: "serverError",
+      operation: "virtualMachineScaleSetVMs.list",
+      status: 503,
+      count: 1,
+    });
+    try {
+      expect(await fleet.azure.compute.listInstances(fleet.scaleSetId("web-b"))).toHaveLength(4);
+    } finally {
+      fleet.sim.clearFaults();
+    }
+    // The first page failed once and was retried; the second page (two per page) followed.
+    expect(fleet.calls.map((call) => call.status)).toEqual([503, 200, 200]);
+  });
+
   it("counts every attempt by operation and status, including a 429 the SDK retried after Retry-After", async () => {
     fleet.calls.length = 0;
     fleet.sim.addFault({

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { type AzureAdapters, createAzureAdapters } from "../../../src/azure/adapters.ts";
 import type { AzureCall } from "../../../src/azure/clients.ts";
 import { type AzureAccess, createAzureAccess } from "../../../src/azure/credentials.ts";
-import { type RunningSimulator, startSimulator } from "../../../src/simulator/index.ts";
+import { type RunningSimulator, type Scenario, startSimulator } from "../../../src/simulator/index.ts";
 
 export interface DemoFleet {
   sim: RunningSimulator;
@@ -22,13 +22,18 @@ export interface DemoFleet {
   close(): Promise<void>;
 }
 
-export async function startDemoFleet(
-  options: { timeScale?: number; vmListPageSize?: number } = {},
-): Promise<DemoFleet> {
+export interface FleetOptions {
+  timeScale?: number;
+  vmListPageSize?: number;
+  /** Another scenario than the demo (an object or a YAML path); names still resolve in rg-demo. */
+  scenario?: Scenario | string;
+}
+
+export async function startDemoFleet(options: FleetOptions = {}): Promise<DemoFleet> {
   const dir = await mkdtemp(join(tmpdir(), "canaryd-azure-"));
   const connectionFile = join(dir, "simulator.json");
   const sim = await startSimulator({
-    scenario: "config/simulator/demo.yaml",
+    scenario: options.scenario ?? "config/simulator/demo.yaml",
     port: 0,
     timeScale: options.timeScale ?? 60,
     lroRetryAfterSeconds: 0,

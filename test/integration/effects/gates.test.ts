@@ -116,6 +116,37 @@ describe("gates on the demo versions", () => {
     expect(value).toBeGreaterThan(85);
   });
 
+  it("a serial log that cannot be downloaded makes bootDiagnostics inconclusive, with the SAS redacted", async () => {
+    const execute = createEffectExecutor({ azure: fleet.azure, config: engineConfig, allowLatestFor: [] });
+    const scaleSetId = fleet.scaleSetId("web-b");
+    const rollout = spec({
+      image: { galleryImageVersionId: fleet.versionId("1.1.0") },
+      waves: [{ name: "w", scaleSets: [scaleSetId] }],
+    });
+    fleet.sim.addFault({ kind: "serverError", operation: "bootDiagnostics.download", status: 500, count: 5 });
+    try {
+      const { outcome } = await drive(
+        execute,
+        {
+          kind: "evaluateGates",
+          scaleSetId,
+          instanceIds: ["2"],
+          gates: [gates[1] as GateSpec],
+          maxUnhealthyPercent: 0,
+          since: new Date().toISOString(),
+          attempt: 0,
+        },
+        { spec: rollout },
+      );
+      expect(outcome).toMatchObject({ type: "gates.evaluated", verdict: "inconclusive" });
+      const text = JSON.stringify(outcome);
+      expect(text).toContain("serialconsole.log failed: HTTP 500");
+      expect(text).not.toMatch(/sig=|[?&]se=|\?/);
+    } finally {
+      fleet.sim.clearFaults();
+    }
+  });
+
   it("a metric gate without data yet is inconclusive, not passed", async () => {
     const execute = createEffectExecutor({ azure: fleet.azure, config: engineConfig, allowLatestFor: [] });
     const scaleSetId = fleet.scaleSetId("web-b");

@@ -1,5 +1,5 @@
 /** Model writes and manual upgrades: written once, observed to the end, never overwriting or repeating. */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
 import { createEffectExecutor } from "../../../src/engine/effects/create-effect-executor.ts";
 import { type DemoFleet, startDemoFleet } from "../azure/demo-simulator.ts";
 import { drive, engineConfig, spec } from "./drive-effect.ts";
@@ -72,6 +72,28 @@ describe("setModelImage and revertModel", () => {
       "model.reverted",
     );
     expect(writes()).toBe(0);
+  });
+
+  it("waits while another model write still runs on the scale set, then writes", async () => {
+    // Time scale 1: the other write keeps the scale set Updating for a whole wall-clock second.
+    const slow = await startDemoFleet({ timeScale: 1 });
+    onTestFinished(() => slow.close());
+    const scaleSetId = slow.scaleSetId("web-b");
+    await slow.azure.compute.startModelImageUpdate(scaleSetId, { id: slow.versionId("1.0.0") });
+    slow.sim.clearRequestLog();
+    const { outcome, steps } = await drive(
+      createEffectExecutor({ azure: slow.azure, config: engineConfig, allowLatestFor: [] }),
+      {
+        kind: "setModelImage",
+        scaleSetId,
+        target: { id: slow.versionId("1.1.0") },
+        previous: { id: slow.versionId("1.0.0") },
+      },
+      { spec: rolloutOf("web-b") },
+    );
+    expect(outcome).toEqual({ type: "model.updated", scaleSetId });
+    expect(steps[0]).toMatchObject({ done: false, progress: { writes: 0 } });
+    expect(slow.sim.requestLog({ operation: "virtualMachineScaleSets.update" })).toHaveLength(1);
   });
 
   it("refuses to revert over someone else's change with model.conflict", async () => {

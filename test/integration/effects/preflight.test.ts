@@ -2,6 +2,7 @@
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
 import type { PreflightFinding } from "../../../src/domain/effects.ts";
 import { createEffectExecutor } from "../../../src/engine/effects/create-effect-executor.ts";
+import { parseScenario } from "../../../src/simulator/index.ts";
 import { type DemoFleet, startDemoFleet } from "../azure/demo-simulator.ts";
 import { drive, engineConfig, spec } from "./drive-effect.ts";
 
@@ -141,6 +142,56 @@ describe("preflight", () => {
       if (checked.outcome.type === "replication.checked") status = checked.outcome.status;
     }
     expect(status).toBe("completed");
+  });
+
+  it("refuses a Flexible scale set and an image past its end-of-life date", async () => {
+    const scenario = parseScenario({
+      subscriptionId: "0b7e5c1a-2222-4222-8333-944455556666",
+      resourceGroups: [
+        {
+          name: "rg-demo",
+          galleries: [
+            {
+              name: "demoGallery",
+              location: "westeurope",
+              images: [
+                {
+                  name: "web",
+                  versions: [
+                    { name: "1.0.0", targetRegions: ["westeurope"] },
+                    { name: "0.9.0", targetRegions: ["westeurope"], endOfLifeDate: "2020-01-01T00:00:00Z" },
+                  ],
+                },
+              ],
+            },
+          ],
+          scaleSets: [
+            {
+              name: "flex",
+              location: "westeurope",
+              capacity: 2,
+              orchestrationMode: "Flexible",
+              image: { gallery: "demoGallery", image: "web", version: "1.0.0" },
+            },
+          ],
+        },
+      ],
+    });
+    const custom = await startDemoFleet({ scenario });
+    onTestFinished(() => custom.close());
+    const rollout = spec({
+      image: { galleryImageVersionId: custom.versionId("0.9.0") },
+      waves: [{ name: "w", scaleSets: [custom.scaleSetId("flex")] }],
+    });
+    const { outcome } = await drive(executor(custom), { kind: "preflight" }, { spec: rollout });
+    if (outcome.type !== "preflight.refused") throw new Error(outcome.type);
+    expect(outcome.findings.map((finding) => finding.code).sort()).toEqual([
+      "IMAGE_END_OF_LIFE",
+      "ORCHESTRATION_NOT_UNIFORM",
+    ]);
+    expect(
+      outcome.findings.find((finding) => finding.code === "ORCHESTRATION_NOT_UNIFORM")?.message,
+    ).toContain("scale set flex uses Flexible orchestration");
   });
 
   it("reports a failed replication by region from checkReplication", async () => {

@@ -2,13 +2,14 @@
  * Crashes and duplicates: the outbox and its durable "done" marks make a crash at any point, a
  * duplicated job or a late outcome end in the same state as an uninterrupted run.
  */
-import { Queue } from "bullmq";
+import { type Job, Queue } from "bullmq";
 import { Redis } from "ioredis";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import type { OutcomeEvent } from "../../../src/domain/effects.ts";
 import { sameImage } from "../../../src/domain/image-reference.ts";
 import { systemClock } from "../../../src/engine/clock.ts";
-import { EffectQueue, effectQueueName } from "../../../src/engine/effect-queue.ts";
+import { type EffectJobData, EffectQueue, effectQueueName } from "../../../src/engine/effect-queue.ts";
+import { processEffectJob } from "../../../src/engine/effect-worker.ts";
 import type { Engine } from "../../../src/engine/engine.ts";
 import { engineKeys } from "../../../src/engine/keys.ts";
 import { machineDecider, rolloutSettings } from "../../../src/engine/machine-decider.ts";
@@ -31,6 +32,7 @@ import {
 } from "./support/harness.ts";
 
 const prefix = testPrefix();
+const decider = machineDecider(rolloutSettings(testConfig(prefix).engine));
 const engines: Engine[] = [];
 const closers: (() => Promise<unknown>)[] = [];
 
@@ -53,17 +55,16 @@ function parts(enqueue?: (id: string, entries: OutboxEntry[]) => Promise<void>) 
   );
   const keys = engineKeys(prefix);
   const store = new RolloutStore(redis, keys);
-  const queue = new EffectQueue(bull, systemClock, { attempts: 3, backoffMs: 10 });
+  const queue = new EffectQueue(bull, systemClock, { attempts: 3, backoffMs: 10, timeScale: 1 });
   if (enqueue) queue.enqueue = enqueue;
   const stepper = new Stepper({
     store,
     lock: new RolloutLock(redis, { ttlMs: 5_000, waitMs: 5_000 }),
     keys,
-    decider: machineDecider(rolloutSettings(testConfig(prefix).engine)),
+    decider,
     queue,
     clock: systemClock,
     logger: testLogger,
-    timeScale: 1,
   });
   return { store, stepper, bull, keys };
 }
@@ -86,9 +87,23 @@ function everyEffectStartedOnce(fleet: FakeFleet) {
 async function outcomeOf(fleet: FakeFleet, store: RolloutStore, id: string): Promise<OutcomeEvent> {
   const [entry] = await store.outboxEntries(id);
   if (!entry) throw new Error("nothing pending");
-  const step = await fleet.execute(entry.effect, { rolloutId: id, spec: testSpec(), now: () => new Date() });
-  if (!step.done) throw new Error("expected a finished step");
-  return { ...step.outcome, effectId: entry.effect.id, at: new Date().toISOString() } as OutcomeEvent;
+  return answer(fleet, id, entry);
+}
+
+/** Runs an effect on the fake fleet to its end, as the engine's worker would. */
+async function answer(fleet: FakeFleet, id: string, entry: OutboxEntry): Promise<OutcomeEvent> {
+  let progress: Record<string, unknown> | undefined;
+  for (;;) {
+    const step = await fleet.execute(entry.effect, {
+      rolloutId: id,
+      spec: testSpec(),
+      now: () => new Date(),
+      progress,
+    });
+    if (step.done)
+      return { ...step.outcome, effectId: entry.effect.id, at: new Date().toISOString() } as OutcomeEvent;
+    progress = step.progress;
+  }
 }
 
 describe("the engine after a crash", () => {
@@ -215,6 +230,58 @@ describe("duplicates and late outcomes", () => {
 
     expect(await commit(record.revision)).toEqual({ kind: "ok" });
     expect(await commit(record.revision)).toEqual({ kind: "conflict", currentRevision: record.revision + 1 });
+  });
+});
+
+describe("effects the machine cancelled", () => {
+  it("are dropped without running when their job comes up after a rollback began", async () => {
+    const fleet = new FakeFleet(["a"], v100);
+    const api = engineFor(fleet);
+    const spec = testSpec({ waves: [{ name: "only", scaleSets: [fleet.scaleSets[0]?.id ?? ""] }] });
+    const view = await api.service.start(
+      { ...spec, strategy: { ...spec.strategy, bakeSeconds: 600 } },
+      { actor: alice },
+    );
+    const { store, stepper } = parts(async () => {});
+    // Answer every effect by hand until the canary bakes: its timer is then the one pending effect.
+    for (let step = 0; step < 20; step++) {
+      const pending = await store.outboxEntries(view.id);
+      if (pending.some((e) => e.effect.kind === "startTimer")) break;
+      for (const entry of pending) await stepper.apply(view.id, await answer(fleet, view.id, entry));
+    }
+    const [bake] = await store.outboxEntries(view.id);
+    expect(bake?.effect).toMatchObject({ kind: "startTimer", timer: "bake" });
+    await api.service.act(view.id, "abort", alice, "wrong change window");
+    expect(await store.outboxEntry(view.id, bake?.effect.id ?? "")).toBeDefined();
+    const timelineBefore = (await store.timeline(view.id)).length;
+
+    // The bake's job comes up while the rollback runs.
+    const job = {
+      data: { rolloutId: view.id, effectId: bake?.effect.id },
+      opts: { attempts: 3 },
+      attemptsMade: 0,
+    };
+    const result = await processEffectJob(
+      {
+        store,
+        stepper,
+        decider,
+        executeEffect: fleet.execute,
+        clock: systemClock,
+        logger: testLogger,
+        timeScale: 1,
+      },
+      job as unknown as Job<EffectJobData>,
+      undefined,
+      undefined,
+    );
+
+    expect(result).toBe("skipped");
+    expect(await store.outboxEntry(view.id, bake?.effect.id ?? "")).toBeUndefined();
+    expect((await store.timeline(view.id)).length).toBe(timelineBefore);
+    const worker = engineFor(fleet);
+    await worker.start();
+    expect((await worker.service.waitForTerminal(view.id, 20_000)).phase).toBe("rolledBack");
   });
 });
 

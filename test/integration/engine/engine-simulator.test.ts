@@ -27,11 +27,12 @@ afterAll(() => removeKeys(prefix));
 
 function demoEngine(): Engine {
   const config = testConfig(prefix);
+  // Production-like gate retries (30 s, up to 10 min), run 60 times faster like the fleet.
   config.engine = {
     ...config.engine,
     pollIntervalSeconds: 0.05,
-    gateRetrySeconds: 0.05,
-    inconclusiveTimeoutSeconds: 5,
+    gateRetrySeconds: 30,
+    inconclusiveTimeoutSeconds: 600,
   };
   const executeEffect = createEffectExecutor({
     azure: fleet.azure,
@@ -121,6 +122,8 @@ describe("the demo rollouts through the simulator", () => {
       expect(webB?.touchedInstanceIds).toEqual([]);
       expect(webC?.touchedInstanceIds).toEqual([]);
       const upgrades = fleet.sim.requestLog({ operation: "virtualMachineScaleSets.updateInstances" });
+      // The canary's upgrade and the rollback's: never anything on web-b or web-c.
+      expect(upgrades.length).toBeGreaterThanOrEqual(2);
       expect(upgrades.every((u) => u.path.includes("web-a"))).toBe(true);
       const failedGate = (await service.timeline(view.id)).find(
         (e) => e.type === "gates.evaluated" && /fail/i.test(e.message),
@@ -144,13 +147,15 @@ describe("the demo rollouts through the simulator", () => {
     expect(fleet.sim.requestLog({ operation: "virtualMachineScaleSets.update" })).toHaveLength(0);
   });
 
-  it("rejects a rollout onto the Automatic-policy scale set, naming it", async () => {
+  it("rejects a rollout onto the Automatic-policy scale set, naming it, and its plan says so first", async () => {
     const { service } = demoEngine();
     await engine?.start();
-    const view = await service.start(
-      demoSpec("1.1.0", { waves: [{ name: "only", scaleSets: [fleet.scaleSetId("web-auto")] }] }),
-      { actor: alice },
-    );
+    const spec = demoSpec("1.1.0", { waves: [{ name: "only", scaleSets: [fleet.scaleSetId("web-auto")] }] });
+    const plan = await service.plan(spec);
+    expect(plan.wouldStart).toBe(false);
+    expect(JSON.stringify(plan.findings)).toContain("web-auto");
+
+    const view = await service.start(spec, { actor: alice });
     const done = await service.waitForTerminal(view.id, 60_000);
 
     expect(done.phase).toBe("rejected");

@@ -184,6 +184,41 @@ describe("upgrade policies and 5xx", () => {
   });
 });
 
+describe("URLs handed out", () => {
+  it("follow the host name the client used (e.g. a compose service name), as Azure's do", async () => {
+    const port = new URL(h.sim.connection.resourceManagerEndpoint).port;
+    const path = `/subscriptions/${h.sim.connection.subscriptionId}/resourceGroups/${RG}/providers/Microsoft.Compute/virtualMachineScaleSets/web-b/virtualMachines/0/retrieveBootDiagnosticsData?api-version=2026-04-01`;
+    const { status, headers, body } = await new Promise<{
+      status: number;
+      headers: Record<string, unknown>;
+      body: string;
+    }>((resolve, reject) => {
+      request(
+        `https://localhost:${port}${path}`,
+        {
+          method: "POST",
+          ca: h.sim.connection.caCert,
+          headers: { authorization: `Bearer ${h.sim.connection.token}` },
+        },
+        (res) => {
+          let text = "";
+          res.on("data", (c) => {
+            text += c;
+          });
+          res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: text }));
+        },
+      )
+        .on("error", reject)
+        .end();
+    });
+    expect(status).toBe(200);
+    expect(headers["x-ms-request-id"]).toBeTruthy();
+    expect(JSON.parse(body).serialConsoleLogBlobUri).toMatch(
+      new RegExp(`^https://localhost:${port}/bootdiagnostics/`),
+    );
+  });
+});
+
 describe("certificates", () => {
   it("name loopback and the configured host; a new host keeps the CA and reissues the server certificate", async () => {
     const dir = await mkdtemp(join(tmpdir(), "canaryd-sim-certs-"));

@@ -191,16 +191,24 @@ describe("long-running operations across restarts", () => {
       const first = await startHarness({ stateFile, certDir: dir, timeScale: 1 });
       const port = Number(new URL(first.sim.connection.resourceManagerEndpoint).port);
       await first.compute.virtualMachineScaleSets.update(RG, "web-b", imageOf(first, "1.1.0"), FAST);
+      // The first "daemon" stops observing (abort) before the simulator goes down.
+      const stop = new AbortController();
       const poller = first.compute.virtualMachineScaleSets.updateInstances(
         RG,
         "web-b",
         { instanceIds: ["2"] },
-        FAST,
+        {
+          ...FAST,
+          abortSignal: stop.signal,
+        },
       );
       await poller.submitted();
       const serialized = await poller.serialize();
-      await first.sim.close();
+      stop.abort();
       await expect(poller).rejects.toThrow();
+      const before = first.sim.instanceImages(first.scaleSetId("web-b")).find((i) => i.instanceId === "2");
+      expect(before?.provisioningState).toBe("Updating");
+      await first.sim.close();
 
       const second = await startHarness({ stateFile, certDir: dir, port, timeScale: 50 });
       const restored = restorePoller(

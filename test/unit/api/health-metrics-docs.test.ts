@@ -79,8 +79,9 @@ describe("OpenAPI", () => {
 describe("metrics the engine and Azure adapters record", () => {
   it("count Azure calls by operation and status, throttled ones apart, gate verdicts and step latency", async () => {
     const metrics = createMetrics({ defaultMetrics: false });
-    metrics.azureCall({ operation: "virtualMachineScaleSets.get", status: 200 });
-    metrics.azureCall({ operation: "virtualMachineScaleSets.get", status: 429 });
+    metrics.azureCall("virtualMachineScaleSets.get", 200);
+    metrics.azureCall("virtualMachineScaleSets.get", 429);
+    metrics.azureThrottled("virtualMachineScaleSets.get");
     metrics.gateResult("bootDiagnostics", "failed");
     metrics.stepDuration("upgradeInstances", 0.2);
     const text = await metrics.registry.metrics();

@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { operationName } from "../../../src/azure/clients.ts";
 import { toInstanceFacts, toScaleSetModel } from "../../../src/azure/compute.ts";
 import { toImageVersionFacts } from "../../../src/azure/gallery.ts";
+import { dimensionValue } from "../../../src/azure/metrics.ts";
 import { compareVersions, newestVersion } from "../../../src/azure/versions.ts";
 
 const scaleSetId =
@@ -97,6 +98,14 @@ describe("mapping ARM shapes to canaryd facts", () => {
     expect(operationName("POST", "https://westeurope.metrics.example/subscriptions/s/metrics:getBatch")).toBe(
       "POST metrics:getBatch",
     );
+  });
+
+  it("finds the VMName dimension however Azure Monitor spells and shapes its name", () => {
+    expect(
+      dimensionValue([{ name: { value: "vmname", localizedValue: "vmname" }, value: "web-a_0" }], "vmname"),
+    ).toBe("web-a_0");
+    expect(dimensionValue([{ name: "VMName", value: "web-a_2" }], "vmname")).toBe("web-a_2");
+    expect(dimensionValue([{ name: "other", value: "x" }], "vmname")).toBeUndefined();
   });
 
   it("orders versions numerically", () => {

@@ -63,6 +63,40 @@ describe("secrets stay out of errors and logs", () => {
     expect(JSON.stringify(access)).not.toContain("SECRET");
   });
 
+  it("uses a static token for emulators and adds the configured CA bundle", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "canaryd-access-"));
+    const bundle = join(dir, "extra-ca.pem");
+    await writeFile(bundle, "-----BEGIN CERTIFICATE-----\nEXTRA\n-----END CERTIFICATE-----\n");
+    const access = await createAzureAccess({
+      ...azureConfig,
+      credential: "staticToken",
+      staticToken: "emulator-SECRET",
+      resourceManagerEndpoint: "https://arm.example/",
+      caBundleFile: bundle,
+    });
+    expect(access.resourceManagerEndpoint).toBe("https://arm.example");
+    expect(access.metricsEndpointFor("northeurope")).toBe("https://northeurope.metrics.monitor.azure.com");
+    expect(access.ca).toContain("EXTRA");
+    expect((await access.credential.getToken("scope"))?.token).toBe("emulator-SECRET");
+    await expect(createAzureAccess({ ...azureConfig, credential: "staticToken" })).rejects.toMatchObject({
+      code: "AZURE_CONFIG_INVALID",
+    });
+  });
+
+  it("refuses a CA bundle that holds no certificate", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "canaryd-access-"));
+    const bundle = join(dir, "not-a-ca.pem");
+    await writeFile(bundle, "hello");
+    await expect(
+      createAzureAccess({
+        ...azureConfig,
+        credential: "staticToken",
+        staticToken: "t",
+        caBundleFile: bundle,
+      }),
+    ).rejects.toMatchObject({ code: "AZURE_CA_UNREADABLE" });
+  });
+
   it("refuses a connection file without a token, naming the field", async () => {
     const dir = await mkdtemp(join(tmpdir(), "canaryd-access-"));
     const file = join(dir, "simulator.json");

@@ -1,5 +1,6 @@
 /** Invariant 5: a pipeline waiting on a rollout learns its terminal phase even across daemon restarts. */
 import { afterEach, describe, expect, it } from "vitest";
+import { storeUnavailable } from "../../../src/engine/rollout-service.ts";
 import { buildHarness, validSpec } from "../api/api-harness.ts";
 import { runCli, urlOf } from "./cli-harness.ts";
 
@@ -41,6 +42,27 @@ describe("rollout wait across a daemon restart", () => {
     expect(result.code).toBe(3);
     expect(result.stderr).toContain("cannot reach the canaryd daemon");
     expect(result.stdout).toContain(`rollout ${id} ended: rolledBack`);
+  });
+
+  it("retries while the daemon answers 503 (its Redis is coming back), then exits with the outcome", async () => {
+    const h = await buildHarness();
+    open.push(h);
+    await h.app.listen({ port: 0, host: "127.0.0.1" });
+    const { id } = await h.service.start(validSpec() as never, { actor: { id: "ci" } });
+    h.service.setPhase(id, "completed");
+    const realWait = h.service.waitForTerminal.bind(h.service);
+    let refusals = 2;
+    h.service.waitForTerminal = async (...args) => {
+      if (refusals-- > 0) throw storeUnavailable("ECONNREFUSED");
+      return realWait(...args);
+    };
+    const result = await runCli(["rollout", "wait", id, "--timeout", "30s"], {
+      CANARYD_URL: urlOf(h.app.server),
+      CANARYD_TOKEN: h.tokens.viewer,
+    });
+    expect(result.code).toBe(0);
+    expect(refusals).toBe(-1);
+    expect(result.stderr).toContain("Redis is not reachable");
   });
 
   it("exits 6 when the daemon stays unreachable until the timeout", async () => {

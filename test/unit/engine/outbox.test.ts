@@ -13,16 +13,6 @@ describe("outbox entries", () => {
     expect(entry).toMatchObject({ revision: 3, checks: 0, dueAt: "2026-11-27T10:05:00.000Z" });
   });
 
-  it("compress timer deadlines by the time scale (a demo against a fast simulator)", () => {
-    const entry = outboxEntryFor(
-      { id: "r3e0", kind: "startTimer", timer: "bake", delaySeconds: 300 },
-      3,
-      now,
-      60,
-    );
-    expect(entry.dueAt).toBe("2026-11-27T10:00:05.000Z");
-  });
-
   it("leave other effects without a deadline", () => {
     expect(outboxEntryFor({ id: "r1e0", kind: "preflight" }, 1, now).dueAt).toBeUndefined();
   });

@@ -128,13 +128,30 @@ function outcomes(effect: Effect, world: World, fleet: ScaleSetFacts[]): { event
   }
 }
 
-/** The content of a state: equal keys mean equal futures (revision and effect ids renamed away). */
+/**
+ * The content of a state that decides its future: equal keys mean equal futures. Revision and
+ * effect ids are renamed away; records of the past (gate evidence, reasons, findings) are left
+ * out because no decision reads them.
+ */
 function key(node: Node): string {
-  const { revision: _r, effectSeq: _s, pending, approvalTimerEffectId: _a, ...rest } = node.state.context;
+  const {
+    revision: _r,
+    effectSeq: _s,
+    pending,
+    approvalTimerEffectId: _a,
+    reason: _reason,
+    findings: _f,
+    scaleSets,
+    ...rest
+  } = node.state.context;
   const effects = Object.values(pending)
     .map(({ id: _id, ...e }) => JSON.stringify(e))
     .sort();
-  return JSON.stringify([node.state.state, rest, effects, node.world]);
+  const progress = scaleSets.map(({ rollbackResults: _rr, failure: _fl, batches, ...ss }) => ({
+    ...ss,
+    batches: batches.map(({ gateResults: _g, ...b }) => b),
+  }));
+  return JSON.stringify([node.state.state, rest, progress, effects, node.world]);
 }
 
 export interface ExploreResult {
