@@ -9,8 +9,6 @@ import type { Config, Role } from "../config/schema.ts";
 import type { Actor } from "../domain/effects.ts";
 import { forbidden, unauthorized } from "./problem.ts";
 
-export type { Role };
-
 /** The caller as the engine records it: a token's name (or `anonymous`) and its role. */
 export type Caller = Actor & { role: Role };
 

@@ -107,12 +107,57 @@ const timingSchema = z
   })
   .prefault({});
 
-export const scenarioSchema = z.object({
-  subscriptionId: z.uuid(),
-  timing: timingSchema,
-  resourceGroups: z.array(resourceGroupSchema).min(1),
-  marketplaceImages: z.array(marketplaceImageSchema).default([]),
-});
+export const scenarioSchema = z
+  .object({
+    subscriptionId: z.uuid(),
+    timing: timingSchema,
+    resourceGroups: z.array(resourceGroupSchema).min(1),
+    marketplaceImages: z.array(marketplaceImageSchema).default([]),
+  })
+  .superRefine((scenario, ctx) => {
+    // A scale set must run an image the scenario defines, or its instances would have no behaviour.
+    scenario.resourceGroups.forEach((rg, g) => {
+      const seen = new Set<string>();
+      rg.scaleSets.forEach((ss, i) => {
+        const path = ["resourceGroups", g, "scaleSets", i];
+        if (seen.has(ss.name.toLowerCase()))
+          ctx.addIssue({
+            code: "custom",
+            path: [...path, "name"],
+            message: `duplicate scale set ${ss.name}`,
+          });
+        seen.add(ss.name.toLowerCase());
+        const image = ss.image;
+        if ("gallery" in image) {
+          const owner = scenario.resourceGroups.find((r) => r.name === (image.resourceGroup ?? rg.name));
+          const versions = owner?.galleries
+            .find((x) => x.name === image.gallery)
+            ?.images.find((x) => x.name === image.image)?.versions;
+          if (!versions?.some((v) => v.name === image.version)) {
+            ctx.addIssue({
+              code: "custom",
+              path: [...path, "image"],
+              message: `no gallery image version ${image.gallery}/${image.image}/${image.version} in the scenario`,
+            });
+          }
+        } else if ("publisher" in image) {
+          const market = scenario.marketplaceImages.find(
+            (m) => m.publisher === image.publisher && m.offer === image.offer && m.sku === image.sku,
+          );
+          if (
+            !market ||
+            (image.version !== "latest" && !market.versions.some((v) => v.name === image.version))
+          ) {
+            ctx.addIssue({
+              code: "custom",
+              path: [...path, "image"],
+              message: `no marketplace image ${image.publisher}:${image.offer}:${image.sku}:${image.version} in the scenario`,
+            });
+          }
+        }
+      });
+    });
+  });
 export type Scenario = z.infer<typeof scenarioSchema>;
 export type ScenarioScaleSet = z.infer<typeof scaleSetSchema>;
 export type ScenarioGalleryVersion = z.infer<typeof galleryVersionSchema>;

@@ -90,7 +90,7 @@ export function createSimulatorServer(
   tls: { cert: string; key: string },
   token: string,
 ): Server {
-  return createServer({ cert: tls.cert, key: tls.key, keepAlive: true }, (req, res) => {
+  const server = createServer({ cert: tls.cert, key: tls.key, keepAlive: true }, (req, res) => {
     const started = Date.now();
     const url = new URL(req.url ?? "/", requestOrigin(req.headers.host, ctx.baseUrl));
     const method = req.method ?? "GET";
@@ -177,4 +177,9 @@ export function createSimulatorServer(
       });
     });
   });
+  // Longer than clients keep idle sockets, so a client never reuses a socket the server is closing
+  // (which surfaces as a spurious ECONNRESET and an extra SDK retry).
+  server.keepAliveTimeout = 65_000;
+  server.headersTimeout = 66_000;
+  return server;
 }

@@ -271,7 +271,12 @@ export class StateWriter {
     if (this.#timer) return;
     this.#timer = setTimeout(() => {
       this.#timer = undefined;
-      void this.flush();
+      // A failed background write is reported, not fatal: the next change or close writes again.
+      this.flush().catch((error: unknown) =>
+        process.emitWarning(`cannot write simulator state: ${(error as Error).message}`, {
+          code: "SIM_STATE_WRITE_FAILED",
+        }),
+      );
     }, this.#debounceMs);
   }
 
@@ -281,11 +286,13 @@ export class StateWriter {
       this.#timer = undefined;
     }
     const text = JSON.stringify(this.#snapshot());
-    this.#writing = this.#writing.then(async () => {
-      const temp = `${this.#path}.${process.pid}.tmp`;
-      await writeFile(temp, text);
-      await rename(temp, this.#path);
-    });
+    this.#writing = this.#writing
+      .catch(() => undefined)
+      .then(async () => {
+        const temp = `${this.#path}.${process.pid}.tmp`;
+        await writeFile(temp, text);
+        await rename(temp, this.#path);
+      });
     await this.#writing;
   }
 }

@@ -114,7 +114,7 @@ const versionId = (version: string) =>
   `/subscriptions/${sim.connection.subscriptionId}/resourceGroups/rg-demo/providers/Microsoft.Compute/galleries/demoGallery/images/web/versions/${version}`;
 const versionsOf = (name: string) => sim.instanceImages(scaleSetId(name)).map((i) => i.version);
 
-function spec(version: string, bakeSeconds = 60) {
+function spec(version: string, bakeSeconds = 0) {
   return rolloutSpecSchema.parse({
     name: `web-${version}`,
     image: { galleryImageVersionId: versionId(version) },

@@ -73,6 +73,9 @@ describe("OpenAPI", () => {
     const ui = await h.app.inject({ url: "/docs/" });
     expect(ui.statusCode).toBe(200);
     expect(ui.headers["content-type"]).toMatch(/text\/html/);
+    // Served over plain HTTP too: the UI's assets must not be forced to https.
+    expect(ui.headers["content-security-policy"]).toContain("script-src 'self'");
+    expect(ui.headers["content-security-policy"]).not.toContain("upgrade-insecure-requests");
   });
 });
 

@@ -376,6 +376,8 @@ describe("limits and headers", () => {
     const res = await h.app.inject({ url: "/healthz" });
     expect(res.headers["x-content-type-options"]).toBe("nosniff");
     expect(res.headers["strict-transport-security"]).toBeDefined();
+    expect(res.headers["content-security-policy"]).toContain("default-src 'self'");
+    expect(res.headers["content-security-policy"]).not.toContain("upgrade-insecure-requests");
   });
 
   it("answers an unknown route with a 404 problem", async () => {

@@ -30,7 +30,7 @@ export interface Transition {
   to: Node;
 }
 
-const userEvents: UserEvent["type"][] = ["pause", "resume", "approve", "abort", "rollback"];
+export const allUserEvents: UserEvent["type"][] = ["pause", "resume", "approve", "abort", "rollback"];
 
 function imageName(ref: { id?: string }): string {
   return ref.id === targetImage.id ? "target" : "prev";
@@ -154,8 +154,17 @@ function key(node: Node): string {
   return JSON.stringify([node.state.state, rest, progress, effects, node.world]);
 }
 
+export interface ExploreOptions {
+  maxStates?: number;
+  /** User events tried at every state (default: all five). */
+  userEvents?: UserEvent["type"][];
+  /** Only the healthy world's answer for each effect (default: every outcome). */
+  successOnly?: boolean;
+}
+
 export interface ExploreResult {
   states: number;
+  /** States with no pending effect, by machine state (a person would have to act, or it ended). */
   transitions: number;
   terminal: Map<string, number>;
 }
@@ -164,7 +173,7 @@ export function explore(
   spec: RolloutSpec,
   fleet: ScaleSetFacts[],
   check: (t: Transition) => void,
-  options: { maxStates?: number; userEvents?: boolean } = {},
+  options: ExploreOptions = {},
 ): ExploreResult {
   const maxStates = options.maxStates ?? 200_000;
   const world: World = { models: {}, instances: {} };
@@ -181,11 +190,14 @@ export function explore(
   while (stack.length > 0) {
     const node = stack.pop() as Node;
     const moves: { event: RolloutEvent; world: World }[] = [];
-    for (const effect of Object.values(node.state.context.pending)) moves.push(...outcomes(effect, node.world, fleet));
-    if (options.userEvents !== false) {
-      for (const type of userEvents) moves.push({ event: { type, actor: { id: "bob" }, reason: "test", at }, world: node.world });
+    for (const effect of Object.values(node.state.context.pending)) {
+      const all = outcomes(effect, node.world, fleet);
+      moves.push(...(options.successOnly ? all.slice(0, 1) : all));
     }
     if (moves.length === 0) terminal.set(node.state.state, (terminal.get(node.state.state) ?? 0) + 1);
+    for (const type of options.userEvents ?? allUserEvents) {
+      moves.push({ event: { type, actor: { id: "bob" }, reason: "test", at }, world: node.world });
+    }
     for (const move of moves) {
       const decision = decide(node.state, move.event);
       const to: Node = { state: decision.state, world: decision.ignored ? node.world : move.world };
