@@ -17,7 +17,7 @@ COPY bin ./bin
 COPY src ./src
 COPY machines ./machines
 COPY config ./config
-RUN mkdir -p /app/var && chown node:node /app/var
+RUN mkdir -p /app/var /shared && chown node:node /app/var /shared
 USER node
 EXPOSE 8080
 HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \

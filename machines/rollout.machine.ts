@@ -67,9 +67,12 @@ export function isUserEvent(event: MachineEvent): event is UserEvent {
   return ["pause", "resume", "approve", "abort", "rollback"].includes(event.type);
 }
 
-/** Steps mutate a structured clone: snapshots stay immutable and JSON-serialisable. */
+/**
+ * Steps mutate a deep copy, so a snapshot is never changed after the fact. The context is plain
+ * JSON by construction (it is persisted as such), and a JSON round trip is the cheapest deep copy.
+ */
 function withDraft(context: RolloutContext, fn: (draft: RolloutContext) => void): RolloutContext {
-  const draft = structuredClone(context);
+  const draft = JSON.parse(JSON.stringify(context)) as RolloutContext;
   fn(draft);
   return draft;
 }
@@ -165,6 +168,7 @@ export const rolloutMachine = setup({
       withDraft(context, (d) => {
         takeEffect(d, event);
         d.replicationPolls += 1;
+        note(d, "replication.polling", `Checking image replication again (check ${d.replicationPolls})`);
         emitEffect(d, { kind: "checkReplication" });
       }),
     ),
@@ -266,7 +270,9 @@ export const rolloutMachine = setup({
   },
 }).createMachine({
   id: "rollout",
-  context: ({ input }) => ({
+  // xstate's pure transition() builds an inert actor that evaluates this without input; that
+  // context is never used, so give it an empty one instead of throwing (a thrown error costs a stack).
+  context: ({ input }) => (input === undefined ? ({} as RolloutContext) : {
     rolloutId: input.rolloutId,
     name: input.name,
     createdBy: input.createdBy,

@@ -101,6 +101,12 @@ function upgradeBatch(ctx: RolloutContext, ss: ScaleSetProgress, index: number, 
   batch.status = "upgrading";
   ss.step = "upgrading";
   addTouched(ss, batch.instanceIds);
+  note(ctx, "batch.upgrading", `${name(ss)} ${batchLabel(batch, index)}: upgrading ${instanceIds.join(", ")}`, {
+    scaleSetId: ss.id,
+    batch: index,
+    kind: batch.kind,
+    instanceIds,
+  });
   emitEffect(ctx, {
     kind: "upgradeInstances",
     scaleSetId: ss.id,
@@ -376,8 +382,14 @@ export function applyRolloutOutcome(
         note(ctx, "bake.completed", `${name(ss)}: canary baked for ${effect.delaySeconds}s`, { scaleSetId: ss.id });
         afterBake(ctx, ss);
       } else if (effect.timer === "pauseBetweenBatches") {
+        note(ctx, "pause.completed", `${name(ss)}: ${effect.delaySeconds}s pause between batches over`, {
+          scaleSetId: ss.id,
+        });
         observeThenContinue(ctx, ss);
       } else if (effect.timer === "gateRetry") {
+        note(ctx, "gates.retry", `${name(ss)}: evaluating inconclusive gates again (attempt ${ss.gateAttempt + 1})`, {
+          scaleSetId: ss.id,
+        });
         evaluateBatch(ctx, ss, ss.gateAttempt + 1);
       }
       return;
@@ -501,9 +513,9 @@ export function applyRollbackOutcome(
       });
       return;
     }
-    if (event.type === "model.updated") {
-      note(ctx, "model.updated", `${name(ss)}: model set to ${formatImage(ctx.targetImage)}`, { scaleSetId: ss.id });
-    }
+    note(ctx, "rollback.inFlightDone", `${name(ss)}: ${effect.kind} in flight finished (${event.type}); reverting`, {
+      scaleSetId: ss.id,
+    });
     revert(ctx, ss);
     return;
   }
@@ -560,7 +572,11 @@ export function applyRollbackOutcome(
       } else rollbackFailed(ctx, ss, "instance health stayed inconclusive after rollback");
       return;
     case "timer.fired":
-      if (ss.step === "rollbackGateRetry") rollbackGate(ctx, ss, ss.gateAttempt + 1);
+      if (ss.step !== "rollbackGateRetry") return;
+      note(ctx, "gates.retry", `${name(ss)} rollback: evaluating instance health again (attempt ${ss.gateAttempt + 1})`, {
+        scaleSetId: ss.id,
+      });
+      rollbackGate(ctx, ss, ss.gateAttempt + 1);
       return;
     case "effect.failed":
       rollbackFailed(ctx, ss, `${effect.kind} failed: ${event.reason}`);

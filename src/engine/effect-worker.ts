@@ -7,7 +7,7 @@
  */
 import { DelayedError, type Job } from "bullmq";
 import type { Logger } from "pino";
-import type { Effect } from "../domain/effects.ts";
+import type { Effect, OutcomeEvent } from "../domain/effects.ts";
 import type { Clock } from "./clock.ts";
 import type { Decider, PersistedState } from "./decider.ts";
 import type { EffectJobData } from "./effect-queue.ts";
@@ -27,7 +27,8 @@ export interface EffectJobDeps<S extends PersistedState> {
   timeScale: number;
 }
 
-export type EffectJobResult = "answered" | "skipped" | "waiting";
+/** What a job did; a job that must check again later ends by throwing BullMQ's DelayedError instead. */
+export type EffectJobResult = "answered" | "skipped";
 
 export async function processEffectJob<S extends PersistedState>(
   deps: EffectJobDeps<S>,
@@ -57,7 +58,7 @@ export async function processEffectJob<S extends PersistedState>(
       ...outcome.outcome,
       effectId,
       at: deps.clock.now().toISOString(),
-    } as Parameters<Stepper<S>["apply"]>[1]);
+    } as OutcomeEvent);
     return "answered";
   }
 

@@ -3,6 +3,7 @@
  * atomically), reads and lists them, applies user actions through the same step as outcomes,
  * and streams the timeline. It knows the machine only through the Decider seam.
  */
+import type { Logger } from "pino";
 import type { Actor, UserEvent } from "../domain/effects.ts";
 import { type RolloutView, type TimelineEntry, terminalPhases } from "../domain/rollout-view.ts";
 import type { RolloutSpec } from "../domain/spec.ts";
@@ -43,6 +44,7 @@ export interface EngineServiceDeps<S extends PersistedState> {
   keys: EngineKeys;
   executeEffect: ExecuteEffect;
   clock: Clock;
+  logger: Logger;
   idempotencyTtlSeconds: number;
   /** How often waitForTerminal re-reads even without a timeline message (a missed publish). */
   waitRecheckMs: number;
@@ -85,6 +87,16 @@ export class EngineService<S extends PersistedState> implements RolloutService {
     if (result.kind === "busy") throw scaleSetBusy(result.scaleSetId, result.holderId);
     if (result.kind === "exists") return this.mustGet(result.id);
     await this.deps.queue.enqueue(id, outbox);
+    this.deps.logger.info(
+      {
+        rolloutId: id,
+        name: spec.name,
+        actor: options.actor.id,
+        revision: decision.state.revision,
+        effects: outbox.length,
+      },
+      "rollout created",
+    );
     return this.mustGet(id);
   }
 

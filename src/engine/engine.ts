@@ -17,6 +17,7 @@ import { EngineService } from "./engine-service.ts";
 import { engineKeys } from "./keys.ts";
 import { machineDecider, rolloutSettings } from "./machine-decider.ts";
 import { recoverOutbox } from "./recovery.ts";
+import { errorMessage } from "./redact.ts";
 import { redisOptionsFromUrl } from "./redis-connection.ts";
 import { RolloutLock } from "./rollout-lock.ts";
 import type { RolloutService } from "./rollout-service.ts";
@@ -73,6 +74,10 @@ export interface EngineOptions {
   /** The rollout machine; tests may drive the engine with another decider. */
   decider?: Decider;
   logger: Logger;
+  /**
+   * Defaults to the system clock, or an accelerated one when `timing.timeScale` is not 1.
+   * Processes sharing one Redis must share one clock: give them all the same accelerated origin.
+   */
   clock?: Clock;
   timing?: Partial<EngineTiming>;
 }
@@ -130,6 +135,7 @@ export function createEngine(options: EngineOptions): Engine {
     keys,
     executeEffect: options.executeEffect,
     clock,
+    logger,
     idempotencyTtlSeconds: timing.idempotencyTtlSeconds,
     waitRecheckMs: timing.waitRecheckMs,
     workersRunning: () => worker?.isRunning() ?? false,
@@ -137,7 +143,7 @@ export function createEngine(options: EngineOptions): Engine {
 
   const runRecovery = () =>
     recoverOutbox(store, queue, logger).catch((error: unknown) =>
-      logger.warn({ err: error }, "outbox recovery pass failed; the next one retries"),
+      logger.warn({ reason: errorMessage(error) }, "outbox recovery pass failed; the next one retries"),
     );
 
   return {
@@ -173,10 +179,12 @@ export function createEngine(options: EngineOptions): Engine {
           autorun: false,
         },
       );
-      worker.on("error", (error) => logger.error({ err: error }, "effect worker error"));
+      worker.on("error", (error) => logger.error({ reason: errorMessage(error) }, "effect worker error"));
       await worker.waitUntilReady();
       await runRecovery();
-      void worker.run();
+      worker
+        .run()
+        .catch((error: unknown) => logger.error({ reason: errorMessage(error) }, "effect worker stopped"));
       sweep = setInterval(runRecovery, timing.recoveryIntervalMs);
       sweep.unref();
       logger.info({ prefix, concurrency: options.config.engine.workerConcurrency }, "engine started");

@@ -122,11 +122,18 @@ export class FaultController {
       .map(({ faultId, operation: op }) => ({ faultId, operation: op }));
   }
 
-  /** Resolves once at least `count` requests to `operation` (any when omitted) are being held. */
-  waitForHeld(operation?: string, count = 1): Promise<void> {
+  /** Resolves once at least `count` requests to `operation` (any when omitted) are held; `signal` gives up (never resolves). */
+  waitForHeld(operation?: string, count = 1, signal?: AbortSignal): Promise<void> {
     const predicate = () => this.held(operation).length >= count;
     if (predicate()) return Promise.resolve();
-    return new Promise((resolve) => this.#heldWaiters.push({ predicate, resolve }));
+    return new Promise((resolve) => {
+      const waiter = { predicate, resolve };
+      this.#heldWaiters.push(waiter);
+      signal?.addEventListener("abort", () => {
+        const index = this.#heldWaiters.indexOf(waiter);
+        if (index >= 0) this.#heldWaiters.splice(index, 1);
+      });
+    });
   }
 
   #expire(): void {

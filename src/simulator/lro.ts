@@ -51,7 +51,11 @@ function findOperation(ctx: SimContext, params: string[]): OperationState {
 
 function status(ctx: SimContext, params: string[], url: URL): SimResponse {
   const op = findOperation(ctx, params);
-  if (url.searchParams.get("monitor") !== "true") return { status: 200, body: operationStatusBody(op) };
+  if (url.searchParams.get("monitor") !== "true") {
+    const retry =
+      op.status === "InProgress" ? { headers: { "Retry-After": String(ctx.lroRetryAfterSeconds) } } : {};
+    return { status: 200, body: operationStatusBody(op), ...retry };
+  }
   if (op.status === "InProgress") {
     return {
       status: 202,

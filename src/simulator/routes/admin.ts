@@ -3,7 +3,7 @@
  * off, release held requests, and inspect what instances run and what the simulator was asked.
  */
 import { ArmError } from "../arm-errors.ts";
-import type { Route, SimContext } from "../router.ts";
+import type { Route, SimContext, SimRequest, SimResponse } from "../router.ts";
 import { route } from "../router.ts";
 
 /** What each instance of a scale set runs now: the image inspection tests and the demo rely on. */
@@ -22,6 +22,35 @@ export function instanceImages(ctx: SimContext, scaleSetId: string) {
 }
 
 const options = { faultable: false } as const;
+
+/**
+ * `GET /admin/held[?operation=…][&wait=true&count=N&timeoutMs=T]`: with `wait`, answers once N
+ * requests are held (or 408 after T ms), so another process can wait for a hold without polling.
+ */
+async function heldRequests(ctx: SimContext, req: SimRequest): Promise<SimResponse> {
+  const q = req.url.searchParams;
+  const operation = q.get("operation") ?? undefined;
+  if (q.get("wait") === "true") {
+    const count = Math.max(1, Number.parseInt(q.get("count") ?? "1", 10) || 1);
+    const timeoutMs = Math.min(120_000, Math.max(0, Number.parseInt(q.get("timeoutMs") ?? "30000", 10) || 0));
+    const giveUp = new AbortController();
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<"timeout">((resolve) => {
+      timer = setTimeout(() => resolve("timeout"), timeoutMs);
+    });
+    const outcome = await Promise.race([ctx.faults.waitForHeld(operation, count, giveUp.signal), timedOut]);
+    clearTimeout(timer);
+    giveUp.abort();
+    if (outcome === "timeout") {
+      throw new ArmError(
+        408,
+        "HoldWaitTimedOut",
+        `Fewer than ${count} requests were held within ${timeoutMs} ms.`,
+      );
+    }
+  }
+  return { status: 200, body: { value: ctx.faults.held(operation) } };
+}
 
 export const adminRoutes: Route[] = [
   route(
@@ -59,13 +88,25 @@ export const adminRoutes: Route[] = [
     },
     options,
   ),
+  route("GET", "^/admin/held$", "admin.held", heldRequests, options),
   route(
     "GET",
-    "^/admin/held$",
-    "admin.held",
-    (ctx, req) => ({
+    "^/admin/operations$",
+    "admin.operations",
+    (ctx) => ({
       status: 200,
-      body: { value: ctx.faults.held(req.url.searchParams.get("operation") ?? undefined) },
+      body: {
+        value: ctx.fleet.state.operations.map((op) => ({
+          id: op.id,
+          kind: op.kind,
+          scaleSetId: op.scaleSetId,
+          status: op.status,
+          instanceIds: op.instanceIds,
+          startTime: new Date(op.startWallMs).toISOString(),
+          ...(op.endWallMs !== undefined ? { endTime: new Date(op.endWallMs).toISOString() } : {}),
+          ...(op.error ? { error: op.error } : {}),
+        })),
+      },
     }),
     options,
   ),

@@ -27,12 +27,15 @@ afterAll(() => removeKeys(prefix));
 
 function demoEngine(): Engine {
   const config = testConfig(prefix);
-  // Production-like gate retries (30 s, up to 10 min), run 60 times faster like the fleet.
+  // Production-like gate and replication waits, run 60 times faster like the fleet.
   config.engine = {
     ...config.engine,
     pollIntervalSeconds: 0.05,
     gateRetrySeconds: 30,
     inconclusiveTimeoutSeconds: 600,
+    // A version may still replicate when preflight reads it (4 simulated seconds): wait for it.
+    replicationPollSeconds: 30,
+    replicationTimeoutSeconds: 3600,
   };
   const executeEffect = createEffectExecutor({
     azure: fleet.azure,

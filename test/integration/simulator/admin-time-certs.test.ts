@@ -96,6 +96,48 @@ describe("admin endpoint", () => {
   });
 });
 
+describe("admin endpoint for other processes", () => {
+  it("GET /admin/held?wait=true answers once a request is held, 408 when none comes in time", async () => {
+    const none = await admin("GET", "/held?operation=galleryImages.listByGallery&wait=true&timeoutMs=50");
+    expect(none.status).toBe(408);
+    const { json } = await admin("POST", "/faults", {
+      kind: "hold",
+      operation: "galleryImages.listByGallery",
+      count: 1,
+    });
+    const id = (json as { id: string }).id;
+    const waiting = admin("GET", "/held?operation=galleryImages.listByGallery&wait=true&timeoutMs=5000");
+    const listing = (async () => {
+      const names = [];
+      for await (const image of h.compute.galleryImages.listByGallery(RG, "demoGallery"))
+        names.push(image.name);
+      return names;
+    })();
+    const held = await waiting;
+    expect(held.status).toBe(200);
+    expect((held.json as { value: unknown[] }).value).toHaveLength(1);
+    expect((await admin("POST", `/faults/${id}/release`)).json).toEqual({ released: 1 });
+    expect(await listing).toEqual(["web"]);
+  });
+
+  it("GET /admin/operations lists LROs with their outcome", async () => {
+    await h.compute.virtualMachineScaleSets.update(
+      RG,
+      "web-d",
+      { virtualMachineProfile: { storageProfile: { imageReference: { id: h.versionId("1.1.0") } } } },
+      FAST,
+    );
+    const ops = (await admin("GET", "/operations")).json as {
+      value: { kind: string; scaleSetId: string; status: string }[];
+    };
+    expect(ops.value.at(-1)).toMatchObject({
+      kind: "modelUpdate",
+      scaleSetId: h.scaleSetId("web-d"),
+      status: "Succeeded",
+    });
+  });
+});
+
 describe("simulated time", () => {
   // Its own simulator at time-scale 2: slow enough that "in progress" is reliably observable.
   let slow: Harness;

@@ -36,7 +36,7 @@ async function startRollout() {
   return view.id;
 }
 
-describe("GET /v1/rollouts/:id/events", () => {
+describe("GET /v1/rollouts/:id/events", { timeout: 20_000 }, () => {
   it("replays the whole timeline with seq as event id, then ends once the rollout is terminal", async () => {
     h = await buildHarness();
     const id = await startRollout();
@@ -120,7 +120,7 @@ describe("GET /v1/rollouts/:id/events", () => {
     await readUntil(/id: 3\n/);
     expect(received).not.toMatch(/id: 1\n/);
     abort.abort();
-    await expect.poll(() => h.service.subscriptions.get(id)?.size).toBe(0);
+    await expect.poll(() => h.service.subscriptions.get(id)?.size, { timeout: 10_000 }).toBe(0);
   });
 
   it("closes open streams when the app shuts down", async () => {
@@ -142,7 +142,7 @@ describe("GET /v1/rollouts/:id/events", () => {
   });
 });
 
-describe("GET /v1/rollouts/:id/wait", () => {
+describe("GET /v1/rollouts/:id/wait", { timeout: 20_000 }, () => {
   it("answers 202 with the current state when the timeout passes first", async () => {
     h = await buildHarness();
     const id = await startRollout();
@@ -161,7 +161,7 @@ describe("GET /v1/rollouts/:id/wait", () => {
       url: `/v1/rollouts/${id}/wait?timeoutSeconds=30`,
       headers: h.auth("viewer"),
     });
-    await expect.poll(() => h.service.waiting).toBe(1);
+    await expect.poll(() => h.service.waiting, { timeout: 10_000 }).toBe(1);
     h.service.setPhase(id, "rolledBack", "system", "boot gate failed");
     const res = await waiting;
     expect(res.statusCode).toBe(200);

@@ -17,7 +17,7 @@ async function setUp(role: "viewer" | "deployer" | "oncall" = "oncall") {
 const specYaml = () =>
   `name: web-1.1.0\nimage:\n  galleryImageVersionId: ${validSpec().image.galleryImageVersionId}\nwaves:\n  - name: first\n    scaleSets:\n      - ${scaleSetA}\n`;
 
-describe("canaryd rollout start", () => {
+describe("canaryd rollout start", { timeout: 20_000 }, () => {
   it("starts from a YAML file and prints the id; --json prints the rollout", async () => {
     await setUp();
     const file = await writeTemp("spec.yaml", specYaml());
@@ -68,7 +68,7 @@ describe("canaryd rollout start", () => {
       ["rolledBack", 3],
     ] as const) {
       const run = runCli(["rollout", "start", "-f", file, "--wait", "--timeout", "30s"], env);
-      await expect.poll(() => h.service.waiting).toBe(1);
+      await expect.poll(() => h.service.waiting, { timeout: 10_000 }).toBe(1);
       const id = [...h.service.rollouts.keys()].at(-1) as string;
       h.service.setPhase(id, "canary");
       h.service.setPhase(id, phase, "system", phase === "rolledBack" ? "boot gate failed" : undefined);
@@ -89,7 +89,7 @@ describe("canaryd rollout start", () => {
   });
 });
 
-describe("canaryd rollout plan, list, status, actions", () => {
+describe("canaryd rollout plan, list, status, actions", { timeout: 20_000 }, () => {
   it("plan prints the batches and changes nothing", async () => {
     await setUp();
     const file = await writeTemp("spec.yaml", specYaml());
@@ -154,7 +154,7 @@ describe("canaryd rollout plan, list, status, actions", () => {
   });
 });
 
-describe("canaryd rollback", () => {
+describe("canaryd rollback", { timeout: 20_000 }, () => {
   it("rolls back by scale set with a reason", async () => {
     await setUp();
     await h.service.start(validSpec() as never, { actor: { id: "ci" } });

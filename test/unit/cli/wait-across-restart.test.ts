@@ -15,7 +15,8 @@ async function crash(h: Harness) {
   await h.app.close();
 }
 
-describe("rollout wait across a daemon restart", () => {
+// Real sockets and timers: generous limits keep a loaded machine from failing them.
+describe("rollout wait across a daemon restart", { timeout: 20_000 }, () => {
   it("keeps retrying while the daemon is down and exits with the phase it finds after the restart", async () => {
     const first = await buildHarness();
     open.push(first);
@@ -28,7 +29,7 @@ describe("rollout wait across a daemon restart", () => {
       CANARYD_URL: url,
       CANARYD_TOKEN: first.tokens.viewer,
     });
-    await expect.poll(() => first.service.waiting).toBe(1);
+    await expect.poll(() => first.service.waiting, { timeout: 10_000 }).toBe(1);
     await crash(first);
     open.pop();
     // While the daemon is down the rollout ends (the engine kept its state in Redis).

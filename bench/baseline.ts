@@ -1,0 +1,169 @@
+/**
+ * The baseline: the rollout a competent engineer scripts with `az` today, reproduced call for
+ * call through the same SDK against the same simulator. Per scale set: `az vmss show` (record
+ * the previous image), `az vmss list-instances` (plan the batches), `az vmss update --set
+ * ...imageReference.id=...` (GET + PATCH, waits for the long-running operation). Per batch, per
+ * instance: `az vmss update-instances --instance-ids <id> --no-wait`, then `az vmss
+ * get-instance-view --instance-id <id>` every poll interval until the instance is back (the last
+ * view is the instanceHealth gate), and the serial log (`retrieveBootDiagnosticsData` + blob GET)
+ * judged with the same patterns as canaryd's bootDiagnostics gate. Same batches, same parallel
+ * scale sets per wave, same poll interval, no bake. Fair to the script: upgrades use --no-wait
+ * (one POST, no LRO polling), and the health check reuses the last poll's view.
+ */
+import { request } from "node:https";
+import { rootCertificates } from "node:tls";
+import { setTimeout as sleep } from "node:timers/promises";
+import { ComputeManagementClient, type VirtualMachineScaleSetVMInstanceView } from "@azure/arm-compute";
+import { planBatches } from "../src/domain/plan.ts";
+import { bootPatterns, findBootFailure } from "../src/gates/boot-diagnostics.ts";
+import { StaticTokenCredential, type SimulatorConnection, simulatorClientOptions } from "../src/simulator/index.ts";
+
+export interface BaselineOptions {
+  connection: SimulatorConnection;
+  resourceGroup: string;
+  /** Scale set names per wave. */
+  waves: string[][];
+  targetImageId: string;
+  maxParallelScaleSets: number;
+  pollIntervalSeconds: number;
+  /** Extra boot-log failure patterns (the spec's failOn). */
+  failOn: string[];
+}
+
+export interface BaselineResult {
+  outcome: "completed" | "failed";
+  reason?: string;
+  upgradedInstances: number;
+  batches: number;
+  wallMs: number;
+}
+
+class GateFailed extends Error {}
+
+export async function runBaseline(options: BaselineOptions): Promise<BaselineResult> {
+  const { connection, resourceGroup: rg } = options;
+  const client = new ComputeManagementClient(
+    new StaticTokenCredential(connection.token),
+    connection.subscriptionId,
+    simulatorClientOptions(connection),
+  );
+  const ca = [...rootCertificates, connection.caCert];
+  const { patterns } = bootPatterns(options.failOn);
+  const pollMs = options.pollIntervalSeconds * 1000;
+  let upgradedInstances = 0;
+  let batchCount = 0;
+
+  async function updateModel(name: string, imageId: string): Promise<void> {
+    // `az vmss update` is a generic update: it reads the resource, then writes it and waits.
+    await client.virtualMachineScaleSets.get(rg, name);
+    await client.virtualMachineScaleSets.update(rg, name, {
+      virtualMachineProfile: { storageProfile: { imageReference: { id: imageId } } },
+    });
+  }
+
+  async function upgradeInstance(name: string, instanceId: string): Promise<void> {
+    for (;;) {
+      try {
+        await client.virtualMachineScaleSets.updateInstances(rg, name, { instanceIds: [instanceId] }).submitted();
+        return;
+      } catch (error) {
+        // Another operation on the scale set still runs: the script's retry loop waits a poll.
+        if ((error as { statusCode?: number }).statusCode !== 409) throw error;
+        await sleep(pollMs);
+      }
+    }
+  }
+
+  async function waitBack(name: string, instanceId: string): Promise<VirtualMachineScaleSetVMInstanceView> {
+    for (;;) {
+      const view = await client.virtualMachineScaleSetVMs.getInstanceView(rg, name, instanceId);
+      const codes = (view.statuses ?? []).map((s) => s.code ?? "");
+      if (!codes.some((c) => /^ProvisioningState\/(updating|creating)/i.test(c))) return view;
+      await sleep(pollMs);
+    }
+  }
+
+  function checkHealth(name: string, instanceId: string, view: VirtualMachineScaleSetVMInstanceView): void {
+    const codes = (view.statuses ?? []).map((s) => s.code ?? "");
+    const health = view.vmHealth?.status?.code ?? "";
+    if (!codes.includes("ProvisioningState/succeeded") || !codes.includes("PowerState/running"))
+      throw new GateFailed(`${name}/${instanceId}: ${codes.join(", ")}`);
+    if (/unhealthy|unknown/i.test(health)) throw new GateFailed(`${name}/${instanceId}: ${health}`);
+  }
+
+  async function checkBootLog(name: string, instanceId: string): Promise<void> {
+    const data = await client.virtualMachineScaleSetVMs.retrieveBootDiagnosticsData(rg, name, instanceId, {
+      sasUriExpirationTimeInMinutes: 10,
+    });
+    const text = await download(data.serialConsoleLogBlobUri ?? "", ca);
+    const failure = findBootFailure(text, patterns);
+    if (failure) throw new GateFailed(`${name}/${instanceId}: boot log shows ${failure.pattern}`);
+  }
+
+  async function rollScaleSet(name: string): Promise<void> {
+    await client.virtualMachineScaleSets.get(rg, name); // az vmss show: the previous image, for the record
+    const instances: { instanceId: string; zone?: string }[] = [];
+    for await (const vm of client.virtualMachineScaleSetVMs.list(rg, name)) {
+      instances.push({ instanceId: vm.instanceId ?? "", ...(vm.zones?.[0] ? { zone: vm.zones[0] } : {}) });
+    }
+    const plan = planBatches({
+      instances: instances.map((i) => ({
+        ...i,
+        name: i.instanceId,
+        protectedFromScaleSetActions: false,
+        latestModelApplied: true,
+        provisioningState: "Succeeded",
+        errorCodes: [],
+      })),
+      canary: { instances: 1 },
+      batchPercent: 50,
+      capacity: instances.length,
+    });
+    await updateModel(name, options.targetImageId);
+    for (const batch of plan.batches) {
+      batchCount += 1;
+      for (const id of batch) await upgradeInstance(name, id);
+      upgradedInstances += batch.length;
+      for (const id of batch) checkHealth(name, id, await waitBack(name, id));
+      for (const id of batch) await checkBootLog(name, id);
+    }
+  }
+
+  const started = performance.now();
+  try {
+    for (const wave of options.waves) {
+      const queue = [...wave];
+      const worker = async () => {
+        for (let name = queue.shift(); name !== undefined; name = queue.shift()) await rollScaleSet(name);
+      };
+      await Promise.all(Array.from({ length: Math.min(options.maxParallelScaleSets, wave.length) }, worker));
+    }
+  } catch (error) {
+    if (!(error instanceof GateFailed)) throw error;
+    return {
+      outcome: "failed",
+      reason: error.message,
+      upgradedInstances,
+      batches: batchCount,
+      wallMs: performance.now() - started,
+    };
+  }
+  return { outcome: "completed", upgradedInstances, batches: batchCount, wallMs: performance.now() - started };
+}
+
+function download(url: string, ca: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { ca }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on("data", (chunk: Buffer) => chunks.push(chunk));
+      res.on("end", () =>
+        res.statusCode === 200
+          ? resolve(Buffer.concat(chunks).toString("utf8"))
+          : reject(new Error(`boot log download answered ${res.statusCode}`)),
+      );
+      res.on("error", reject);
+    });
+    req.on("error", reject);
+    req.end();
+  });
+}

@@ -1,0 +1,130 @@
+/**
+ * canaryd under test, in its own process: the engine, effect executor, Azure adapters and API
+ * composed as src/daemon/daemon.ts composes them, plus two probes. Its own process keeps the
+ * benchmark's simulator, baseline and load generator out of its CPU and RSS figures.
+ *
+ * Probes: the machine decider is wrapped to stamp when each step starts deciding, and the
+ * engine logger writes to an in-memory stream where each "rollout step" line closes the step
+ * (after its Redis commit and BullMQ enqueue). The parent asks for the figures over IPC.
+ *
+ * Started by bench/run.ts with one JSON argument (BenchDaemonOptions); answers IPC messages
+ * `stats` (step durations and resource usage since the last `stats`) and `stop`.
+ */
+import { Writable } from "node:stream";
+import pino from "pino";
+import { buildApi } from "../src/api/app.ts";
+import { createMetrics } from "../src/api/metrics.ts";
+import { createAzureAdapters } from "../src/azure/adapters.ts";
+import { createAzureAccess } from "../src/azure/credentials.ts";
+import { loadConfig } from "../src/config/load-config.ts";
+import type { Config } from "../src/config/schema.ts";
+import type { Decider } from "../src/engine/decider.ts";
+import { createEffectExecutor } from "../src/engine/effects/create-effect-executor.ts";
+import { createEngine } from "../src/engine/engine.ts";
+import { machineDecider, rolloutSettings } from "../src/engine/machine-decider.ts";
+
+export interface BenchDaemonOptions {
+  redisUrl: string;
+  connectionFile: string;
+  engine: Partial<Config["engine"]>;
+}
+
+export interface StepStats {
+  /** Wall milliseconds of each step: decide, commit, enqueue. */
+  stepMs: number[];
+  /** Decisions that changed nothing (stale or duplicate outcomes). */
+  ignored: number;
+  maxRssBytes: number;
+  rssBytes: number;
+  cpuUserMs: number;
+  cpuSystemMs: number;
+}
+
+export type BenchDaemonMessage = { type: "ready"; url: string } | { type: "stats"; stats: StepStats };
+
+const options = JSON.parse(process.argv[2] ?? "{}") as BenchDaemonOptions;
+const base = loadConfig({ env: {} });
+const config: Config = {
+  ...base,
+  server: { ...base.server, host: "127.0.0.1", port: 0, mutationsPerMinute: 1_000_000 },
+  redis: { ...base.redis, url: options.redisUrl },
+  azure: { ...base.azure, credential: "connectionFile", connectionFile: options.connectionFile },
+  auth: { disabled: true, tokens: [] },
+  engine: { ...base.engine, ...options.engine },
+};
+
+const decideStarted = new Map<string, number>();
+let stepMs: number[] = [];
+let ignored = 0;
+
+/** Every engine log line passes here; only step lines are read. */
+const stepLines = new Writable({
+  write(chunk: Buffer, _encoding, done) {
+    const now = performance.now();
+    const line = chunk.toString("utf8");
+    if (line.includes('"msg":"rollout step"')) {
+      const { rolloutId } = JSON.parse(line) as { rolloutId: string };
+      const started = decideStarted.get(rolloutId);
+      if (started !== undefined) stepMs.push(now - started);
+      decideStarted.delete(rolloutId);
+    } else if (line.includes('ignored"')) {
+      ignored += 1;
+    }
+    done();
+  },
+});
+const logger = pino({ level: "info" }, stepLines);
+
+const machine = machineDecider(rolloutSettings(config.engine));
+// biome-ignore lint/suspicious/noExplicitAny: the decider's snapshot type is the machine's own
+const decider: Decider<any> = {
+  ...machine,
+  decide(state, event) {
+    decideStarted.set((state as { context: { rolloutId: string } }).context.rolloutId, performance.now());
+    return machine.decide(state, event);
+  },
+};
+
+const access = await createAzureAccess(config.azure);
+const azure = createAzureAdapters(access);
+const executeEffect = createEffectExecutor({ azure, config: config.engine, allowLatestFor: [] });
+const engine = createEngine({ redisUrl: options.redisUrl, config, executeEffect, decider, logger });
+await engine.start();
+const api = await buildApi({
+  service: engine.service,
+  config,
+  logger: pino({ level: "silent" }),
+  metrics: createMetrics({ defaultMetrics: false }),
+});
+await api.listen({ host: "127.0.0.1", port: 0 });
+const address = api.server.address();
+const port = typeof address === "object" && address ? address.port : 0;
+
+let cpu = process.cpuUsage();
+const send = (message: BenchDaemonMessage) => process.send?.(message);
+process.on("message", (message: { type: string }) => {
+  if (message.type === "stats") {
+    const usage = process.cpuUsage(cpu);
+    cpu = process.cpuUsage();
+    send({
+      type: "stats",
+      stats: {
+        stepMs,
+        ignored,
+        maxRssBytes: process.resourceUsage().maxRSS * 1024,
+        rssBytes: process.memoryUsage.rss(),
+        cpuUserMs: usage.user / 1000,
+        cpuSystemMs: usage.system / 1000,
+      },
+    });
+    stepMs = [];
+    ignored = 0;
+  } else if (message.type === "stop") {
+    void (async () => {
+      await api.close();
+      await engine.stop();
+      process.exit(0);
+    })();
+  }
+});
+send({ type: "ready", url: `http://127.0.0.1:${port}` });

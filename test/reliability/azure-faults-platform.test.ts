@@ -1,0 +1,204 @@
+/**
+ * Azure misbehaving under a rollout, played by the simulator's faults and reached through the real
+ * SDK clients: throttling storms (Retry-After honoured, visible in the request log's timing), 5xx
+ * bursts, long-running operations that end Failed, an instance that never comes back, an
+ * allocation failure. Each ends in a defined phase with a reason a person can act on, and a
+ * platform failure is never blamed on the image.
+ */
+import { afterAll, afterEach, describe, expect, it } from "vitest";
+import type { RolloutView, TimelineEntry } from "../../src/domain/rollout-view.ts";
+import { type RolloutSpec, rolloutSpecSchema } from "../../src/domain/spec.ts";
+import { createEffectExecutor } from "../../src/engine/effects/create-effect-executor.ts";
+import type { Engine } from "../../src/engine/engine.ts";
+import type { FaultSpec, RequestLogEntry } from "../../src/simulator/index.ts";
+import { type DemoFleet, startDemoFleet } from "../integration/azure/demo-simulator.ts";
+import { alice, removeKeys, testConfig, testEngine, testPrefix } from "../integration/engine/support/harness.ts";
+import { ResultsRecorder } from "../support/reliability-results.ts";
+
+const results = new ResultsRecorder("azure-faults");
+const prefix = testPrefix();
+let fleet: DemoFleet | undefined;
+let engine: Engine | undefined;
+
+afterEach(async () => {
+  await engine?.stop();
+  engine = undefined;
+  await fleet?.close();
+  fleet = undefined;
+  await removeKeys(prefix);
+});
+afterAll(() => results.write());
+
+/** A fresh demo fleet (60x time) and an engine on it; upgrades time out after 2 simulated minutes. */
+async function setUp(): Promise<{ fleet: DemoFleet; engine: Engine }> {
+  fleet = await startDemoFleet({ timeScale: 60 });
+  const config = testConfig(prefix);
+  config.engine = {
+    ...config.engine,
+    pollIntervalSeconds: 0.05,
+    gateRetrySeconds: 5,
+    inconclusiveTimeoutSeconds: 60,
+    upgradeTimeoutSeconds: 120,
+    effectAttempts: 3,
+  };
+  const executeEffect = createEffectExecutor({ azure: fleet.azure, config: config.engine, allowLatestFor: [] });
+  engine = testEngine(prefix, executeEffect, {
+    config,
+    timing: { recoveryIntervalMs: 1_000, retryBackoffMs: 200, waitRecheckMs: 500, timeScale: 60 },
+  });
+  await engine.start();
+  return { fleet, engine };
+}
+
+/** 1.1.0 (a good image) onto web-b alone: a canary of one, then batches of half. */
+function spec(f: DemoFleet, version = "1.1.0"): RolloutSpec {
+  return rolloutSpecSchema.parse({
+    name: `web-${version}`,
+    image: { galleryImageVersionId: f.versionId(version) },
+    waves: [{ name: "only", scaleSets: [f.scaleSetId("web-b")] }],
+    strategy: { canary: { instances: 1 }, batchPercent: 50, bakeSeconds: 0, maxParallelScaleSets: 1 },
+    gates: [{ kind: "instanceHealth" }],
+  });
+}
+
+async function runWith(faults: FaultSpec[], version = "1.1.0") {
+  const { fleet: f, engine: e } = await setUp();
+  for (const fault of faults) f.sim.addFault(fault);
+  const started = await e.service.start(spec(f, version), { actor: alice });
+  const done = await e.service.waitForTerminal(started.id, 60_000);
+  const timeline = await e.service.timeline(started.id);
+  return { fleet: f, done, timeline, versions: f.sim.instanceImages(f.scaleSetId("web-b")).map((i) => i.version) };
+}
+
+/** Seconds between each throttled request and the next request of the same operation and path. */
+function gapsAfterThrottle(log: RequestLogEntry[]): number[] {
+  const gaps: number[] = [];
+  log.forEach((entry, i) => {
+    if (entry.status !== 429) return;
+    const next = log.slice(i + 1).find((later) => later.path === entry.path && later.method === entry.method);
+    if (next) gaps.push((Date.parse(next.time) - Date.parse(entry.time) - entry.durationMs) / 1000);
+  });
+  return gaps;
+}
+
+function describeEnd(done: RolloutView): string {
+  return done.reason ? `${done.phase}: ${done.reason}` : done.phase;
+}
+
+const imageBlamed = /bad image|image is bad|the new image failed/i;
+
+describe("Azure faults during a rollout", () => {
+  it("rides out a 429 storm on the upgrade and the VM list, waiting as long as Retry-After says", async () => {
+    await results.trial("429 storm (Retry-After 2 s) on updateInstances x3 and VM list x4", 1, async () => {
+      const { fleet: f, done, versions } = await runWith([
+        { kind: "throttle", operation: "virtualMachineScaleSets.updateInstances", count: 3, retryAfterSeconds: 2 },
+        { kind: "throttle", operation: "virtualMachineScaleSetVMs.list", count: 4, retryAfterSeconds: 1 },
+      ]);
+      expect(done.phase).toBe("completed");
+      expect(versions.every((v) => v === "1.1.0")).toBe(true);
+      const upgrades = f.sim.requestLog({ operation: "virtualMachineScaleSets.updateInstances" });
+      expect(upgrades.filter((u) => u.status === 429)).toHaveLength(3);
+      const upgradeGaps = gapsAfterThrottle(upgrades);
+      expect(upgradeGaps).toHaveLength(3);
+      // Retry-After is whole seconds; allow for timer and clock granularity only.
+      for (const gap of upgradeGaps) expect(gap).toBeGreaterThanOrEqual(1.9);
+      // Several effects list the same scale set at once, so list retries cannot be paired by path;
+      // what counts is that every throttled read was answered in the end.
+      const lists = f.sim.requestLog({ operation: "virtualMachineScaleSetVMs.list" });
+      expect(lists.filter((l) => l.status === 429)).toHaveLength(4);
+      expect(lists.at(-1)?.status).toBe(200);
+      return {
+        outcome: `completed, every instance on 1.1.0; retries waited ${upgradeGaps.map((g) => g.toFixed(1)).join(", ")} s after Retry-After: 2`,
+      };
+    });
+  });
+
+  it("rides out a burst of 503s on every ARM call", async () => {
+    await results.trial("5xx burst: 503 on the next 6 ARM/metrics requests", 1, async () => {
+      const { fleet: f, done, versions } = await runWith([{ kind: "serverError", operation: "*", count: 6, status: 503 }]);
+      expect(done.phase).toBe("completed");
+      expect(versions.every((v) => v === "1.1.0")).toBe(true);
+      expect(f.sim.requestLog().filter((r) => r.status === 503)).toHaveLength(6);
+      return { outcome: "completed, every instance on 1.1.0 (SDK and effect retries absorbed the burst)" };
+    });
+  });
+
+  it("does not complete silently when every model write's long-running operation ends Failed", async () => {
+    await results.trial("model write LRO ends Failed (InternalExecutionError) on every attempt", 1, async () => {
+      const { done, versions, timeline } = await runWith([
+        { kind: "failLro", operation: "virtualMachineScaleSets.update", count: 10 },
+      ]);
+      dumpOnFailure(done, timeline);
+      // Azure said the write failed: the release record must say so, and the rollout must not
+      // promote on a model write Azure reported as Failed.
+      expect(["rolledBack", "failed"]).toContain(done.phase);
+      expect(done.reason ?? "").toMatch(/InternalExecutionError|Failed/);
+      expect(done.reason ?? "").not.toMatch(imageBlamed);
+      expect(versions.every((v) => v === "1.0.0")).toBe(true);
+      return { outcome: describeEnd(done) };
+    });
+  });
+
+  it("completes when a manual upgrade's operation ends Failed but every instance reads back healthy on the image", async () => {
+    await results.trial("manual upgrade LRO ends Failed, instances healthy on the image", 1, async () => {
+      const { done, versions, timeline } = await runWith([
+        { kind: "failLro", operation: "virtualMachineScaleSets.updateInstances", count: 10 },
+      ]);
+      dumpOnFailure(done, timeline);
+      // The instances are the truth the engine reads (design: observe the resource, not the poller).
+      expect(done.phase).toBe("completed");
+      expect(versions.every((v) => v === "1.1.0")).toBe(true);
+      return { outcome: "completed: the engine judges instances by what they report, not by the operation's status" };
+    });
+  });
+
+  it("rolls back, naming the stuck instance and what to check, when an instance never comes back", async () => {
+    await results.trial("instance never returns from its upgrade", 1, async () => {
+      const faults: FaultSpec[] = ["0", "1", "2", "3"].map((instanceId) => ({
+        kind: "instanceNeverReturns",
+        scaleSet: "web-b",
+        instanceId,
+      }));
+      const { fleet: f, done, timeline } = await runWith(faults);
+      dumpOnFailure(done, timeline);
+      // Azure refuses every write to the scale set while the stuck upgrade runs, so the rollback
+      // cannot finish either: `failed` (a human must look), naming the instance and what to check.
+      expect(done.phase).toBe("failed");
+      expect(done.reason ?? "").toMatch(/instances 0 of .*web-b did not come back/);
+      expect(done.reason ?? "").toMatch(/platform failure, not the image/);
+      expect(done.reason ?? "").toMatch(/activity log and instance view/);
+      expect(timeline.find((e) => e.type === "instances.upgradeFailed")?.data).toMatchObject({ platformFailure: true });
+      const stuck = f.sim.instanceImages(f.scaleSetId("web-b")).filter((i) => i.provisioningState === "Updating");
+      expect(stuck.map((i) => i.instanceId)).toEqual(["0"]);
+      return {
+        outcome: `failed (human must look): canary instance 0 never returned; Azure refused the revert while its upgrade ran. Reason: ${done.reason}`,
+        lost: "nothing recorded was lost; web-b's model stays on the new image until the stuck instance is resolved",
+      };
+    });
+  });
+
+  it("rolls back on an allocation failure and says it is Azure's, not the image's", async () => {
+    await results.trial("allocation failure (AllocationFailed) on the canary", 1, async () => {
+      const faults: FaultSpec[] = ["0", "1", "2", "3"].map((instanceId) => ({
+        kind: "instanceFailsProvisioning",
+        scaleSet: "web-b",
+        instanceId,
+        errorCode: "AllocationFailed",
+      }));
+      const { done, timeline, versions } = await runWith(faults);
+      dumpOnFailure(done, timeline);
+      expect(done.phase).toBe("rolledBack");
+      expect(done.reason ?? "").toMatch(/AllocationFailed/);
+      expect(done.reason ?? "").toMatch(/platform failure, not the image/);
+      const failure = timeline.find((e) => e.type === "instances.upgradeFailed");
+      expect(failure?.data).toMatchObject({ platformFailure: true });
+      expect(versions.every((v) => v === "1.0.0")).toBe(true);
+      return { outcome: describeEnd(done) };
+    });
+  });
+});
+
+function dumpOnFailure(done: RolloutView, timeline: TimelineEntry[]): void {
+  if (process.env.RELIABILITY_DEBUG)
+    console.log(done.phase, done.reason, timeline.map((e) => `${e.type}: ${e.message}`).join("\n"));
+}

@@ -1,0 +1,174 @@
+/**
+ * A crash lab: the Azure simulator in this process, `canaryd serve` daemons as real child
+ * processes on the shared Redis under a key prefix of their own, and the HTTP calls a pipeline
+ * makes. Crash tests kill the daemons with SIGKILL and start new ones on the same Redis and
+ * simulator. `close()` kills every daemon it started and deletes every key under its prefix,
+ * also when the test failed.
+ */
+import { randomBytes } from "node:crypto";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Redis } from "ioredis";
+import type { RolloutPhase, RolloutView, TimelineEntry } from "../../src/domain/rollout-view.ts";
+import { type RunningSimulator, startSimulator } from "../../src/simulator/index.ts";
+import { type DaemonProcess, projectRoot, runCanaryd } from "./daemon-process.ts";
+
+export const redisUrl = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
+export const demoSubscription = "5f2b8c1e-3a4d-4e6f-9b0a-1c2d3e4f5a6b";
+const demoScenario = join(projectRoot, "config/simulator/demo.yaml");
+
+export const scaleSetId = (name: string) =>
+  `/subscriptions/${demoSubscription}/resourceGroups/rg-demo/providers/Microsoft.Compute/virtualMachineScaleSets/${name}`;
+export const galleryVersionId = (version: string) =>
+  `/subscriptions/${demoSubscription}/resourceGroups/rg-demo/providers/Microsoft.Compute/galleries/demoGallery/images/web/versions/${version}`;
+
+export interface CrashLabOptions {
+  /** Simulated seconds per second, for the simulator and the daemons' engine clocks alike. */
+  timeScale: number;
+  /** Label in the key prefix and temp dir, for finding leftovers. */
+  label: string;
+}
+
+export type RolloutDetail = RolloutView & { timeline: TimelineEntry[] };
+
+export interface CrashLab {
+  sim: RunningSimulator;
+  prefix: string;
+  dir: string;
+  /** The simulator's state file: its fleet, with every upgrade operation it accepted. */
+  stateFile: string;
+  daemons: DaemonProcess[];
+  /** Starts `canaryd serve` on the lab's Redis prefix and simulator; resolves with its API URL. */
+  startDaemon(): Promise<{ daemon: DaemonProcess; url: string }>;
+  startRollout(url: string, spec: Record<string, unknown>): Promise<RolloutView>;
+  get(url: string, id: string): Promise<RolloutDetail>;
+  /** Polls until the rollout is in one of `phases` (or terminal); fails after `timeoutMs`. */
+  waitForPhase(url: string, id: string, phases: RolloutPhase[], timeoutMs: number): Promise<RolloutDetail>;
+  /** Long-polls `/wait` until the rollout is terminal; fails after `timeoutMs`. */
+  waitForTerminal(url: string, id: string, timeoutMs: number): Promise<RolloutDetail>;
+  close(): Promise<void>;
+}
+
+const terminal = new Set<RolloutPhase>(["completed", "rolledBack", "rejected", "failed"]);
+
+export async function startCrashLab(options: CrashLabOptions): Promise<CrashLab> {
+  const dir = await mkdtemp(join(tmpdir(), `canaryd-${options.label}-`));
+  const prefix = `{${options.label}-${randomBytes(5).toString("hex")}}`;
+  const connectionFile = join(dir, "simulator.json");
+  const stateFile = join(dir, "simulator-state.json");
+  const configFile = join(dir, "canaryd.yaml");
+  // The demo's short polls; auth off explicitly (a simulated fleet on loopback).
+  await writeFile(
+    configFile,
+    [
+      "auth:",
+      "  disabled: true",
+      "engine:",
+      "  pollIntervalSeconds: 1",
+      "  gateRetrySeconds: 5",
+      "  replicationPollSeconds: 2",
+      "log:",
+      "  level: info",
+      "",
+    ].join("\n"),
+  );
+  const sim = await startSimulator({
+    scenario: demoScenario,
+    port: 0,
+    timeScale: options.timeScale,
+    lroRetryAfterSeconds: 0,
+    fresh: true,
+    connectionFile,
+    stateFile,
+    certDir: join(tmpdir(), "canaryd-crash-lab-certs"),
+  });
+  const daemons: DaemonProcess[] = [];
+
+  const request = async <T>(url: string, init?: RequestInit): Promise<{ status: number; body: T }> => {
+    const response = await fetch(url, { ...init, signal: AbortSignal.timeout(30_000) });
+    return { status: response.status, body: (await response.json()) as T };
+  };
+
+  const lab: CrashLab = {
+    sim,
+    prefix,
+    dir,
+    stateFile,
+    daemons,
+    async startDaemon() {
+      const daemon = runCanaryd(["serve", "--config", configFile, "--time-scale", String(options.timeScale)], {
+        REDIS_URL: redisUrl,
+        CANARYD_REDIS_KEY_PREFIX: prefix,
+        CANARYD_AZURE_CREDENTIAL: "connectionFile",
+        CANARYD_AZURE_CONNECTION_FILE: connectionFile,
+        PORT: "0",
+      });
+      daemons.push(daemon);
+      return { daemon, url: await daemon.serving(30_000) };
+    },
+    async startRollout(url, spec) {
+      const { status, body } = await request<RolloutView>(`${url}/v1/rollouts`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify(spec),
+      });
+      if (status !== 201) throw new Error(`starting the rollout answered ${status}: ${JSON.stringify(body)}`);
+      return body;
+    },
+    async get(url, id) {
+      const { status, body } = await request<RolloutDetail>(`${url}/v1/rollouts/${id}`);
+      if (status !== 200) throw new Error(`GET rollout ${id} answered ${status}: ${JSON.stringify(body)}`);
+      return body;
+    },
+    async waitForPhase(url, id, phases, timeoutMs) {
+      const deadline = Date.now() + timeoutMs;
+      let last: RolloutDetail | undefined;
+      while (Date.now() < deadline) {
+        last = await lab.get(url, id);
+        if (phases.includes(last.phase) || terminal.has(last.phase)) return last;
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      throw new Error(`rollout ${id} not in ${phases.join("|")} within ${timeoutMs} ms (last: ${last?.phase})`);
+    },
+    async waitForTerminal(url, id, timeoutMs) {
+      const deadline = Date.now() + timeoutMs;
+      while (Date.now() < deadline) {
+        const seconds = Math.max(1, Math.min(10, Math.floor((deadline - Date.now()) / 1000)));
+        const { status } = await request<RolloutView>(`${url}/v1/rollouts/${id}/wait?timeoutSeconds=${seconds}`);
+        if (status === 200) return lab.get(url, id);
+        if (status !== 202) throw new Error(`waiting for rollout ${id} answered ${status}`);
+      }
+      const last = await lab.get(url, id);
+      throw new Error(`rollout ${id} not terminal within ${timeoutMs} ms: ${last.phase} (${last.reason ?? ""})`);
+    },
+    async close() {
+      await Promise.all(daemons.splice(0).map((daemon) => daemon.stop("SIGKILL")));
+      sim.clearFaults();
+      await sim.close();
+      await deleteKeys(prefix);
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+  return lab;
+}
+
+/** SCAN + DEL of every key under the prefix (BullMQ's included: the queue prefix is the same). */
+export async function deleteKeys(prefix: string): Promise<number> {
+  const redis = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 3 });
+  await redis.connect();
+  let deleted = 0;
+  try {
+    // The prefix is a hash tag like `{crash-ab12}`: glob-escape its braces.
+    const match = `${prefix.replace(/[{}[\]*?\\]/g, "\\$&")}*`;
+    let cursor = "0";
+    do {
+      const [next, keys] = await redis.scan(cursor, "MATCH", match, "COUNT", 500);
+      cursor = next;
+      if (keys.length > 0) deleted += await redis.del(...keys);
+    } while (cursor !== "0");
+  } finally {
+    redis.disconnect();
+  }
+  return deleted;
+}
