@@ -45,6 +45,8 @@ export interface EngineServiceDeps<S extends PersistedState> {
   executeEffect: ExecuteEffect;
   clock: Clock;
   logger: Logger;
+  /** Resolves once the engine's clock agrees with the other processes' (see clock-origin.ts). */
+  prepare: () => Promise<void>;
   idempotencyTtlSeconds: number;
   /** How often waitForTerminal re-reads even without a timeline message (a missed publish). */
   waitRecheckMs: number;
@@ -61,6 +63,7 @@ export class EngineService<S extends PersistedState> implements RolloutService {
 
   async start(spec: RolloutSpec, options: { actor: Actor; idempotencyKey?: string }): Promise<RolloutView> {
     const { store, decider, clock } = this.deps;
+    await this.deps.prepare();
     const now = clock.now();
     const id = newRolloutId(now);
     const decision = decider.startRollout({ rolloutId: id, spec, createdBy: options.actor.id });
@@ -100,7 +103,8 @@ export class EngineService<S extends PersistedState> implements RolloutService {
     return this.mustGet(id);
   }
 
-  plan(spec: RolloutSpec): Promise<RolloutPlan> {
+  async plan(spec: RolloutSpec): Promise<RolloutPlan> {
+    await this.deps.prepare();
     return dryRun(spec, this.deps.executeEffect, this.deps.clock);
   }
 
@@ -139,6 +143,7 @@ export class EngineService<S extends PersistedState> implements RolloutService {
 
   async act(id: string, action: RolloutAction, actor: Actor, reason?: string): Promise<RolloutView> {
     const { decider, stepper, clock } = this.deps;
+    await this.deps.prepare();
     if (action === "rollback") await this.refuseIfSuperseded(id);
     const event: UserEvent = { type: action, actor, at: clock.now().toISOString() };
     if (reason !== undefined) event.reason = reason;

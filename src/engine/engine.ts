@@ -9,6 +9,7 @@ import { Redis } from "ioredis";
 import type { Logger } from "pino";
 import type { Config } from "../config/schema.ts";
 import { acceleratedClock, type Clock, systemClock } from "./clock.ts";
+import { shareClockOrigin } from "./clock-origin.ts";
 import type { Decider } from "./decider.ts";
 import { type EffectJobData, EffectQueue, effectQueueName } from "./effect-queue.ts";
 import { processEffectJob } from "./effect-worker.ts";
@@ -92,7 +93,9 @@ export interface Engine {
 export function createEngine(options: EngineOptions): Engine {
   const decider = options.decider ?? machineDecider(rolloutSettings(options.config.engine));
   const timing = { ...defaultEngineTiming, ...options.timing };
-  const clock = options.clock ?? (timing.timeScale === 1 ? systemClock : acceleratedClock(timing.timeScale));
+  const accelerated =
+    options.clock === undefined && timing.timeScale !== 1 ? acceleratedClock(timing.timeScale) : undefined;
+  const clock = options.clock ?? accelerated ?? systemClock;
   const logger = options.logger.child({ component: "engine" });
   const connection = redisOptionsFromUrl(options.redisUrl);
   const prefix = options.config.redis.keyPrefix;
@@ -123,6 +126,19 @@ export function createEngine(options: EngineOptions): Engine {
     clock,
     logger,
   });
+  const syncClock = async () => {
+    if (accelerated) await shareClockOrigin(redis, keys.clockOrigin(timing.timeScale), accelerated);
+  };
+  let clockSynced: Promise<void> | undefined;
+  // Once per process, before the clock stamps anything; a failure is retried on the next call.
+  const prepare = () => {
+    clockSynced ??= syncClock().catch((error: unknown) => {
+      clockSynced = undefined;
+      throw error;
+    });
+    return clockSynced;
+  };
+
   let worker: Worker<EffectJobData> | undefined;
   let sweep: NodeJS.Timeout | undefined;
 
@@ -136,13 +152,14 @@ export function createEngine(options: EngineOptions): Engine {
     executeEffect: options.executeEffect,
     clock,
     logger,
+    prepare,
     idempotencyTtlSeconds: timing.idempotencyTtlSeconds,
     waitRecheckMs: timing.waitRecheckMs,
     workersRunning: () => worker?.isRunning() ?? false,
   });
 
   const runRecovery = () =>
-    recoverOutbox(store, queue, logger).catch((error: unknown) =>
+    Promise.all([recoverOutbox(store, queue, logger), syncClock()]).catch((error: unknown) =>
       logger.warn({ reason: errorMessage(error) }, "outbox recovery pass failed; the next one retries"),
     );
 
@@ -151,6 +168,7 @@ export function createEngine(options: EngineOptions): Engine {
     async start() {
       // lazyConnect: a service call before start() may already have connected them.
       await Promise.all([redis, subscriber].map((c) => (c.status === "wait" ? c.connect() : undefined)));
+      await prepare();
       worker = new Worker<EffectJobData>(
         effectQueueName,
         (job, token, signal) =>

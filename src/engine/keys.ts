@@ -31,6 +31,8 @@ export interface EngineKeys {
   /** String: the rollout an idempotency key of one caller already started. */
   idempotency(actorId: string, key: string): string;
   creationSequence: string;
+  /** The accelerated clock's shared origin, per time scale. */
+  clockOrigin(timeScale: number): string;
 }
 
 export function engineKeys(prefix: string): EngineKeys {
@@ -51,5 +53,6 @@ export function engineKeys(prefix: string): EngineKeys {
     idempotency: (actorId, key) =>
       `${p}:idempotency:${createHash("sha256").update(`${actorId}\n${key}`).digest("hex")}`,
     creationSequence: `${p}:rollouts:sequence`,
+    clockOrigin: (timeScale) => `${p}:clock:origin:${timeScale}`,
   };
 }

@@ -17,8 +17,9 @@ export interface DaemonProcess {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-export function runCanaryd(args: string[], env: NodeJS.ProcessEnv, cwd = projectRoot): DaemonProcess {
-  const child = spawn(process.execPath, [bin, ...args], {
+/** `entry` is the script to run (bin/canaryd.js unless a test needs a wrapper around it). */
+export function runCanaryd(args: string[], env: NodeJS.ProcessEnv, cwd = projectRoot, entry = bin): DaemonProcess {
+  const child = spawn(process.execPath, [entry, ...args], {
     cwd,
     env: { ...process.env, CANARYD_LOG_FORMAT: "json", ...env },
     stdio: ["ignore", "pipe", "pipe"],
@@ -74,4 +75,31 @@ export function runCanaryd(args: string[], env: NodeJS.ProcessEnv, cwd = project
       return exited;
     },
   };
+}
+
+export interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs one `canaryd` client command to its end, as a pipeline would. */
+export async function runCli(args: string[], env: NodeJS.ProcessEnv, timeoutMs = 120_000): Promise<CliResult> {
+  const child = spawn(process.execPath, [bin, ...args], {
+    cwd: projectRoot,
+    env: { ...process.env, ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let stdout = "";
+  let stderr = "";
+  child.stdout?.on("data", (chunk: Buffer) => {
+    stdout += chunk.toString();
+  });
+  child.stderr?.on("data", (chunk: Buffer) => {
+    stderr += chunk.toString();
+  });
+  const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
+  const [code] = (await once(child, "exit")) as [number | null];
+  clearTimeout(timer);
+  return { code, stdout, stderr };
 }

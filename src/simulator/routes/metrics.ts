@@ -95,11 +95,15 @@ function series(
   aggregations: Aggregation[],
 ) {
   const data = [];
+  const now = fleet.clock.wallNow();
   const first = Math.floor(w.startMs / w.intervalMs) * w.intervalMs;
   for (let t = first; t < w.endMs; t += w.intervalMs) {
     const values: number[] = [];
-    for (const instance of instances) {
-      const key = behaviourKeyAt(instance, t);
+    // A bucket shows what ran at its last instant that has happened: no data for the future, and
+    // a bucket an upgrade finished in already shows the new version.
+    const at = Math.min(t + w.intervalMs - 1, now);
+    for (const instance of t > now ? [] : instances) {
+      const key = behaviourKeyAt(instance, at);
       const behaviour = key === undefined ? undefined : fleet.behaviourOf(key);
       if (behaviour) values.push(metricSample(behaviour, metric, `${ss.id}/${instance.instanceId}`, t));
     }

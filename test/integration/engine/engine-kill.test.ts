@@ -13,7 +13,6 @@ import { createAzureAdapters } from "../../../src/azure/adapters.ts";
 import { createAzureAccess } from "../../../src/azure/credentials.ts";
 import type { RolloutView } from "../../../src/domain/rollout-view.ts";
 import { rolloutSpecSchema } from "../../../src/domain/spec.ts";
-import { acceleratedClock } from "../../../src/engine/clock.ts";
 import { createEffectExecutor } from "../../../src/engine/effects/create-effect-executor.ts";
 import { createEngine, type Engine } from "../../../src/engine/engine.ts";
 import { type RunningSimulator, startSimulator } from "../../../src/simulator/index.ts";
@@ -21,7 +20,6 @@ import { alice, redisUrl, removeKeys, testLogger, testPrefix, waitForPhase } fro
 import { killTestTiming, simulatorEngineConfig } from "./support/kill-timing.ts";
 
 const script = join(import.meta.dirname, "support", "engine-process.ts");
-const clockOrigin = Date.now();
 let prefix: string;
 let dir: string;
 let connectionFile: string;
@@ -61,7 +59,6 @@ beforeEach(async () => {
     }),
     logger: testLogger,
     timing: killTestTiming,
-    clock: acceleratedClock(killTestTiming.timeScale ?? 1, clockOrigin),
   });
 });
 
@@ -82,7 +79,6 @@ async function startDaemon(): Promise<ChildProcess> {
       CANARYD_TEST_PREFIX: prefix,
       CANARYD_TEST_REDIS_URL: redisUrl,
       CANARYD_TEST_CONNECTION_FILE: connectionFile,
-      CANARYD_TEST_CLOCK_ORIGIN: String(clockOrigin),
     },
     stdio: ["ignore", "pipe", "pipe"],
   });

@@ -128,6 +128,26 @@ describe("waiting for the end", () => {
   });
 });
 
+describe("an accelerated clock (a demo against the time-compressed simulator)", () => {
+  it("is shared by the engines on one Redis: a later process never stamps earlier times", async () => {
+    const fleet = new FakeFleet([], v100);
+    const accelerated = { ...testConfig(prefix) };
+    const first = testEngine(prefix, fleet.execute, { config: accelerated, timing: { timeScale: 60 } });
+    engines.push(first);
+    await first.start();
+    await new Promise((r) => setTimeout(r, 300));
+    const second = testEngine(prefix, fleet.execute, { config: accelerated, timing: { timeScale: 60 } });
+    engines.push(second);
+
+    const one = await first.service.start(oneScaleSet("p"), { actor: alice });
+    const two = await second.service.start(oneScaleSet("q"), { actor: alice });
+
+    // Unshared, the second clock would run 59 x 300 ms = 17.7 s behind the first.
+    expect(Date.parse(two.createdAt)).toBeGreaterThanOrEqual(Date.parse(one.createdAt));
+    expect(Date.parse(two.createdAt) - Date.parse(one.createdAt)).toBeLessThan(5_000);
+  });
+});
+
 describe("timers", () => {
   it("are delayed jobs: a bake waits in the queue's delayed set, not in a process", async () => {
     const fleet = new FakeFleet(["a"], v100);

@@ -14,6 +14,8 @@ import { at, instance, settings, success, targetImage } from "./fixtures.ts";
 
 /** Image names in the simulated fleet: `prev`, `target`, or `other` (someone else's write). */
 export interface World {
+  /** Outcomes other than the healthy one so far on this path (bounded by `maxFaults`). */
+  faults: number;
   models: Record<string, string>;
   instances: Record<string, Record<string, string>>;
 }
@@ -158,8 +160,8 @@ export interface ExploreOptions {
   maxStates?: number;
   /** User events tried at every state (default: all five). */
   userEvents?: UserEvent["type"][];
-  /** Only the healthy world's answer for each effect (default: every outcome). */
-  successOnly?: boolean;
+  /** Outcomes other than the healthy one allowed per path (default 3; 0 = a healthy world). */
+  maxFaults?: number;
 }
 
 export interface ExploreResult {
@@ -176,7 +178,7 @@ export function explore(
   options: ExploreOptions = {},
 ): ExploreResult {
   const maxStates = options.maxStates ?? 200_000;
-  const world: World = { models: {}, instances: {} };
+  const world: World = { faults: 0, models: {}, instances: {} };
   for (const f of fleet) {
     world.models[f.id] = "prev";
     world.instances[f.id] = Object.fromEntries(f.instances.map((i) => [i.instanceId, "prev"]));
@@ -191,8 +193,11 @@ export function explore(
     const node = stack.pop() as Node;
     const moves: { event: RolloutEvent; world: World }[] = [];
     for (const effect of Object.values(node.state.context.pending)) {
-      const all = outcomes(effect, node.world, fleet);
-      moves.push(...(options.successOnly ? all.slice(0, 1) : all));
+      const [healthy, ...faults] = outcomes(effect, node.world, fleet);
+      if (healthy) moves.push(healthy);
+      if (node.world.faults < (options.maxFaults ?? 3)) {
+        for (const f of faults) moves.push({ ...f, world: { ...f.world, faults: node.world.faults + 1 } });
+      }
     }
     if (moves.length === 0) terminal.set(node.state.state, (terminal.get(node.state.state) ?? 0) + 1);
     for (const type of options.userEvents ?? allUserEvents) {

@@ -1,0 +1,127 @@
+/** The benchmark's result (bench/results/latest.json) and its printed table, with the issue's targets. */
+import type { Config } from "../src/config/schema.ts";
+import type { FleetShape } from "./fleet.ts";
+import { round } from "./stats.ts";
+import type { BaselineFigures, ConcurrentFigures, RollbackFigures, RolloutFigures } from "./workloads.ts";
+
+export interface BenchResult {
+  at: string;
+  mode: "quick" | "full";
+  machine: { cpus: number; cpuModel: string; memoryGiB: number; node: string; platform: string; note: string };
+  settings: {
+    shape: FleetShape;
+    simulator: Record<string, number>;
+    engine: Partial<Config["engine"]>;
+    spec: Record<string, unknown>;
+    apiLoad: Record<string, unknown>;
+  };
+  waves: RolloutFigures;
+  baseline: BaselineFigures;
+  ratios: { armCalls: number; armCallsVsBatchedBaseline: number; wallTime: number };
+  concurrent: ConcurrentFigures;
+  rollback: RollbackFigures;
+  daemon: { idleRssBytes: number; peakRssBytes: number };
+}
+
+type Row = [figure: string, value: string, target: string, verdict: string];
+
+const ms = (n: number) => `${Math.round(n).toLocaleString("en-US")} ms`;
+const mib = (bytes: number) => `${round(bytes / 2 ** 20, 1)} MiB`;
+const kib = (bytes: number) => `${round(bytes / 1024, 1)} KiB`;
+const check = (ok: boolean) => (ok ? "met" : "MISSED");
+
+export function targetRows(r: BenchResult): Row[] {
+  const { waves, baseline, concurrent, rollback } = r;
+  const s = r.settings.shape;
+  return [
+    ["(a) rollout wall time", `${ms(waves.wallMs)} (${waves.phase})`, "< 10,000 ms", check(waves.wallMs < 10_000)],
+    ["(a) daemon orchestration (createdAt→end)", ms(waves.orchestrationMs), "", ""],
+    ["(a) machine steps/s", `${round(waves.steps.stepsPerSecond, 0)} (${waves.steps.steps} steps)`, "≥ 300", check(waves.steps.stepsPerSecond >= 300)],
+    ["(a) step wall time median / p99", `${waves.steps.stepMs.median} / ${waves.steps.stepMs.p99} ms`, "", ""],
+    [
+      `(a) ARM requests per instance (${s.waveInstances}/scale set)`,
+      `${round(waves.armPerInstance, 2)} (${waves.requests.arm} / ${waves.upgradedInstances})`,
+      "≤ 2",
+      check(waves.armPerInstance <= 2),
+    ],
+    [
+      `(b) ARM requests per instance (${s.singleInstances}/scale set)`,
+      `${round(concurrent.armPerInstance, 2)} (${concurrent.requests.arm} / ${concurrent.upgradedInstances})`,
+      "falls as scale sets grow",
+      check(waves.armPerInstance <= concurrent.armPerInstance),
+    ],
+    [
+      "baseline (az script) ARM requests per instance",
+      `${round(baseline.armPerInstance, 2)} (${baseline.requests.arm}); batched update-instances: ${round(baseline.armPerInstanceBatchedUpgrades, 2)}`,
+      "",
+      "",
+    ],
+    [
+      "ARM requests canaryd / baseline",
+      `${round(r.ratios.armCalls, 3)} (${round(1 / r.ratios.armCalls, 2)}× fewer); vs batched script ${round(1 / r.ratios.armCallsVsBatchedBaseline, 2)}× fewer`,
+      "≥ 3× fewer",
+      check(1 / r.ratios.armCalls >= 3),
+    ],
+    ["wall time canaryd / baseline", `${round(r.ratios.wallTime, 2)} (${ms(waves.wallMs)} / ${ms(baseline.wallMs)})`, "", ""],
+    [
+      "(b) per-rollout wall time median / p99",
+      `${ms(concurrent.perRolloutMs.median)} / ${ms(concurrent.perRolloutMs.p99)} (all ${concurrent.rollouts} in ${ms(concurrent.wallMs)})`,
+      "",
+      "",
+    ],
+    ["(b) machine steps/s", `${round(concurrent.steps.stepsPerSecond, 0)} (${concurrent.steps.steps} steps)`, "≥ 300", check(concurrent.steps.stepsPerSecond >= 300)],
+    ["(b) step wall time median / p99", `${concurrent.steps.stepMs.median} / ${concurrent.steps.stepMs.p99} ms`, "", ""],
+    [
+      `(b) API GET /v1/rollouts/{id} p50 / p99 @ ${concurrent.api.rate}/s`,
+      `${concurrent.api.latencyMs.p50} / ${concurrent.api.latencyMs.p99} ms (${concurrent.api.requests} req, ${concurrent.api.non2xx} non-2xx)`,
+      "p99 < 50 ms",
+      check(concurrent.api.latencyMs.p99 < 50 && concurrent.api.non2xx === 0),
+    ],
+    ["(c) failed gate → rollback step", ms(rollback.gateToRollbackStepMs), "", ""],
+    ["(c) failed gate → first revert request", ms(rollback.gateToRevertRequestMs), "< 100 ms", check(rollback.gateToRevertRequestMs < 100)],
+    [
+      "(c) failed gate → last revert request",
+      `${ms(rollback.gateToLastRevertRequestMs)} (${rollback.revertedScaleSets} scale sets)`,
+      "",
+      "",
+    ],
+    ["(c) rollback wall time (started→rolledBack)", `${ms(rollback.rollbackMs)} (${rollback.phase})`, "", ""],
+    ["daemon peak RSS", `${mib(r.daemon.peakRssBytes)} (idle ${mib(r.daemon.idleRssBytes)})`, "< 300 MiB", check(r.daemon.peakRssBytes < 300 * 2 ** 20)],
+    ["Redis memory per rollout (b)", kib(concurrent.redisBytesPerRollout), "", ""],
+    ["Redis memory of rollout (a)", kib(waves.redisBytes), "", ""],
+  ];
+}
+
+function table(rows: string[][]): string {
+  const widths = rows[0]?.map((_, c) => Math.max(...rows.map((row) => (row[c] ?? "").length))) ?? [];
+  return rows.map((row) => row.map((cell, c) => cell.padEnd(widths[c] ?? 0)).join("  ").trimEnd()).join("\n");
+}
+
+function operations(title: string, byOperation: Record<string, number>, instances: number): string {
+  const rows = Object.entries(byOperation)
+    .sort((a, b) => b[1] - a[1])
+    .map(([operation, n]) => [`  ${operation}`, String(n), String(round(n / instances, 3))]);
+  return `${title}\n${table([["  operation", "requests", "per instance"], ...rows])}`;
+}
+
+export function printReport(r: BenchResult): void {
+  const m = r.machine;
+  const out = [
+    `canaryd benchmark (${r.mode}) ${r.at}`,
+    `machine: ${m.cpus} × ${m.cpuModel}, ${m.memoryGiB} GiB, node ${m.node}, ${m.platform} (${m.note})`,
+    `simulator: ${JSON.stringify(r.settings.simulator)}`,
+    `engine: ${JSON.stringify(r.settings.engine)}`,
+    `spec: ${JSON.stringify(r.settings.spec)}`,
+    "",
+    table([["figure", "value", "target", ""], ...targetRows(r)]),
+    "",
+    operations("(a) canaryd requests by operation", r.waves.requests.byOperation, r.waves.upgradedInstances),
+    "",
+    operations("baseline requests by operation", r.baseline.requests.byOperation, r.baseline.upgradedInstances),
+    "",
+    operations("(b) canaryd requests by operation", r.concurrent.requests.byOperation, r.concurrent.upgradedInstances),
+    "",
+    operations("(c) canaryd requests during the rollback", r.rollback.rollbackRequests.byOperation, r.rollback.upgradedInstances),
+  ];
+  process.stdout.write(`${out.join("\n")}\n`);
+}

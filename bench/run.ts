@@ -1,0 +1,131 @@
+/**
+ * `npm run bench` (`node bench/run.ts [--quick]`): canaryd against the simulated fleet with zero
+ * Azure latency and zero bake, side by side with the az-script baseline. Prints a table and
+ * writes bench/results/latest.json. See docs/performance.md.
+ */
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { cpus, tmpdir, totalmem } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import type { Config } from "../src/config/schema.ts";
+import { startSimulator } from "../src/simulator/index.ts";
+import { startBenchDaemon } from "./daemon-client.ts";
+import { benchScenario, fullShape, quickShape } from "./fleet.ts";
+import { startBenchRedis } from "./redis-server.ts";
+import { type BenchResult, printReport } from "./report.ts";
+import {
+  type BenchContext,
+  runConcurrentRollouts,
+  runLastWaveRollback,
+  runWaveBaseline,
+  runWaveRollout,
+} from "./workloads.ts";
+
+const { values: args } = parseArgs({
+  options: {
+    quick: { type: "boolean", default: false },
+    out: { type: "string", default: new URL("./results/latest.json", import.meta.url).pathname },
+  },
+});
+const shape = args.quick ? quickShape : fullShape;
+
+/** The simulator: every Azure duration zero, LRO Retry-After zero, simulated time 10^6 × wall time. */
+const simulatorSettings = {
+  timeScale: 1_000_000,
+  lroRetryAfterSeconds: 0,
+  modelUpdateSeconds: 0,
+  instanceUpgradeSeconds: 0,
+  replicationSeconds: 0,
+};
+/** canaryd's polls and timers at their minimum; the rest of config/default.yaml as shipped. */
+const engineSettings: Partial<Config["engine"]> = {
+  pollIntervalSeconds: 0,
+  gateRetrySeconds: 0.1,
+  replicationPollSeconds: 0.1,
+  maxParallelScaleSets: Math.min(50, Math.ceil(shape.waveScaleSets / shape.waves)),
+  workerConcurrency: 16,
+};
+const apiRate = 500;
+
+const dir = await mkdtemp(join(tmpdir(), "canaryd-bench-"));
+const redis = await startBenchRedis();
+const simulator = await startSimulator({
+  scenario: benchScenario(shape),
+  port: 0,
+  timeScale: simulatorSettings.timeScale,
+  lroRetryAfterSeconds: simulatorSettings.lroRetryAfterSeconds,
+  fresh: true,
+  connectionFile: join(dir, "simulator.json"),
+  certDir: join(dir, "certs"),
+});
+const daemon = await startBenchDaemon({
+  redisUrl: redis.url,
+  connectionFile: join(dir, "simulator.json"),
+  engine: engineSettings,
+});
+const idle = await daemon.stats();
+
+const ctx: BenchContext = {
+  shape,
+  simulator,
+  daemon,
+  redis,
+  pollIntervalSeconds: engineSettings.pollIntervalSeconds ?? 0,
+  maxParallelScaleSets: engineSettings.maxParallelScaleSets ?? 1,
+  apiRate,
+};
+
+try {
+  const progress = (text: string) => process.stderr.write(`bench: ${text}\n`);
+  progress(`(a) one rollout, ${shape.waveScaleSets} scale sets × ${shape.waveInstances} instances, ${shape.waves} waves`);
+  const waves = await runWaveRollout(ctx);
+  progress("baseline: the az script over the same fleet");
+  const baseline = await runWaveBaseline(ctx);
+  progress(`(b) ${shape.singleRollouts} concurrent rollouts × ${shape.singleInstances} instances, API load ${apiRate} req/s`);
+  const concurrent = await runConcurrentRollouts(ctx);
+  progress("(c) the wave rollout failing its last wave, rolled back");
+  const rollback = await runLastWaveRollback(ctx);
+  const final = await daemon.stats();
+
+  const result: BenchResult = {
+    at: new Date().toISOString(),
+    mode: args.quick ? "quick" : "full",
+    machine: {
+      cpus: cpus().length,
+      cpuModel: cpus()[0]?.model ?? "unknown",
+      memoryGiB: Math.round((totalmem() / 2 ** 30) * 10) / 10,
+      node: process.version,
+      platform: `${process.platform} ${process.arch}`,
+      note: "shared machine: other processes ran during the benchmark; figures are noisy",
+    },
+    settings: {
+      shape,
+      simulator: simulatorSettings,
+      engine: engineSettings,
+      spec: { canary: { instances: 1 }, batchPercent: 50, bakeSeconds: 0, gates: ["instanceHealth", "bootDiagnostics"] },
+      apiLoad: { rate: apiRate, connections: 20, endpoint: "GET /v1/rollouts/{id}" },
+    },
+    waves,
+    baseline,
+    ratios: {
+      armCalls: waves.requests.arm / baseline.requests.arm,
+      armCallsVsBatchedBaseline: waves.armPerInstance / baseline.armPerInstanceBatchedUpgrades,
+      wallTime: waves.wallMs / baseline.wallMs,
+    },
+    concurrent,
+    rollback,
+    daemon: {
+      idleRssBytes: idle.rssBytes,
+      peakRssBytes: final.maxRssBytes,
+    },
+  };
+  printReport(result);
+  await writeFile(args.out, `${JSON.stringify(result, null, 2)}\n`);
+  progress(`wrote ${args.out}`);
+} finally {
+  await daemon.stop();
+  await simulator.close();
+  await redis.stop();
+  await rm(dir, { recursive: true, force: true });
+}
+
