@@ -23,6 +23,8 @@ export interface BenchDaemon {
 export async function startBenchDaemon(options: BenchDaemonOptions): Promise<BenchDaemon> {
   const child: ChildProcess = fork(new URL("./canaryd-process.ts", import.meta.url), [JSON.stringify(options)], {
     stdio: ["ignore", "inherit", "inherit", "ipc"],
+    // BENCH_DAEMON_NODE_OPTIONS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles canaryd under test.
+    execArgv: [...process.execArgv, ...(process.env.BENCH_DAEMON_NODE_OPTIONS?.split(" ").filter(Boolean) ?? [])],
   });
   const next = async <T extends BenchDaemonMessage["type"]>(type: T) => {
     for (;;) {

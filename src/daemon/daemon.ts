@@ -77,10 +77,18 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       closers.push(() => running.close());
       config = {
         ...config,
-        azure: { ...config.azure, credential: "connectionFile", connectionFile: join(varDir, "simulator.json") },
+        azure: {
+          ...config.azure,
+          credential: "connectionFile",
+          connectionFile: join(varDir, "simulator.json"),
+        },
       };
       logger.info(
-        { scenario: options.simulateScenario, resourceManager: simulator.connection.resourceManagerEndpoint, timeScale },
+        {
+          scenario: options.simulateScenario,
+          resourceManager: simulator.connection.resourceManagerEndpoint,
+          timeScale,
+        },
         "simulated Azure fleet running in-process; connection file at %s",
         join(varDir, "simulator.json"),
       );
@@ -101,12 +109,18 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   }
 }
 
-async function startOwnRedis(config: Config, logger: Logger, closers: (() => Promise<void>)[]): Promise<string> {
+async function startOwnRedis(
+  config: Config,
+  logger: Logger,
+  closers: (() => Promise<void>)[],
+): Promise<string> {
   const redis: PrivateRedis = await startPrivateRedis({ dataDir: config.redis.privateDataDir });
   closers.push(() => redis.stop());
   logger.info(
     { port: redis.port, pid: redis.pid, reused: redis.reused, dataDir: config.redis.privateDataDir },
-    redis.reused ? "reusing the private redis-server left by an earlier run" : "started a private redis-server",
+    redis.reused
+      ? "reusing the private redis-server left by an earlier run"
+      : "started a private redis-server",
   );
   return redis.url;
 }
@@ -125,7 +139,11 @@ async function startEngine(
       if (call.status === 429) metrics.azureThrottled(call.operation);
     },
   });
-  const executeEffect = createEffectExecutor({ azure, config: config.engine, allowLatestFor: config.engine.allowLatestFor });
+  const executeEffect = createEffectExecutor({
+    azure,
+    config: config.engine,
+    allowLatestFor: config.engine.allowLatestFor,
+  });
   const engine = createEngine({ redisUrl, config, executeEffect, logger, timing: { timeScale } });
   await engine.start();
   return engine;

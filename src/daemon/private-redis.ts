@@ -96,7 +96,7 @@ function handle(port: number, pid: number, reused: boolean, pidFile: string, por
     pid,
     reused,
     async stop() {
-      const client = new Redis({ port, host: "127.0.0.1", lazyConnect: true, maxRetriesPerRequest: 1 });
+      const client = probeClient(port);
       try {
         await client.connect();
         await client.call("SHUTDOWN", "SAVE").catch(() => undefined);
@@ -125,14 +125,7 @@ function readLeftover(pidFile: string, portFile: string): { pid: number; port: n
 
 /** True when a Redis answers on the port and keeps its files in our data directory. */
 async function answersFromDir(port: number, dataDir: string): Promise<boolean> {
-  const client = new Redis({
-    port,
-    host: "127.0.0.1",
-    lazyConnect: true,
-    maxRetriesPerRequest: 0,
-    retryStrategy: () => null,
-  });
-  client.on("error", () => undefined);
+  const client = probeClient(port);
   try {
     await client.connect();
     const reply = (await client.call("CONFIG", "GET", "dir")) as string[];
@@ -147,14 +140,7 @@ async function answersFromDir(port: number, dataDir: string): Promise<boolean> {
 async function waitUntilAnswering(port: number, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    const client = new Redis({
-      port,
-      host: "127.0.0.1",
-      lazyConnect: true,
-      maxRetriesPerRequest: 0,
-      retryStrategy: () => null,
-    });
-    client.on("error", () => undefined);
+    const client = probeClient(port);
     try {
       await client.connect();
       // Loading the append-only file answers LOADING until done.
@@ -167,6 +153,19 @@ async function waitUntilAnswering(port: number, timeoutMs: number): Promise<void
     await sleep(50);
   }
   throw new Error(`the private redis-server did not answer on port ${port} within ${timeoutMs} ms`);
+}
+
+/** A one-shot client: no reconnects, and errors are the caller's to handle, not unhandled events. */
+function probeClient(port: number): Redis {
+  const client = new Redis({
+    port,
+    host: "127.0.0.1",
+    lazyConnect: true,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+  });
+  client.on("error", () => undefined);
+  return client;
 }
 
 function isAlive(pid: number): boolean {

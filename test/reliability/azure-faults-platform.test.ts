@@ -94,7 +94,7 @@ describe("Azure faults during a rollout", () => {
         { kind: "throttle", operation: "virtualMachineScaleSets.updateInstances", count: 3, retryAfterSeconds: 2 },
         { kind: "throttle", operation: "virtualMachineScaleSetVMs.list", count: 4, retryAfterSeconds: 1 },
       ]);
-      expect(done.phase).toBe("completed");
+      expect(done.phase, describeEnd(done)).toBe("completed");
       expect(versions.every((v) => v === "1.1.0")).toBe(true);
       const upgrades = f.sim.requestLog({ operation: "virtualMachineScaleSets.updateInstances" });
       expect(upgrades.filter((u) => u.status === 429)).toHaveLength(3);
@@ -116,7 +116,7 @@ describe("Azure faults during a rollout", () => {
   it("rides out a burst of 503s on every ARM call", async () => {
     await results.trial("5xx burst: 503 on the next 6 ARM/metrics requests", 1, async () => {
       const { fleet: f, done, versions } = await runWith([{ kind: "serverError", operation: "*", count: 6, status: 503 }]);
-      expect(done.phase).toBe("completed");
+      expect(done.phase, describeEnd(done)).toBe("completed");
       expect(versions.every((v) => v === "1.1.0")).toBe(true);
       expect(f.sim.requestLog().filter((r) => r.status === 503)).toHaveLength(6);
       return { outcome: "completed, every instance on 1.1.0 (SDK and effect retries absorbed the burst)" };
@@ -131,7 +131,7 @@ describe("Azure faults during a rollout", () => {
       dumpOnFailure(done, timeline);
       // Azure said the write failed: the release record must say so, and the rollout must not
       // promote on a model write Azure reported as Failed.
-      expect(["rolledBack", "failed"]).toContain(done.phase);
+      expect(["rolledBack", "failed"], describeEnd(done)).toContain(done.phase);
       expect(done.reason ?? "").toMatch(/InternalExecutionError|Failed/);
       expect(done.reason ?? "").not.toMatch(imageBlamed);
       expect(versions.every((v) => v === "1.0.0")).toBe(true);
@@ -146,7 +146,7 @@ describe("Azure faults during a rollout", () => {
       ]);
       dumpOnFailure(done, timeline);
       // The instances are the truth the engine reads (design: observe the resource, not the poller).
-      expect(done.phase).toBe("completed");
+      expect(done.phase, describeEnd(done)).toBe("completed");
       expect(versions.every((v) => v === "1.1.0")).toBe(true);
       return { outcome: "completed: the engine judges instances by what they report, not by the operation's status" };
     });
@@ -163,7 +163,7 @@ describe("Azure faults during a rollout", () => {
       dumpOnFailure(done, timeline);
       // Azure refuses every write to the scale set while the stuck upgrade runs, so the rollback
       // cannot finish either: `failed` (a human must look), naming the instance and what to check.
-      expect(done.phase).toBe("failed");
+      expect(done.phase, describeEnd(done)).toBe("failed");
       expect(done.reason ?? "").toMatch(/instances 0 of .*web-b did not come back/);
       expect(done.reason ?? "").toMatch(/platform failure, not the image/);
       expect(done.reason ?? "").toMatch(/activity log and instance view/);
@@ -187,7 +187,7 @@ describe("Azure faults during a rollout", () => {
       }));
       const { done, timeline, versions } = await runWith(faults);
       dumpOnFailure(done, timeline);
-      expect(done.phase).toBe("rolledBack");
+      expect(done.phase, describeEnd(done)).toBe("rolledBack");
       expect(done.reason ?? "").toMatch(/AllocationFailed/);
       expect(done.reason ?? "").toMatch(/platform failure, not the image/);
       const failure = timeline.find((e) => e.type === "instances.upgradeFailed");

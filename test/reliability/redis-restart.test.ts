@@ -47,7 +47,7 @@ describe("Redis restarted mid-rollout", () => {
   ] as const)("completes a good rollout across %s of Redis (%s), every instance on the new version", async (signal, what) => {
     await results.trial(`Redis ${what} mid-rollout of 1.1.0 (2 scale sets)`, 1, async () => {
       const { before, done, timeline, versions } = await rolloutAcrossRedisOutage("1.1.0", signal, 500);
-      expect(done.phase).toBe("completed");
+      expect(done.phase, done.reason).toBe("completed");
       for (const name of scaleSets) expect(versions[name]?.every((v) => v === "1.1.0")).toBe(true);
       // The release record survived whole: sequence numbers run 1..n without a gap or a repeat.
       expect(timeline.map((e) => e.seq)).toEqual(timeline.map((_, i) => i + 1));
@@ -59,7 +59,7 @@ describe("Redis restarted mid-rollout", () => {
   it("rolls a bad image back across a Redis restart, everything back on the previous version", async () => {
     await results.trial("Redis restart mid-rollout of 1.2.0 (kernel panic) ", 1, async () => {
       const { before, done, versions } = await rolloutAcrossRedisOutage("1.2.0", "SIGTERM", 500);
-      expect(done.phase).toBe("rolledBack");
+      expect(done.phase, done.reason).toBe("rolledBack");
       for (const name of scaleSets) expect(versions[name]?.every((v) => v === "1.0.0")).toBe(true);
       return { outcome: `rolledBack (interrupted in ${before.phase}); every instance back on 1.0.0` };
     });
@@ -68,7 +68,7 @@ describe("Redis restarted mid-rollout", () => {
 
 describe("Redis down for a while", () => {
   it("answers 503 to writes and to /readyz, loses nothing, and resumes the rollout when Redis is back", async () => {
-    await results.trial("Redis down 3 s mid-rollout: API writes, readiness, resume", 1, async () => {
+    await results.trial("Redis down >= 2 s mid-rollout: API writes, readiness, resume", 1, async () => {
       redis = await startOwnRedis({ appendfsync: "always" });
       stack = await startStack({ redisUrl: redis.url });
       const { engine, fleet, api } = stack;
@@ -80,18 +80,28 @@ describe("Redis down for a while", () => {
 
       await redis.stop("SIGTERM");
       const downSince = Date.now();
-      const write = await api.inject({ method: "POST", url: "/v1/rollouts", payload: demoSpec(fleet, "1.1.0", [["web-b"]]) });
+      const latencies: { call: string; ms: number }[] = [];
+      const timed = async (method: "GET" | "POST", url: string, payload?: object) => {
+        const t0 = Date.now();
+        const response = await api.inject({ method, url, ...(payload ? { payload } : {}) });
+        latencies.push({ call: `${method} ${url}`, ms: Date.now() - t0 });
+        return response;
+      };
+      const write = await timed("POST", "/v1/rollouts", demoSpec(fleet, "1.1.0", [["web-b"]]));
       expect(write.statusCode).toBe(503);
       expect(write.json()).toMatchObject({ code: "STORE_UNAVAILABLE" });
-      const action = await api.inject({ method: "POST", url: `/v1/rollouts/${id}/pause`, payload: {} });
+      const action = await timed("POST", `/v1/rollouts/${id}/pause`, {});
       expect(action.statusCode).toBe(503);
-      const ready = await api.inject({ method: "GET", url: "/readyz" });
+      const ready = await timed("GET", "/readyz");
       expect(ready.statusCode).toBe(503);
       expect(ready.json()).toMatchObject({ ready: false });
-      const read = await api.inject({ method: "GET", url: "/v1/rollouts" });
+      const read = await timed("GET", "/v1/rollouts");
       expect(read.statusCode).toBe(503);
+      // A caller (a pipeline with a 10 s timeout) must get the 503, not a hang: each answer is quick.
+      // Soft: the rest of the scenario (resume, nothing lost) is still checked when this fails.
+      for (const { call, ms } of latencies) expect.soft(ms, `${call} took ${ms} ms to answer 503`).toBeLessThan(2_000);
       const answeredWithinMs = Date.now() - downSince;
-      await new Promise((resolve) => setTimeout(resolve, Math.max(0, 3_000 - answeredWithinMs)));
+      await new Promise((resolve) => setTimeout(resolve, Math.max(0, 2_000 - answeredWithinMs)));
 
       await redis.start();
       const backAt = Date.now();
@@ -104,7 +114,6 @@ describe("Redis down for a while", () => {
       const readyAfterMs = Date.now() - backAt;
       const done = await pollRollout(engine, id, isTerminal, 60_000);
       const doneAfterMs = Date.now() - backAt;
-      if (process.env.RELIABILITY_DEBUG) console.log({ readyAfterMs, doneAfterMs });
       expect(done.phase).toBe("completed");
       expect(versionsOf(fleet, ["web-a"])["web-a"]?.every((v) => v === "1.1.0")).toBe(true);
       // Nothing lost, nothing half-made: exactly the one rollout accepted before the outage.
@@ -114,7 +123,7 @@ describe("Redis down for a while", () => {
       const after = await api.inject({ method: "POST", url: "/v1/rollouts", payload: demoSpec(fleet, "1.1.0", [["web-b"]]) });
       expect(after.statusCode).toBe(201);
       return {
-        outcome: `writes, reads and /readyz answered 503 within ${answeredWithinMs} ms of the outage; the rollout completed after Redis returned; new writes 201`,
+        outcome: `writes, reads and /readyz answered 503 (slowest ${Math.max(...latencies.map((l) => l.ms))} ms); ready again ${readyAfterMs} ms and the rollout completed ${doneAfterMs} ms after Redis returned; new writes 201`,
       };
     });
   });

@@ -60,6 +60,8 @@ export interface CrashLab {
   startDaemon(): Promise<{ daemon: DaemonProcess; url: string }>;
   startRollout(url: string, spec: Record<string, unknown>): Promise<RolloutView>;
   get(url: string, id: string): Promise<RolloutDetail>;
+  /** Resolves once a request to `operation` is held by a hold fault; fails after `timeoutMs`. */
+  waitForHeld(operation: string, timeoutMs?: number): Promise<void>;
   /** Polls until the rollout is in one of `phases` (or terminal); fails after `timeoutMs`. */
   waitForPhase(url: string, id: string, phases: RolloutPhase[], timeoutMs: number): Promise<RolloutDetail>;
   /** Long-polls `/wait` until the rollout is terminal; fails after `timeoutMs`. */
@@ -129,6 +131,20 @@ export async function startCrashLab(options: CrashLabOptions): Promise<CrashLab>
       );
       daemons.push(daemon);
       return { daemon, url: await daemon.serving(30_000) };
+    },
+    async waitForHeld(operation, timeoutMs = 30_000) {
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => {
+          const logs = daemons.map((d) => d.output().split("\n").slice(-15).join("\n")).join("\n---\n");
+          reject(new Error(`no ${operation} request held within ${timeoutMs} ms; daemon logs:\n${logs}`));
+        }, timeoutMs);
+      });
+      try {
+        await Promise.race([sim.waitForHeld(operation), timeout]);
+      } finally {
+        clearTimeout(timer);
+      }
     },
     async startRollout(url, spec) {
       const { status, body } = await request<RolloutView>(`${url}/v1/rollouts`, {

@@ -29,6 +29,7 @@ export interface ScaleSetRecord {
 
 export type FleetRecord = Record<string, ScaleSetRecord>;
 
+const nameOf = (id: string) => id.split("/").pop() ?? id;
 const versionOf = (key: string | null | undefined) => (key ? (key.split("/").pop() ?? key) : "down");
 
 /** Reads the fleet from the state file; the simulator writes it within 100 ms of a change. */
@@ -36,6 +37,8 @@ export async function readFleetRecord(
   stateFile: string,
   acceptedUpgrades: (scaleSetName: string) => number,
   names: string[],
+  /** Only what happened from this wall-clock instant on (the version running then comes first). */
+  sinceWallMs = 0,
 ): Promise<FleetRecord> {
   await new Promise((resolve) => setTimeout(resolve, 300));
   const state = JSON.parse(await readFile(stateFile, "utf8")) as SimState;
@@ -44,7 +47,10 @@ export async function readFleetRecord(
     const ss = state.scaleSets.find((s) => s.name === name);
     if (!ss) throw new Error(`scale set ${name} is not in the simulator's state`);
     const operations = state.operations.filter(
-      (op) => op.scaleSetId.toLowerCase() === ss.id.toLowerCase() && (op.kind === "upgrade" || op.kind === "reimage"),
+      (op) =>
+        op.scaleSetId.toLowerCase() === ss.id.toLowerCase() &&
+        (op.kind === "upgrade" || op.kind === "reimage") &&
+        op.startWallMs >= sinceWallMs,
     );
     record[name] = {
       name,
@@ -53,7 +59,7 @@ export async function readFleetRecord(
       instances: ss.instances.map((instance) => ({
         instanceId: instance.instanceId,
         protected: instance.protectedFromScaleSetActions,
-        booted: instance.epochs.filter((e) => e.behaviourKey !== null).map((e) => versionOf(e.behaviourKey)),
+        booted: bootedSince(instance.epochs, sinceWallMs),
         reboots: operations.filter((op) => op.instanceIds.includes(instance.instanceId)).length,
       })),
     };
@@ -61,35 +67,12 @@ export async function readFleetRecord(
   return record;
 }
 
-/** What an uninterrupted run ends with: the reference a crashed run is compared against. */
-export interface RunOutcome {
-  phase: RolloutPhase;
-  /** Per scale set name: the model's version and each instance's booted versions. */
-  fleet: Record<string, { modelVersion: string; booted: Record<string, string[]> }>;
-  /** Per scale set name: recorded previous version. */
-  previousVersions: Record<string, string | undefined>;
-  /** Per scale set name: instances that took the new model, sorted. */
-  touched: Record<string, string[]>;
-}
-
-export function outcomeOf(view: RolloutDetail, fleet: FleetRecord): RunOutcome {
-  const nameOf = (id: string) => id.split("/").pop() ?? id;
-  return {
-    phase: view.phase,
-    fleet: Object.fromEntries(
-      Object.values(fleet).map((ss) => [
-        ss.name,
-        {
-          modelVersion: ss.modelVersion,
-          booted: Object.fromEntries(ss.instances.map((i) => [i.instanceId, i.booted])),
-        },
-      ]),
-    ),
-    previousVersions: Object.fromEntries(
-      view.scaleSets.map((s) => [nameOf(s.id), s.previousImage?.exactVersion ?? versionOf(s.previousImage?.id)]),
-    ),
-    touched: Object.fromEntries(view.scaleSets.map((s) => [nameOf(s.id), [...s.touchedInstanceIds].sort()])),
-  };
+function bootedSince(epochs: SimState["scaleSets"][number]["instances"][number]["epochs"], sinceWallMs: number) {
+  const up = epochs.filter((e) => e.behaviourKey !== null);
+  const before = up.filter((e) => e.fromWallMs < sinceWallMs).at(-1);
+  return [...(before ? [before] : []), ...up.filter((e) => e.fromWallMs >= sinceWallMs)].map((e) =>
+    versionOf(e.behaviourKey),
+  );
 }
 
 /**
@@ -99,21 +82,43 @@ export function outcomeOf(view: RolloutDetail, fleet: FleetRecord): RunOutcome {
 export function crashInvariantViolations(
   view: RolloutDetail,
   fleet: FleetRecord,
-  expected: { phase: RolloutPhase; target: string; previous: string },
+  expected: {
+    phase: RolloutPhase;
+    target: string;
+    /** The version every scale set ran before, or per scale set name. */
+    previous: string | Record<string, string>;
+  },
 ): string[] {
   const problems: string[] = [];
   if (view.phase !== expected.phase) problems.push(`phase ${view.phase} (${view.reason ?? ""}), expected ${expected.phase}`);
-  const settled = expected.phase === "completed" ? expected.target : expected.previous;
+  const inSpec = new Set(view.scaleSets.map((s) => nameOf(s.id)));
+  for (const ss of Object.values(fleet)) {
+    if (inSpec.has(ss.name)) continue;
+    for (const instance of ss.instances)
+      if (instance.reboots > 0) problems.push(`${ss.name}_${instance.instanceId}: not in the rollout but rebooted`);
+  }
+  if (expected.phase === "rolledBack") {
+    // An uninterrupted run of a bad version stops at the first scale set's canary batch.
+    const [first, ...others] = view.scaleSets;
+    const canary = [...(first?.batches[0]?.instanceIds ?? [])].sort();
+    if (first && JSON.stringify([...first.touchedInstanceIds].sort()) !== JSON.stringify(canary))
+      problems.push(`${nameOf(first.id)}: touched ${first.touchedInstanceIds.join(",")}, expected only the canary ${canary.join(",")}`);
+    for (const other of others)
+      if (other.touchedInstanceIds.length > 0 || other.batches.some((b) => b.status !== "pending"))
+        problems.push(`${nameOf(other.id)}: moved (${other.phase}) although the first canary failed`);
+  }
   for (const scaleSet of view.scaleSets) {
-    const name = scaleSet.id.split("/").pop() ?? scaleSet.id;
+    const name = nameOf(scaleSet.id);
     const ss = fleet[name];
     if (!ss) {
       problems.push(`${name}: not witnessed`);
       continue;
     }
+    const previous = typeof expected.previous === "string" ? expected.previous : expected.previous[name];
+    const settled = expected.phase === "completed" ? expected.target : previous;
     const recorded = scaleSet.previousImage?.exactVersion ?? versionOf(scaleSet.previousImage?.id);
-    if (scaleSet.previousImage && recorded !== expected.previous)
-      problems.push(`${name}: recorded previous version ${recorded}, expected ${expected.previous}`);
+    if (scaleSet.previousImage && recorded !== previous)
+      problems.push(`${name}: recorded previous version ${recorded}, expected ${previous}`);
     const touched = new Set(scaleSet.touchedInstanceIds);
     if (touched.size > 0 && !scaleSet.previousImage) problems.push(`${name}: touched without a recorded previous version`);
     if (ss.modelVersion !== settled) problems.push(`${name}: model on ${ss.modelVersion}, expected ${settled}`);

@@ -23,7 +23,6 @@ describe("batch metrics", () => {
   it("splits by VMName, honours top, and reports each instance's version's CPU", async () => {
     await h.compute.virtualMachineScaleSets.update(RG, "web-b", imageOf(h, "1.4.0"), FAST);
     await h.compute.virtualMachineScaleSets.updateInstances(RG, "web-b", { instanceIds: ["0"] }, FAST);
-    await new Promise((r) => setTimeout(r, 50));
     const client = h.metrics("westeurope");
     const window = { startTime: new Date(Date.now() - 5 * 60_000), endTime: new Date(Date.now() + 60_000) };
     const [result] = await client.queryResources([h.scaleSetId("web-b")], ["Percentage CPU"], NAMESPACE, {

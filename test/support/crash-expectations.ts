@@ -1,0 +1,51 @@
+/**
+ * What a crashed rollout must end with, on the demo fleet: the phase, versions and reboots an
+ * uninterrupted run of the same spec reaches. Shared by the e2e crash tests and the reliability suite.
+ */
+import { expect } from "vitest";
+import type { RolloutPhase } from "../../src/domain/rollout-view.ts";
+import { type CrashLab, galleryVersionId, type RolloutDetail, scaleSetId } from "./crash-lab.ts";
+import { crashInvariantViolations, type FleetRecord, readFleetRecord } from "./fleet-witness.ts";
+
+/** The demo scale sets a rollout may touch (web-auto is refused at preflight). */
+export const demoScaleSets = ["web-a", "web-b", "web-c", "web-d"];
+
+export function demoSpec(version: string, first: string[], rest: string[], bakeSeconds = 5) {
+  return {
+    name: `web-${version}`,
+    image: { galleryImageVersionId: galleryVersionId(version) },
+    waves: [
+      { name: "first", scaleSets: first.map(scaleSetId) },
+      ...(rest.length > 0 ? [{ name: "rest", scaleSets: rest.map(scaleSetId) }] : []),
+    ],
+    strategy: { canary: { instances: 1 }, batchPercent: 50, bakeSeconds, maxParallelScaleSets: 3 },
+    gates: [{ kind: "instanceHealth" }, { kind: "bootDiagnostics" }],
+    rollback: { automatic: true },
+    owner: "release-team",
+    changeRecord: "CHG-CRASH",
+  };
+}
+
+export interface ExpectedEnd {
+  phase: RolloutPhase;
+  target: string;
+  previous: string;
+}
+
+/** Reads the fleet as the simulator recorded it (upgrades accepted since `sinceWallMs`). */
+export function witnessFleet(lab: CrashLab, sinceWallMs = 0): Promise<FleetRecord> {
+  const accepted = (name: string) =>
+    lab.sim
+      .requestLog({ operation: "virtualMachineScaleSets.updateInstances", since: new Date(sinceWallMs).toISOString() })
+      .filter((e) => e.status < 300 && e.path.includes(`/virtualMachineScaleSets/${name}/`)).length;
+  return readFleetRecord(lab.stateFile, accepted, demoScaleSets, sinceWallMs);
+}
+
+export async function expectEndedLikeAnUninterruptedRun(
+  lab: CrashLab,
+  done: RolloutDetail,
+  expected: ExpectedEnd,
+): Promise<void> {
+  const fleet = await witnessFleet(lab);
+  expect(crashInvariantViolations(done, fleet, expected)).toEqual([]);
+}
