@@ -10,8 +10,8 @@
  * scale sets per wave, same poll interval, no bake. Fair to the script: upgrades use --no-wait
  * (one POST, no LRO polling), and the health check reuses the last poll's view.
  */
-import { request } from "node:https";
-import { rootCertificates } from "node:tls";
+import { Agent, request } from "node:https";
+import { createSecureContext } from "node:tls";
 import { setTimeout as sleep } from "node:timers/promises";
 import { ComputeManagementClient, type VirtualMachineScaleSetVMInstanceView } from "@azure/arm-compute";
 import { planBatches } from "../src/domain/plan.ts";
@@ -47,7 +47,8 @@ export async function runBaseline(options: BaselineOptions): Promise<BaselineRes
     connection.subscriptionId,
     simulatorClientOptions(connection),
   );
-  const ca = [...rootCertificates, connection.caCert];
+  // The blob host is the simulator: its CA alone, in one keep-alive agent (what curl or az reuse).
+  const agent = new Agent({ keepAlive: true, secureContext: createSecureContext({ ca: connection.caCert }) });
   const { patterns } = bootPatterns(options.failOn);
   const pollMs = options.pollIntervalSeconds * 1000;
   let upgradedInstances = 0;
@@ -95,7 +96,7 @@ export async function runBaseline(options: BaselineOptions): Promise<BaselineRes
     const data = await client.virtualMachineScaleSetVMs.retrieveBootDiagnosticsData(rg, name, instanceId, {
       sasUriExpirationTimeInMinutes: 10,
     });
-    const text = await download(data.serialConsoleLogBlobUri ?? "", ca);
+    const text = await download(data.serialConsoleLogBlobUri ?? "", agent);
     const failure = findBootFailure(text, patterns);
     if (failure) throw new GateFailed(`${name}/${instanceId}: boot log shows ${failure.pattern}`);
   }
@@ -151,9 +152,9 @@ export async function runBaseline(options: BaselineOptions): Promise<BaselineRes
   return { outcome: "completed", upgradedInstances, batches: batchCount, wallMs: performance.now() - started };
 }
 
-function download(url: string, ca: string[]): Promise<string> {
+function download(url: string, agent: Agent): Promise<string> {
   return new Promise((resolve, reject) => {
-    const req = request(url, { ca }, (res) => {
+    const req = request(url, { agent }, (res) => {
       const chunks: Buffer[] = [];
       res.on("data", (chunk: Buffer) => chunks.push(chunk));
       res.on("end", () =>

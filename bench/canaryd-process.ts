@@ -5,12 +5,15 @@
  *
  * Probes: the machine decider is wrapped to stamp when each step starts deciding, and the
  * engine logger writes to an in-memory stream where each "rollout step" line closes the step
- * (after its Redis commit and BullMQ enqueue). The parent asks for the figures over IPC.
+ * (after its Redis commit and BullMQ enqueue). The rollout lock's `SET NX` calls are watched
+ * (ioredis' prototype, in this process only) to see how long steps wait for the lock. The parent
+ * asks for the figures over IPC.
  *
  * Started by bench/run.ts with one JSON argument (BenchDaemonOptions); answers IPC messages
  * `stats` (step durations and resource usage since the last `stats`) and `stop`.
  */
 import { Writable } from "node:stream";
+import { Redis } from "ioredis";
 import pino from "pino";
 import { buildApi } from "../src/api/app.ts";
 import { createMetrics } from "../src/api/metrics.ts";
@@ -34,6 +37,10 @@ export interface StepStats {
   stepMs: number[];
   /** Decisions that changed nothing (stale or duplicate outcomes). */
   ignored: number;
+  /** Wall milliseconds from a step's first try for the rollout lock until it got it. */
+  lockWaitMs: number[];
+  /** Lock tries that found the lock busy. */
+  lockBusyTries: number;
   maxRssBytes: number;
   rssBytes: number;
   cpuUserMs: number;
@@ -56,6 +63,28 @@ const config: Config = {
 const decideStarted = new Map<string, number>();
 let stepMs: number[] = [];
 let ignored = 0;
+let lockWaitMs: number[] = [];
+let lockBusyTries = 0;
+
+/** Lock tries by token: the first try's time. */
+const lockFirstTry = new Map<string, number>();
+type SetCall = (this: Redis, ...args: unknown[]) => Promise<unknown>;
+const prototype = Redis.prototype as unknown as { set: SetCall };
+const originalSet = prototype.set;
+prototype.set = function watchedSet(this: Redis, ...args: unknown[]) {
+  const [key, token] = args;
+  const reply = originalSet.apply(this, args);
+  if (typeof key !== "string" || !key.endsWith(":lock") || !args.includes("NX")) return reply;
+  const first = lockFirstTry.get(String(token)) ?? performance.now();
+  lockFirstTry.set(String(token), first);
+  return reply.then((result) => {
+    if (result === "OK") {
+      lockWaitMs.push(performance.now() - first);
+      lockFirstTry.delete(String(token));
+    } else lockBusyTries += 1;
+    return result;
+  });
+};
 
 /** Every engine log line passes here; only step lines are read. */
 const stepLines = new Writable({
@@ -111,6 +140,8 @@ process.on("message", (message: { type: string }) => {
       stats: {
         stepMs,
         ignored,
+        lockWaitMs,
+        lockBusyTries,
         maxRssBytes: process.resourceUsage().maxRSS * 1024,
         rssBytes: process.memoryUsage.rss(),
         cpuUserMs: usage.user / 1000,
@@ -119,6 +150,8 @@ process.on("message", (message: { type: string }) => {
     });
     stepMs = [];
     ignored = 0;
+    lockWaitMs = [];
+    lockBusyTries = 0;
   } else if (message.type === "stop") {
     void (async () => {
       await api.close();

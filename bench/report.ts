@@ -39,6 +39,12 @@ export function targetRows(r: BenchResult): Row[] {
     ["(a) machine steps/s", `${round(waves.steps.stepsPerSecond, 0)} (${waves.steps.steps} steps)`, "≥ 300", check(waves.steps.stepsPerSecond >= 300)],
     ["(a) step wall time median / p99", `${waves.steps.stepMs.median} / ${waves.steps.stepMs.p99} ms`, "", ""],
     [
+      "(a) wait for the rollout lock median / p99",
+      `${waves.steps.lockWaitMs.median} / ${waves.steps.lockWaitMs.p99} ms (${waves.steps.lockBusyTries} busy tries)`,
+      "",
+      "",
+    ],
+    [
       `(a) ARM requests per instance (${s.waveInstances}/scale set)`,
       `${round(waves.armPerInstance, 2)} (${waves.requests.arm} / ${waves.upgradedInstances})`,
       "≤ 2",
@@ -72,6 +78,12 @@ export function targetRows(r: BenchResult): Row[] {
     ["(b) machine steps/s", `${round(concurrent.steps.stepsPerSecond, 0)} (${concurrent.steps.steps} steps)`, "≥ 300", check(concurrent.steps.stepsPerSecond >= 300)],
     ["(b) step wall time median / p99", `${concurrent.steps.stepMs.median} / ${concurrent.steps.stepMs.p99} ms`, "", ""],
     [
+      "(b) wait for the rollout lock median / p99",
+      `${concurrent.steps.lockWaitMs.median} / ${concurrent.steps.lockWaitMs.p99} ms (${concurrent.steps.lockBusyTries} busy tries)`,
+      "",
+      "",
+    ],
+    [
       `(b) API GET /v1/rollouts/{id} p50 / p99 @ ${concurrent.api.rate}/s`,
       `${concurrent.api.latencyMs.p50} / ${concurrent.api.latencyMs.p99} ms (${concurrent.api.requests} req, ${concurrent.api.non2xx} non-2xx)`,
       "p99 < 50 ms",
@@ -89,6 +101,12 @@ export function targetRows(r: BenchResult): Row[] {
     ["daemon peak RSS", `${mib(r.daemon.peakRssBytes)} (idle ${mib(r.daemon.idleRssBytes)})`, "< 300 MiB", check(r.daemon.peakRssBytes < 300 * 2 ** 20)],
     ["Redis memory per rollout (b)", kib(concurrent.redisBytesPerRollout), "", ""],
     ["Redis memory of rollout (a)", kib(waves.redisBytes), "", ""],
+    [
+      "(a) persisted snapshot at the end",
+      `${kib(waves.snapshotBytes)} (read and rewritten by every step; ${waves.timelineEntries} timeline entries)`,
+      "",
+      "",
+    ],
   ];
 }
 

@@ -73,6 +73,7 @@ const ctx: BenchContext = {
   pollIntervalSeconds: engineSettings.pollIntervalSeconds ?? 0,
   maxParallelScaleSets: engineSettings.maxParallelScaleSets ?? 1,
   apiRate,
+  keyPrefix: "{canaryd}",
 };
 
 try {

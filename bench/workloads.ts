@@ -31,6 +31,8 @@ export interface BenchContext {
   pollIntervalSeconds: number;
   maxParallelScaleSets: number;
   apiRate: number;
+  /** The engine's Redis key prefix. */
+  keyPrefix: string;
 }
 
 export interface StepFigures {
@@ -38,6 +40,9 @@ export interface StepFigures {
   stepsPerSecond: number;
   stepMs: ReturnType<typeof summary>;
   ignored: number;
+  /** How long steps waited for their rollout's lock. */
+  lockWaitMs: ReturnType<typeof summary>;
+  lockBusyTries: number;
 }
 
 export interface RolloutFigures {
@@ -51,7 +56,17 @@ export interface RolloutFigures {
   armPerInstance: number;
   steps: StepFigures;
   redisBytes: number;
+  /** The persisted machine snapshot at the end: every step reads and rewrites it whole. */
+  snapshotBytes: number;
+  timelineEntries: number;
   cpuMs: number;
+}
+
+async function snapshotSize(ctx: BenchContext, id: string): Promise<{ snapshotBytes: number; timelineEntries: number }> {
+  return {
+    snapshotBytes: await ctx.redis.client.hstrlen(`${ctx.keyPrefix}:rollout:${id}`, "state"),
+    timelineEntries: await ctx.redis.client.llen(`${ctx.keyPrefix}:rollout:${id}:timeline`),
+  };
 }
 
 const orchestrationMs = (view: RolloutView) => Date.parse(view.updatedAt) - Date.parse(view.createdAt);
@@ -64,6 +79,8 @@ async function stepFigures(ctx: BenchContext, wallMs: number) {
     stepsPerSecond: stats.stepMs.length / (wallMs / 1000),
     stepMs: summary(stats.stepMs),
     ignored: stats.ignored,
+    lockWaitMs: summary(stats.lockWaitMs),
+    lockBusyTries: stats.lockBusyTries,
   };
   return { steps, stats };
 }
@@ -93,6 +110,7 @@ export async function runWaveRollout(ctx: BenchContext): Promise<RolloutFigures>
     armPerInstance: requests.arm / instances,
     steps,
     redisBytes: (await ctx.redis.usedMemory()) - redisBefore,
+    ...(await snapshotSize(ctx, view.id)),
     cpuMs: stats.cpuUserMs + stats.cpuSystemMs,
   };
 }
@@ -235,6 +253,7 @@ export async function runLastWaveRollback(ctx: BenchContext): Promise<RollbackFi
     armPerInstance: requests.arm / instances,
     steps,
     redisBytes: (await ctx.redis.usedMemory()) - redisBefore,
+    ...(await snapshotSize(ctx, view.id)),
     cpuMs: stats.cpuUserMs + stats.cpuSystemMs,
     gateToRollbackStepMs: rollbackAt - gateAt,
     gateToRevertRequestMs: Math.min(...revertTimes) - gateAt,

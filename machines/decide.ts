@@ -68,7 +68,10 @@ export function startRollout(input: {
     spec: input.spec,
     settings: input.settings,
   });
-  const start = rolloutMachine.resolveState({ value: initial.value, context: { ...initial.context, revision: 1 } });
+  const start = rolloutMachine.resolveState({
+    value: initial.value,
+    context: { ...initial.context, revision: 1 },
+  });
   const [next] = transition(rolloutMachine, start, { type: "rollout.start" } satisfies MachineEvent);
   return persist(next, 1);
 }
@@ -82,7 +85,10 @@ const notAllowed: Record<UserEventType, string> = {
 };
 
 /** Whether a user event would be accepted now; the reason is for a person (the API's 409). */
-export function canApply(state: PersistedRollout, type: UserEventType): { ok: true } | { ok: false; reason: string } {
+export function canApply(
+  state: PersistedRollout,
+  type: UserEventType,
+): { ok: true } | { ok: false; reason: string } {
   const snapshot = restore(state, state.revision);
   const probe = { type, actor: { id: "probe" }, at: "" } as UserEvent;
   if (snapshot.can(probe)) return { ok: true };
@@ -92,7 +98,12 @@ export function canApply(state: PersistedRollout, type: UserEventType): { ok: tr
 
 export function decide(state: PersistedRollout, event: RolloutEvent): Decision {
   if (isOutcome(event) && !(event.effectId in state.context.pending)) {
-    return { state, effects: [], timeline: [], ignored: `stale outcome: effect ${event.effectId} is not pending` };
+    return {
+      state,
+      effects: [],
+      timeline: [],
+      ignored: `stale outcome: effect ${event.effectId} is not pending`,
+    };
   }
   if (!isOutcome(event)) {
     const allowed = canApply(state, event.type);

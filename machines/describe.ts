@@ -1,5 +1,11 @@
 /** What people see of a rollout, derived from the persisted snapshot (no clock, no I/O). */
-import { terminalPhases, type RolloutPhase, type RolloutView, type ScaleSetPhase, type ScaleSetView } from "../src/domain/rollout-view.ts";
+import {
+  type RolloutPhase,
+  type RolloutView,
+  type ScaleSetPhase,
+  type ScaleSetView,
+  terminalPhases,
+} from "../src/domain/rollout-view.ts";
 import type { ScaleSetProgress } from "./context.ts";
 import type { PersistedRollout } from "./decide.ts";
 
@@ -86,8 +92,15 @@ export function describeRollout(state: PersistedRollout): RolloutDescription {
   const waves = ctx.spec.waves.map((w, i) => {
     const members = ctx.scaleSets.filter((s) => s.waveIndex === i);
     const done = members.every((s) => s.step === "completed");
-    const status: "pending" | "active" | "done" =
-      done ? "done" : i === ctx.waveIndex && !terminalPhases.has(describePhase(state)) && state.state !== "preflight" && state.state !== "pending" && state.state !== "waitingForReplication" ? "active" : "pending";
+    const status: "pending" | "active" | "done" = done
+      ? "done"
+      : i === ctx.waveIndex &&
+          !terminalPhases.has(describePhase(state)) &&
+          state.state !== "preflight" &&
+          state.state !== "pending" &&
+          state.state !== "waitingForReplication"
+        ? "active"
+        : "pending";
     return { name: w.name, scaleSetIds: [...w.scaleSets], status };
   });
   return {

@@ -16,7 +16,11 @@ export function recordPreflight(ctx: RolloutContext, event: PreflightPassed): bo
   for (const ss of ctx.scaleSets) {
     const facts = event.scaleSets.find((f) => sameScaleSet(f.id, ss.id));
     if (!facts) {
-      ctx.findings.push({ scaleSetId: ss.id, code: "ScaleSetNotRead", message: `${scaleSetName(ss.id)} was not read` });
+      ctx.findings.push({
+        scaleSetId: ss.id,
+        code: "ScaleSetNotRead",
+        message: `${scaleSetName(ss.id)} was not read`,
+      });
       continue;
     }
     ss.previousImage ??= facts.imageReference;
@@ -62,7 +66,11 @@ export function recordPreflight(ctx: RolloutContext, event: PreflightPassed): bo
 }
 
 export function pollReplication(ctx: RolloutContext): void {
-  emitEffect(ctx, { kind: "startTimer", timer: "replicationPoll", delaySeconds: ctx.settings.replicationPollSeconds });
+  emitEffect(ctx, {
+    kind: "startTimer",
+    timer: "replicationPoll",
+    delaySeconds: ctx.settings.replicationPollSeconds,
+  });
 }
 
 export function replicationTimedOut(ctx: RolloutContext): boolean {

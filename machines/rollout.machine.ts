@@ -17,20 +17,18 @@
  */
 import { and, assign, not, setup } from "xstate";
 import type { Effect, OutcomeEvent, RolloutEvent, UserEvent } from "../src/domain/effects.ts";
+import { sameScaleSet } from "../src/domain/scale-set-id.ts";
 import type { RolloutSpec } from "../src/domain/spec.ts";
-import { note, outcomeActor, type RolloutContext, type RolloutSettings } from "./context.ts";
+import { emitEffect, note, outcomeActor, type RolloutContext, type RolloutSettings } from "./context.ts";
 import { pollReplication, recordPreflight, replicationTimedOut } from "./preflight.ts";
+import { applyRollbackOutcome, beginRollback, rollbackFinished } from "./rollback-runbook.ts";
 import {
-  applyRollbackOutcome,
   applyRolloutOutcome,
   approveWave,
   awaitingApproval,
-  beginRollback,
   resumeScaleSets,
-  rollbackFinished,
   startNextScaleSets,
 } from "./scale-set-runbook.ts";
-import { emitEffect } from "./context.ts";
 
 /** Internal: sent once by `startRollout` to leave `pending`. */
 export type StartEvent = { type: "rollout.start" };
@@ -121,7 +119,7 @@ export const rolloutMachine = setup({
     isPending: ({ context, event }) => isOutcome(event) && event.effectId in context.pending,
     preflightMissedScaleSets: ({ context, event }) =>
       event.type === "preflight.passed" &&
-      context.scaleSets.some((s) => !event.scaleSets.some((f) => f.id.toLowerCase() === s.id.toLowerCase())),
+      context.scaleSets.some((s) => !event.scaleSets.some((f) => sameScaleSet(f.id, s.id))),
     stillReplicating: ({ event }) => event.type === "preflight.passed" && event.replication === "replicating",
     replicationCompleted: ({ event }) => event.type === "replication.checked" && event.status === "completed",
     replicationFailed: ({ event }) => event.type === "replication.checked" && event.status === "failed",
@@ -136,11 +134,17 @@ export const rolloutMachine = setup({
   actions: {
     requestPreflight: assign(({ context }) =>
       withDraft(context, (d) => {
-        note(d, "rollout.started", `Rollout ${d.name} started by ${d.createdBy}`, {
-          spec: d.spec,
-          owner: d.spec.owner,
-          changeRecord: d.spec.changeRecord,
-        }, d.createdBy);
+        note(
+          d,
+          "rollout.started",
+          `Rollout ${d.name} started by ${d.createdBy}`,
+          {
+            spec: d.spec,
+            owner: d.spec.owner,
+            changeRecord: d.spec.changeRecord,
+          },
+          d.createdBy,
+        );
         emitEffect(d, { kind: "preflight" });
       }),
     ),
@@ -201,12 +205,20 @@ export const rolloutMachine = setup({
     ),
     startScaleSets: assign(({ context }) => withDraft(context, (d) => startNextScaleSets(d))),
     applyOutcome: assign(({ context, event }) => withDraft(context, (d) => applyOutcome(d, event, false))),
-    applyRollbackOutcome: assign(({ context, event }) => withDraft(context, (d) => applyOutcome(d, event, true))),
+    applyRollbackOutcome: assign(({ context, event }) =>
+      withDraft(context, (d) => applyOutcome(d, event, true)),
+    ),
     pause: assign(({ context, event }) =>
       withDraft(context, (d) => {
         const reason = userReason(event);
         d.reason = `paused by ${userActor(event)}${reason ? `: ${reason}` : ""}`;
-        note(d, "rollout.paused", `${d.reason}; in-flight steps complete, nothing new starts`, {}, userActor(event));
+        note(
+          d,
+          "rollout.paused",
+          `${d.reason}; in-flight steps complete, nothing new starts`,
+          {},
+          userActor(event),
+        );
       }),
     ),
     enterHold: assign(({ context }) =>
@@ -224,7 +236,13 @@ export const rolloutMachine = setup({
         d.hold = false;
         d.reason = undefined;
         const reason = userReason(event);
-        note(d, "rollout.resumed", `resumed by ${userActor(event)}${reason ? `: ${reason}` : ""}`, {}, userActor(event));
+        note(
+          d,
+          "rollout.resumed",
+          `resumed by ${userActor(event)}${reason ? `: ${reason}` : ""}`,
+          {},
+          userActor(event),
+        );
         resumeScaleSets(d);
       }),
     ),
@@ -235,7 +253,10 @@ export const rolloutMachine = setup({
       withDraft(context, (d) => {
         const reason = userReason(event);
         const verb = event.type === "abort" ? "aborted" : "rollback requested";
-        d.rollbackRequest = { reason: `${verb} by ${userActor(event)}${reason ? `: ${reason}` : ""}`, actor: userActor(event) };
+        d.rollbackRequest = {
+          reason: `${verb} by ${userActor(event)}${reason ? `: ${reason}` : ""}`,
+          actor: userActor(event),
+        };
       }),
     ),
     beginRollback: assign(({ context }) => withDraft(context, (d) => beginRollback(d))),
@@ -252,7 +273,9 @@ export const rolloutMachine = setup({
       }),
     ),
     noteRolledBack: assign(({ context }) =>
-      withDraft(context, (d) => note(d, "rollout.rolledBack", `Rolled back: ${d.reason ?? "rollback requested"}`)),
+      withDraft(context, (d) =>
+        note(d, "rollout.rolledBack", `Rolled back: ${d.reason ?? "rollback requested"}`),
+      ),
     ),
     noteFailed: assign(({ context }) =>
       withDraft(context, (d) => {
@@ -272,41 +295,44 @@ export const rolloutMachine = setup({
   id: "rollout",
   // xstate's pure transition() builds an inert actor that evaluates this without input; that
   // context is never used, so give it an empty one instead of throwing (a thrown error costs a stack).
-  context: ({ input }) => (input === undefined ? ({} as RolloutContext) : {
-    rolloutId: input.rolloutId,
-    name: input.name,
-    createdBy: input.createdBy,
-    spec: input.spec,
-    settings: input.settings,
-    revision: 0,
-    effectSeq: 0,
-    targetImage: {},
-    scaleSets: input.spec.waves.flatMap((wave, waveIndex) =>
-      wave.scaleSets.map((id) => ({
-        id,
-        wave: wave.name,
-        waveIndex,
-        step: "waiting" as const,
-        batches: [],
-        currentBatch: 0,
-        knownInstanceIds: [],
-        touchedInstanceIds: [],
-        protectedInstanceIds: [],
-        modelWriteIssued: false,
-        gateAttempt: 0,
-        rollbackResults: [],
-      })),
-    ),
-    waveIndex: 0,
-    approvedWaves: [],
-    replicationPolls: 0,
-    findings: [],
-    pending: {},
-    hold: false,
-    allDone: false,
-    outbox: [],
-    log: [],
-  }),
+  context: ({ input }) =>
+    input === undefined
+      ? ({} as RolloutContext)
+      : {
+          rolloutId: input.rolloutId,
+          name: input.name,
+          createdBy: input.createdBy,
+          spec: input.spec,
+          settings: input.settings,
+          revision: 0,
+          effectSeq: 0,
+          targetImage: {},
+          scaleSets: input.spec.waves.flatMap((wave, waveIndex) =>
+            wave.scaleSets.map((id) => ({
+              id,
+              wave: wave.name,
+              waveIndex,
+              step: "waiting" as const,
+              batches: [],
+              currentBatch: 0,
+              knownInstanceIds: [],
+              touchedInstanceIds: [],
+              protectedInstanceIds: [],
+              modelWriteIssued: false,
+              gateAttempt: 0,
+              rollbackResults: [],
+            })),
+          ),
+          waveIndex: 0,
+          approvedWaves: [],
+          replicationPolls: 0,
+          findings: [],
+          pending: {},
+          hold: false,
+          allDone: false,
+          outbox: [],
+          log: [],
+        },
   initial: "pending",
   states: {
     pending: {
@@ -316,7 +342,11 @@ export const rolloutMachine = setup({
       entry: "requestPreflight",
       on: {
         "preflight.passed": [
-          { guard: and(["isPending", "preflightMissedScaleSets"]), target: "rejected", actions: "recordPreflight" },
+          {
+            guard: and(["isPending", "preflightMissedScaleSets"]),
+            target: "rejected",
+            actions: "recordPreflight",
+          },
           {
             guard: and(["isPending", "stillReplicating"]),
             target: "waitingForReplication",
@@ -340,8 +370,16 @@ export const rolloutMachine = setup({
             target: "running",
             actions: ["noteReplication", "startScaleSets"],
           },
-          { guard: and(["isPending", "replicationFailed"]), target: "rejected", actions: "refuseReplication" },
-          { guard: and(["isPending", "replicationTimedOut"]), target: "rejected", actions: "refuseReplication" },
+          {
+            guard: and(["isPending", "replicationFailed"]),
+            target: "rejected",
+            actions: "refuseReplication",
+          },
+          {
+            guard: and(["isPending", "replicationTimedOut"]),
+            target: "rejected",
+            actions: "refuseReplication",
+          },
           { guard: "isPending", actions: ["noteReplication", "pollReplication"] },
         ],
         "effect.failed": { guard: "isPending", target: "rejected", actions: "refuseReplication" },
@@ -383,7 +421,9 @@ export const rolloutMachine = setup({
         { guard: and(["rollbackFinished", "rollbackIncomplete"]), target: "failed" },
         { guard: and(["rollbackFinished", not("rollbackIncomplete")]), target: "rolledBack" },
       ],
-      on: Object.fromEntries(outcomeTypes.map((t) => [t, { guard: "isPending", actions: "applyRollbackOutcome" }])),
+      on: Object.fromEntries(
+        outcomeTypes.map((t) => [t, { guard: "isPending", actions: "applyRollbackOutcome" }]),
+      ),
     },
     completed: {
       entry: ["settle", "noteCompleted"],

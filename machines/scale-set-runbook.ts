@@ -1,18 +1,21 @@
 /**
- * The runbook for one scale set, step by step, as pure functions over a draft context.
+ * The rollout runbook for one scale set, step by step, as pure functions over a draft context:
  *
- * Rollout: setModelImage -> upgrade canary batch -> gates -> bake -> (approval) ->
- *   for each promotion batch: observe new instances (gate them) -> upgrade -> gates -> pause timer
- *   -> completed, and the next waiting scale set of the wave starts (up to the parallel cap).
- * Rollback: wait for an in-flight model write or upgrade -> revertModel to the recorded previous
- *   image -> upgrade every touched instance back -> instanceHealth gate -> rolledBack.
- * Anything that goes wrong is reported through `ctx.rollbackRequest` or `ctx.holdRequest`; the
- * machine (rollout.machine.ts) turns those into its phases.
+ *   setModelImage -> upgrade canary batch -> gates -> bake -> (approval) ->
+ *   for each promotion batch: observe new instances (gate them like a batch) -> upgrade -> gates
+ *   -> pause between batches -> completed; then the next waiting scale set of the wave starts (up
+ *   to the parallel cap), and the next wave when this one is done.
+ *
+ * Approval: `afterCanary` asks once, in the first wave; `eachWave` asks in every wave. One
+ * `approve` releases every scale set of the current wave that waits after its canary bake.
+ *
+ * Anything that goes wrong is reported through `ctx.rollbackRequest` (automatic rollback) or
+ * `ctx.holdRequest` (pause); the machine (rollout.machine.ts) turns those into its phases, and
+ * rollback-runbook.ts takes over.
  */
 import type { Effect, OutcomeEvent } from "../src/domain/effects.ts";
 import { formatImage } from "../src/domain/image-reference.ts";
 import { scaleSetName } from "../src/domain/scale-set-id.ts";
-import type { GateSpec } from "../src/domain/spec.ts";
 import {
   type BatchProgress,
   cancelPending,
@@ -21,8 +24,6 @@ import {
   type RolloutContext,
   type ScaleSetProgress,
 } from "./context.ts";
-
-const rollbackGates: GateSpec[] = [{ kind: "instanceHealth", onInconclusive: "fail" }];
 
 export function maxParallel(ctx: RolloutContext): number {
   return Math.max(1, ctx.settings.maxParallelScaleSets ?? ctx.spec.strategy.maxParallelScaleSets);
@@ -34,12 +35,16 @@ export function maxGateAttempts(ctx: RolloutContext): number {
   return Math.max(1, Math.floor(inconclusiveTimeoutSeconds / Math.max(1, gateRetrySeconds)));
 }
 
-function name(ss: ScaleSetProgress): string {
+export function name(ss: ScaleSetProgress): string {
   return scaleSetName(ss.id);
 }
 
 function batchLabel(batch: BatchProgress, index: number): string {
-  return batch.kind === "canary" ? "canary batch" : batch.kind === "newInstances" ? "new instances" : `batch ${index}`;
+  return batch.kind === "canary"
+    ? "canary batch"
+    : batch.kind === "newInstances"
+      ? "new instances"
+      : `batch ${index}`;
 }
 
 function currentBatch(ss: ScaleSetProgress): BatchProgress | undefined {
@@ -89,7 +94,12 @@ function writeModel(ctx: RolloutContext, ss: ScaleSetProgress): void {
   if (!ss.previousImage) throw new Error(`invariant 1: no previous image recorded for ${ss.id}`);
   ss.step = "settingModel";
   ss.modelWriteIssued = true;
-  emitEffect(ctx, { kind: "setModelImage", scaleSetId: ss.id, target: ctx.targetImage, previous: ss.previousImage });
+  emitEffect(ctx, {
+    kind: "setModelImage",
+    scaleSetId: ss.id,
+    target: ctx.targetImage,
+    previous: ss.previousImage,
+  });
 }
 
 // ---------------------------------------------------------------- batches
@@ -101,12 +111,17 @@ function upgradeBatch(ctx: RolloutContext, ss: ScaleSetProgress, index: number, 
   batch.status = "upgrading";
   ss.step = "upgrading";
   addTouched(ss, batch.instanceIds);
-  note(ctx, "batch.upgrading", `${name(ss)} ${batchLabel(batch, index)}: upgrading ${instanceIds.join(", ")}`, {
-    scaleSetId: ss.id,
-    batch: index,
-    kind: batch.kind,
-    instanceIds,
-  });
+  note(
+    ctx,
+    "batch.upgrading",
+    `${name(ss)} ${batchLabel(batch, index)}: upgrading ${instanceIds.join(", ")}`,
+    {
+      scaleSetId: ss.id,
+      batch: index,
+      kind: batch.kind,
+      instanceIds,
+    },
+  );
   emitEffect(ctx, {
     kind: "upgradeInstances",
     scaleSetId: ss.id,
@@ -190,7 +205,13 @@ function afterBake(ctx: RolloutContext, ss: ScaleSetProgress): void {
 export function approveWave(ctx: RolloutContext, actor: string, reason: string | undefined): void {
   const waveName = ctx.spec.waves[ctx.waveIndex]?.name ?? String(ctx.waveIndex);
   ctx.approvedWaves.push(ctx.waveIndex);
-  note(ctx, "approval.given", `${actor} approved wave ${waveName}${reason ? `: ${reason}` : ""}`, { wave: waveName }, actor);
+  note(
+    ctx,
+    "approval.given",
+    `${actor} approved wave ${waveName}${reason ? `: ${reason}` : ""}`,
+    { wave: waveName },
+    actor,
+  );
   if (ctx.approvalTimerEffectId) {
     const id = ctx.approvalTimerEffectId;
     cancelPending(ctx, (e) => e.id === id);
@@ -254,7 +275,12 @@ function onGatesPassed(ctx: RolloutContext, ss: ScaleSetProgress): void {
   const morePlanned = ss.batches.some((b) => b.status === "pending");
   if (pause > 0 && morePlanned) {
     ss.step = "betweenBatches";
-    emitEffect(ctx, { kind: "startTimer", timer: "pauseBetweenBatches", scaleSetId: ss.id, delaySeconds: pause });
+    emitEffect(ctx, {
+      kind: "startTimer",
+      timer: "pauseBetweenBatches",
+      scaleSetId: ss.id,
+      delaySeconds: pause,
+    });
   } else {
     observeThenContinue(ctx, ss);
   }
@@ -270,13 +296,18 @@ function onGatesEvaluated(
   batch.gateResults.push(...event.results);
   const label = batchLabel(batch, ss.currentBatch);
   const summary = event.results.map((r) => `${r.gate} ${r.verdict}: ${r.summary}`).join("; ");
-  note(ctx, "gates.evaluated", `${name(ss)} ${label}: gates ${event.verdict}${summary ? ` (${summary})` : ""}`, {
-    scaleSetId: ss.id,
-    batch: ss.currentBatch,
-    attempt: ss.gateAttempt,
-    verdict: event.verdict,
-    results: event.results,
-  });
+  note(
+    ctx,
+    "gates.evaluated",
+    `${name(ss)} ${label}: gates ${event.verdict}${summary ? ` (${summary})` : ""}`,
+    {
+      scaleSetId: ss.id,
+      batch: ss.currentBatch,
+      attempt: ss.gateAttempt,
+      verdict: event.verdict,
+      results: event.results,
+    },
+  );
   if (event.verdict === "passed") {
     onGatesPassed(ctx, ss);
     return;
@@ -340,10 +371,15 @@ export function applyRolloutOutcome(
     case "model.conflict":
       ss.conflict = { found: event.found };
       ss.modelWriteIssued = false;
-      note(ctx, "model.conflict", `${name(ss)}: model holds ${formatImage(event.found)}, set by someone else`, {
-        scaleSetId: ss.id,
-        found: event.found,
-      });
+      note(
+        ctx,
+        "model.conflict",
+        `${name(ss)}: model holds ${formatImage(event.found)}, set by someone else`,
+        {
+          scaleSetId: ss.id,
+          found: event.found,
+        },
+      );
       ctx.rollbackRequest = {
         reason: `${name(ss)} was changed by someone else (model holds ${formatImage(event.found)}); canaryd did not overwrite it`,
         actor: "canaryd",
@@ -379,7 +415,9 @@ export function applyRolloutOutcome(
     case "timer.fired":
       if (effect.kind !== "startTimer") return;
       if (effect.timer === "bake") {
-        note(ctx, "bake.completed", `${name(ss)}: canary baked for ${effect.delaySeconds}s`, { scaleSetId: ss.id });
+        note(ctx, "bake.completed", `${name(ss)}: canary baked for ${effect.delaySeconds}s`, {
+          scaleSetId: ss.id,
+        });
         afterBake(ctx, ss);
       } else if (effect.timer === "pauseBetweenBatches") {
         note(ctx, "pause.completed", `${name(ss)}: ${effect.delaySeconds}s pause between batches over`, {
@@ -387,9 +425,14 @@ export function applyRolloutOutcome(
         });
         observeThenContinue(ctx, ss);
       } else if (effect.timer === "gateRetry") {
-        note(ctx, "gates.retry", `${name(ss)}: evaluating inconclusive gates again (attempt ${ss.gateAttempt + 1})`, {
-          scaleSetId: ss.id,
-        });
+        note(
+          ctx,
+          "gates.retry",
+          `${name(ss)}: evaluating inconclusive gates again (attempt ${ss.gateAttempt + 1})`,
+          {
+            scaleSetId: ss.id,
+          },
+        );
         evaluateBatch(ctx, ss, ss.gateAttempt + 1);
       }
       return;
@@ -423,11 +466,16 @@ function onObserved(
     return;
   }
   const ids = gated.map((i) => i.instanceId);
-  note(ctx, "instances.appeared", `${name(ss)}: ${ids.length} new instance(s) appeared; gating them like a batch`, {
-    scaleSetId: ss.id,
-    instanceIds: ids,
-    protectedInstanceIds: protectedIds,
-  });
+  note(
+    ctx,
+    "instances.appeared",
+    `${name(ss)}: ${ids.length} new instance(s) appeared; gating them like a batch`,
+    {
+      scaleSetId: ss.id,
+      instanceIds: ids,
+      protectedInstanceIds: protectedIds,
+    },
+  );
   ss.batches.push({ kind: "newInstances", instanceIds: ids, status: "pending", gateResults: [] });
   const index = ss.batches.length - 1;
   // Instances created from the old model (before our write) need the upgrade; the rest already run the target.
@@ -440,152 +488,4 @@ function onObserved(
   addTouched(ss, ids);
   ss.gateSince = event.at;
   evaluateBatch(ctx, ss, 1);
-}
-
-// ---------------------------------------------------------------- rollback
-
-/** Starts the rollback of every scale set the rollout touched (invariant 2). */
-export function beginRollback(ctx: RolloutContext): void {
-  const request = ctx.rollbackRequest ?? { reason: "rollback requested", actor: "canaryd" };
-  ctx.rollbackRequest = undefined;
-  ctx.holdRequest = undefined;
-  ctx.hold = false;
-  ctx.reason = request.reason;
-  ctx.approvalTimerEffectId = undefined;
-  note(ctx, "rollback.started", `Rolling back: ${request.reason}`, { reason: request.reason }, request.actor);
-  // Reads, gates and timers no longer matter; a model write or upgrade in flight must land first.
-  const inFlight = (e: Effect) =>
-    e.kind === "setModelImage" || (e.kind === "upgradeInstances" && e.purpose === "rollout");
-  cancelPending(ctx, (e) => !inFlight(e));
-  for (const ss of ctx.scaleSets) {
-    if (!ss.modelWriteIssued) {
-      ss.step = "untouched";
-      continue;
-    }
-    const waiting = Object.values(ctx.pending).some((e) => "scaleSetId" in e && e.scaleSetId === ss.id);
-    if (waiting) ss.step = "rollbackWaitingInFlight";
-    else revert(ctx, ss);
-  }
-}
-
-function revert(ctx: RolloutContext, ss: ScaleSetProgress): void {
-  if (!ss.previousImage) throw new Error(`invariant 1: no previous image recorded for ${ss.id}`);
-  ss.step = "reverting";
-  ss.gateAttempt = 0;
-  emitEffect(ctx, { kind: "revertModel", scaleSetId: ss.id, previous: ss.previousImage, target: ctx.targetImage });
-}
-
-function rollbackFailed(ctx: RolloutContext, ss: ScaleSetProgress, why: string): void {
-  ss.step = "rollbackFailed";
-  ss.failure = why;
-  note(ctx, "rollback.scaleSetFailed", `${name(ss)}: rollback could not finish: ${why}`, { scaleSetId: ss.id });
-}
-
-function rollbackGate(ctx: RolloutContext, ss: ScaleSetProgress, attempt: number): void {
-  ss.step = "rollbackGating";
-  ss.gateAttempt = attempt;
-  emitEffect(ctx, {
-    kind: "evaluateGates",
-    scaleSetId: ss.id,
-    instanceIds: [...ss.touchedInstanceIds],
-    gates: rollbackGates,
-    maxUnhealthyPercent: ctx.spec.strategy.maxUnhealthyPercent,
-    since: ss.gateSince ?? "",
-    attempt,
-  });
-}
-
-/** Applies an outcome for an effect of this scale set while the rollout rolls back. */
-export function applyRollbackOutcome(
-  ctx: RolloutContext,
-  ss: ScaleSetProgress,
-  effect: Effect,
-  event: OutcomeEvent,
-): void {
-  if (ss.step === "rollbackWaitingInFlight") {
-    if (event.type === "model.conflict") {
-      ss.conflict = { found: event.found };
-      ss.modelWriteIssued = false;
-      ss.step = "untouched";
-      note(ctx, "model.conflict", `${name(ss)}: model holds ${formatImage(event.found)}, set by someone else`, {
-        scaleSetId: ss.id,
-        found: event.found,
-      });
-      return;
-    }
-    note(ctx, "rollback.inFlightDone", `${name(ss)}: ${effect.kind} in flight finished (${event.type}); reverting`, {
-      scaleSetId: ss.id,
-    });
-    revert(ctx, ss);
-    return;
-  }
-  switch (event.type) {
-    case "model.reverted":
-      note(ctx, "model.reverted", `${name(ss)}: model back on ${formatImage(ss.previousImage ?? {})}`, {
-        scaleSetId: ss.id,
-        previous: ss.previousImage,
-      });
-      if (ss.touchedInstanceIds.length === 0) {
-        ss.step = "rolledBack";
-        return;
-      }
-      ss.step = "rollbackUpgrading";
-      emitEffect(ctx, {
-        kind: "upgradeInstances",
-        scaleSetId: ss.id,
-        instanceIds: [...ss.touchedInstanceIds],
-        image: ss.previousImage ?? {},
-        purpose: "rollback",
-      });
-      return;
-    case "model.conflict":
-      rollbackFailed(ctx, ss, `model holds ${formatImage(event.found)}, set by someone else; not overwritten`);
-      return;
-    case "instances.upgraded":
-      note(ctx, "instances.upgraded", `${name(ss)}: touched instances upgraded back`, {
-        scaleSetId: ss.id,
-        instanceIds: ss.touchedInstanceIds,
-      });
-      ss.gateSince = event.at;
-      rollbackGate(ctx, ss, 1);
-      return;
-    case "instances.upgradeFailed":
-      rollbackFailed(ctx, ss, `upgrade back failed: ${event.reason}`);
-      return;
-    case "gates.evaluated":
-      ss.rollbackResults.push(...event.results);
-      note(ctx, "gates.evaluated", `${name(ss)} rollback: instanceHealth ${event.verdict}`, {
-        scaleSetId: ss.id,
-        verdict: event.verdict,
-        results: event.results,
-      });
-      if (event.verdict === "passed") ss.step = "rolledBack";
-      else if (event.verdict === "failed") rollbackFailed(ctx, ss, "instances unhealthy after rollback");
-      else if (ss.gateAttempt < maxGateAttempts(ctx)) {
-        ss.step = "rollbackGateRetry";
-        emitEffect(ctx, {
-          kind: "startTimer",
-          timer: "gateRetry",
-          scaleSetId: ss.id,
-          delaySeconds: ctx.settings.gateRetrySeconds,
-        });
-      } else rollbackFailed(ctx, ss, "instance health stayed inconclusive after rollback");
-      return;
-    case "timer.fired":
-      if (ss.step !== "rollbackGateRetry") return;
-      note(ctx, "gates.retry", `${name(ss)} rollback: evaluating instance health again (attempt ${ss.gateAttempt + 1})`, {
-        scaleSetId: ss.id,
-      });
-      rollbackGate(ctx, ss, ss.gateAttempt + 1);
-      return;
-    case "effect.failed":
-      rollbackFailed(ctx, ss, `${effect.kind} failed: ${event.reason}`);
-      return;
-    default:
-      return;
-  }
-}
-
-export function rollbackFinished(ctx: RolloutContext): boolean {
-  return ctx.scaleSets.every((s) => s.step === "rolledBack" || s.step === "rollbackFailed" || s.step === "untouched");
 }

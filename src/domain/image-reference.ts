@@ -82,11 +82,14 @@ export function effectiveVersion(ref: ImageReference): string | undefined {
  */
 export function sameImage(a: ImageReference, b: ImageReference): boolean {
   if (a.id || b.id) return eqi(a.id, b.id);
-  if (a.sharedGalleryImageId || b.sharedGalleryImageId) return eqi(a.sharedGalleryImageId, b.sharedGalleryImageId);
+  if (a.sharedGalleryImageId || b.sharedGalleryImageId)
+    return eqi(a.sharedGalleryImageId, b.sharedGalleryImageId);
   if (a.communityGalleryImageId || b.communityGalleryImageId) {
     return eqi(a.communityGalleryImageId, b.communityGalleryImageId);
   }
-  return eqi(a.publisher, b.publisher) && eqi(a.offer, b.offer) && eqi(a.sku, b.sku) && eqi(a.version, b.version);
+  return (
+    eqi(a.publisher, b.publisher) && eqi(a.offer, b.offer) && eqi(a.sku, b.sku) && eqi(a.version, b.version)
+  );
 }
 
 /** For people: `demoGallery/web 1.1.0` or `Canonical:ubuntu:server:latest (24.04.1)`. */

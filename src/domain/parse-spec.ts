@@ -71,7 +71,10 @@ function crossFieldErrors(spec: RolloutSpec): SpecError[] {
   spec.waves.forEach((wave, w) => {
     const firstWave = seenWaves.get(wave.name);
     if (firstWave !== undefined) {
-      errors.push({ path: `waves[${w}].name`, rule: `duplicate wave name: already used by waves[${firstWave}]` });
+      errors.push({
+        path: `waves[${w}].name`,
+        rule: `duplicate wave name: already used by waves[${firstWave}]`,
+      });
     } else {
       seenWaves.set(wave.name, w);
     }

@@ -61,7 +61,9 @@ export function planBatches(input: PlanBatchesInput): BatchPlan {
   const order = spreadAcrossZones(input.instances.filter((i) => !i.protectedFromScaleSetActions));
   const capacity = Math.max(input.capacity, 0);
   const canarySize =
-    "instances" in input.canary ? Math.max(1, input.canary.instances) : percentOf(input.canary.percent, capacity);
+    "instances" in input.canary
+      ? Math.max(1, input.canary.instances)
+      : percentOf(input.canary.percent, capacity);
   const batchSize = percentOf(input.batchPercent, capacity);
   const batches: string[][] = [];
   let next = 0;

@@ -12,8 +12,14 @@ import { createEffectExecutor } from "../../src/engine/effects/create-effect-exe
 import type { Engine } from "../../src/engine/engine.ts";
 import type { FaultSpec, RequestLogEntry } from "../../src/simulator/index.ts";
 import { type DemoFleet, startDemoFleet } from "../integration/azure/demo-simulator.ts";
-import { alice, removeKeys, testConfig, testEngine, testPrefix } from "../integration/engine/support/harness.ts";
-import { ResultsRecorder } from "../support/reliability-results.ts";
+import {
+  alice,
+  removeKeys,
+  testConfig,
+  testEngine,
+  testPrefix,
+} from "../integration/engine/support/harness.ts";
+import { ResultsRecorder } from "../support/reliability-rows.ts";
 
 const results = new ResultsRecorder("azure-faults");
 const prefix = testPrefix();
@@ -41,7 +47,11 @@ async function setUp(): Promise<{ fleet: DemoFleet; engine: Engine }> {
     upgradeTimeoutSeconds: 120,
     effectAttempts: 3,
   };
-  const executeEffect = createEffectExecutor({ azure: fleet.azure, config: config.engine, allowLatestFor: [] });
+  const executeEffect = createEffectExecutor({
+    azure: fleet.azure,
+    config: config.engine,
+    allowLatestFor: [],
+  });
   engine = testEngine(prefix, executeEffect, {
     config,
     timing: { recoveryIntervalMs: 1_000, retryBackoffMs: 200, waitRecheckMs: 500, timeScale: 60 },
@@ -67,7 +77,12 @@ async function runWith(faults: FaultSpec[], version = "1.1.0") {
   const started = await e.service.start(spec(f, version), { actor: alice });
   const done = await e.service.waitForTerminal(started.id, 60_000);
   const timeline = await e.service.timeline(started.id);
-  return { fleet: f, done, timeline, versions: f.sim.instanceImages(f.scaleSetId("web-b")).map((i) => i.version) };
+  return {
+    fleet: f,
+    done,
+    timeline,
+    versions: f.sim.instanceImages(f.scaleSetId("web-b")).map((i) => i.version),
+  };
 }
 
 /** Seconds between each throttled request and the next request of the same operation and path. */
@@ -90,8 +105,17 @@ const imageBlamed = /bad image|image is bad|the new image failed/i;
 describe("Azure faults during a rollout", () => {
   it("rides out a 429 storm on the upgrade and the VM list, waiting as long as Retry-After says", async () => {
     await results.trial("429 storm (Retry-After 2 s) on updateInstances x3 and VM list x4", 1, async () => {
-      const { fleet: f, done, versions } = await runWith([
-        { kind: "throttle", operation: "virtualMachineScaleSets.updateInstances", count: 3, retryAfterSeconds: 2 },
+      const {
+        fleet: f,
+        done,
+        versions,
+      } = await runWith([
+        {
+          kind: "throttle",
+          operation: "virtualMachineScaleSets.updateInstances",
+          count: 3,
+          retryAfterSeconds: 2,
+        },
         { kind: "throttle", operation: "virtualMachineScaleSetVMs.list", count: 4, retryAfterSeconds: 1 },
       ]);
       expect(done.phase, describeEnd(done)).toBe("completed");
@@ -115,7 +139,11 @@ describe("Azure faults during a rollout", () => {
 
   it("rides out a burst of 503s on every ARM call", async () => {
     await results.trial("5xx burst: 503 on the next 6 ARM/metrics requests", 1, async () => {
-      const { fleet: f, done, versions } = await runWith([{ kind: "serverError", operation: "*", count: 6, status: 503 }]);
+      const {
+        fleet: f,
+        done,
+        versions,
+      } = await runWith([{ kind: "serverError", operation: "*", count: 6, status: 503 }]);
       expect(done.phase, describeEnd(done)).toBe("completed");
       expect(versions.every((v) => v === "1.1.0")).toBe(true);
       expect(f.sim.requestLog().filter((r) => r.status === 503)).toHaveLength(6);
@@ -124,19 +152,23 @@ describe("Azure faults during a rollout", () => {
   });
 
   it("does not complete silently when every model write's long-running operation ends Failed", async () => {
-    await results.trial("model write LRO ends Failed (InternalExecutionError) on every attempt", 1, async () => {
-      const { done, versions, timeline } = await runWith([
-        { kind: "failLro", operation: "virtualMachineScaleSets.update", count: 10 },
-      ]);
-      dumpOnFailure(done, timeline);
-      // Azure said the write failed: the release record must say so, and the rollout must not
-      // promote on a model write Azure reported as Failed.
-      expect(["rolledBack", "failed"], describeEnd(done)).toContain(done.phase);
-      expect(done.reason ?? "").toMatch(/InternalExecutionError|Failed/);
-      expect(done.reason ?? "").not.toMatch(imageBlamed);
-      expect(versions.every((v) => v === "1.0.0")).toBe(true);
-      return { outcome: describeEnd(done) };
-    });
+    await results.trial(
+      "model write LRO ends Failed (InternalExecutionError) on every attempt",
+      1,
+      async () => {
+        const { done, versions, timeline } = await runWith([
+          { kind: "failLro", operation: "virtualMachineScaleSets.update", count: 10 },
+        ]);
+        dumpOnFailure(done, timeline);
+        // Azure said the write failed: the release record must say so, and the rollout must not
+        // promote on a model write Azure reported as Failed.
+        expect(["rolledBack", "failed"], describeEnd(done)).toContain(done.phase);
+        expect(done.reason ?? "").toMatch(/InternalExecutionError|Failed/);
+        expect(done.reason ?? "").not.toMatch(imageBlamed);
+        expect(versions.every((v) => v === "1.0.0")).toBe(true);
+        return { outcome: describeEnd(done) };
+      },
+    );
   });
 
   it("completes when a manual upgrade's operation ends Failed but every instance reads back healthy on the image", async () => {
@@ -148,7 +180,9 @@ describe("Azure faults during a rollout", () => {
       // The instances are the truth the engine reads (design: observe the resource, not the poller).
       expect(done.phase, describeEnd(done)).toBe("completed");
       expect(versions.every((v) => v === "1.1.0")).toBe(true);
-      return { outcome: "completed: the engine judges instances by what they report, not by the operation's status" };
+      return {
+        outcome: "completed: the engine judges instances by what they report, not by the operation's status",
+      };
     });
   });
 
@@ -167,8 +201,12 @@ describe("Azure faults during a rollout", () => {
       expect(done.reason ?? "").toMatch(/instances 0 of .*web-b did not come back/);
       expect(done.reason ?? "").toMatch(/platform failure, not the image/);
       expect(done.reason ?? "").toMatch(/activity log and instance view/);
-      expect(timeline.find((e) => e.type === "instances.upgradeFailed")?.data).toMatchObject({ platformFailure: true });
-      const stuck = f.sim.instanceImages(f.scaleSetId("web-b")).filter((i) => i.provisioningState === "Updating");
+      expect(timeline.find((e) => e.type === "instances.upgradeFailed")?.data).toMatchObject({
+        platformFailure: true,
+      });
+      const stuck = f.sim
+        .instanceImages(f.scaleSetId("web-b"))
+        .filter((i) => i.provisioningState === "Updating");
       expect(stuck.map((i) => i.instanceId)).toEqual(["0"]);
       return {
         outcome: `failed (human must look): canary instance 0 never returned; Azure refused the revert while its upgrade ran. Reason: ${done.reason}`,

@@ -6,8 +6,15 @@
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import type { RolloutPhase } from "../../src/domain/rollout-view.ts";
 import { type OwnRedis, startOwnRedis } from "../support/reliability-redis.ts";
-import { ResultsRecorder } from "../support/reliability-results.ts";
-import { demoSpec, isTerminal, pollRollout, type Stack, startStack, versionsOf } from "../support/reliability-stack.ts";
+import { ResultsRecorder } from "../support/reliability-rows.ts";
+import {
+  demoSpec,
+  isTerminal,
+  pollRollout,
+  type Stack,
+  startStack,
+  versionsOf,
+} from "../support/reliability-stack.ts";
 
 const results = new ResultsRecorder("redis");
 const actor = { actor: { id: "release-bot", role: "deployer" } };
@@ -44,17 +51,23 @@ describe("Redis restarted mid-rollout", () => {
   it.each([
     ["SIGTERM", "a restart"],
     ["SIGKILL", "a crash (kill -9, appendfsync always)"],
-  ] as const)("completes a good rollout across %s of Redis (%s), every instance on the new version", async (signal, what) => {
-    await results.trial(`Redis ${what} mid-rollout of 1.1.0 (2 scale sets)`, 1, async () => {
-      const { before, done, timeline, versions } = await rolloutAcrossRedisOutage("1.1.0", signal, 500);
-      expect(done.phase, done.reason).toBe("completed");
-      for (const name of scaleSets) expect(versions[name]?.every((v) => v === "1.1.0")).toBe(true);
-      // The release record survived whole: sequence numbers run 1..n without a gap or a repeat.
-      expect(timeline.map((e) => e.seq)).toEqual(timeline.map((_, i) => i + 1));
-      for (const ss of done.scaleSets) expect(JSON.stringify(ss.previousImage)).toContain("/versions/1.0.0");
-      return { outcome: `completed (interrupted in ${before.phase}); every instance on 1.1.0; timeline ${timeline.length} entries, no gap` };
-    });
-  });
+  ] as const)(
+    "completes a good rollout across %s of Redis (%s), every instance on the new version",
+    async (signal, what) => {
+      await results.trial(`Redis ${what} mid-rollout of 1.1.0 (2 scale sets)`, 1, async () => {
+        const { before, done, timeline, versions } = await rolloutAcrossRedisOutage("1.1.0", signal, 500);
+        expect(done.phase, done.reason).toBe("completed");
+        for (const name of scaleSets) expect(versions[name]?.every((v) => v === "1.1.0")).toBe(true);
+        // The release record survived whole: sequence numbers run 1..n without a gap or a repeat.
+        expect(timeline.map((e) => e.seq)).toEqual(timeline.map((_, i) => i + 1));
+        for (const ss of done.scaleSets)
+          expect(JSON.stringify(ss.previousImage)).toContain("/versions/1.0.0");
+        return {
+          outcome: `completed (interrupted in ${before.phase}); every instance on 1.1.0; timeline ${timeline.length} entries, no gap`,
+        };
+      });
+    },
+  );
 
   it("rolls a bad image back across a Redis restart, everything back on the previous version", async () => {
     await results.trial("Redis restart mid-rollout of 1.2.0 (kernel panic) ", 1, async () => {
@@ -72,7 +85,11 @@ describe("Redis down for a while", () => {
       redis = await startOwnRedis({ appendfsync: "always" });
       stack = await startStack({ redisUrl: redis.url });
       const { engine, fleet, api } = stack;
-      const first = await api.inject({ method: "POST", url: "/v1/rollouts", payload: demoSpec(fleet, "1.1.0", [["web-a"]]) });
+      const first = await api.inject({
+        method: "POST",
+        url: "/v1/rollouts",
+        payload: demoSpec(fleet, "1.1.0", [["web-a"]]),
+      });
       expect(first.statusCode).toBe(201);
       const id = first.json<{ id: string }>().id;
       await pollRollout(engine, id, (v) => midRollout.includes(v.phase), 30_000);
@@ -99,7 +116,8 @@ describe("Redis down for a while", () => {
       expect(read.statusCode).toBe(503);
       // A caller (a pipeline with a 10 s timeout) must get the 503, not a hang: each answer is quick.
       // Soft: the rest of the scenario (resume, nothing lost) is still checked when this fails.
-      for (const { call, ms } of latencies) expect.soft(ms, `${call} took ${ms} ms to answer 503`).toBeLessThan(2_000);
+      for (const { call, ms } of latencies)
+        expect.soft(ms, `${call} took ${ms} ms to answer 503`).toBeLessThan(2_000);
       const answeredWithinMs = Date.now() - downSince;
       await new Promise((resolve) => setTimeout(resolve, Math.max(0, 2_000 - answeredWithinMs)));
 
@@ -120,7 +138,11 @@ describe("Redis down for a while", () => {
       const list = await api.inject({ method: "GET", url: "/v1/rollouts" });
       expect(list.json<{ items: { id: string }[] }>().items.map((r) => r.id)).toEqual([id]);
       // Writes work again.
-      const after = await api.inject({ method: "POST", url: "/v1/rollouts", payload: demoSpec(fleet, "1.1.0", [["web-b"]]) });
+      const after = await api.inject({
+        method: "POST",
+        url: "/v1/rollouts",
+        payload: demoSpec(fleet, "1.1.0", [["web-b"]]),
+      });
       expect(after.statusCode).toBe(201);
       return {
         outcome: `writes, reads and /readyz answered 503 (slowest ${Math.max(...latencies.map((l) => l.ms))} ms); ready again ${readyAfterMs} ms and the rollout completed ${doneAfterMs} ms after Redis returned; new writes 201`,

@@ -36,16 +36,23 @@ export interface ExpectedEnd {
 export function witnessFleet(lab: CrashLab, sinceWallMs = 0): Promise<FleetRecord> {
   const accepted = (name: string) =>
     lab.sim
-      .requestLog({ operation: "virtualMachineScaleSets.updateInstances", since: new Date(sinceWallMs).toISOString() })
+      .requestLog({
+        operation: "virtualMachineScaleSets.updateInstances",
+        since: new Date(sinceWallMs).toISOString(),
+      })
       .filter((e) => e.status < 300 && e.path.includes(`/virtualMachineScaleSets/${name}/`)).length;
   return readFleetRecord(lab.stateFile, accepted, demoScaleSets, sinceWallMs);
 }
 
+/** Asserts the invariants; answers what the run ended with, for the results table. */
 export async function expectEndedLikeAnUninterruptedRun(
   lab: CrashLab,
   done: RolloutDetail,
   expected: ExpectedEnd,
-): Promise<void> {
+): Promise<string> {
   const fleet = await witnessFleet(lab);
   expect(crashInvariantViolations(done, fleet, expected)).toEqual([]);
+  const instances = Object.values(fleet).flatMap((ss) => ss.instances.filter((i) => i.reboots > 0));
+  const settled = expected.phase === "completed" ? expected.target : expected.previous;
+  return `${done.phase}; ${instances.length} upgraded instance(s) all on ${settled}, each rebooted at most once per direction; previous versions as recorded; timeline ${done.timeline.length} entries`;
 }

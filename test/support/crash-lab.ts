@@ -168,18 +168,24 @@ export async function startCrashLab(options: CrashLabOptions): Promise<CrashLab>
         if (phases.includes(last.phase) || terminal.has(last.phase)) return last;
         await new Promise((resolve) => setTimeout(resolve, 50));
       }
-      throw new Error(`rollout ${id} not in ${phases.join("|")} within ${timeoutMs} ms (last: ${last?.phase})`);
+      throw new Error(
+        `rollout ${id} not in ${phases.join("|")} within ${timeoutMs} ms (last: ${last?.phase})`,
+      );
     },
     async waitForTerminal(url, id, timeoutMs) {
       const deadline = Date.now() + timeoutMs;
       while (Date.now() < deadline) {
         const seconds = Math.max(1, Math.min(10, Math.floor((deadline - Date.now()) / 1000)));
-        const { status } = await request<RolloutView>(`${url}/v1/rollouts/${id}/wait?timeoutSeconds=${seconds}`);
+        const { status } = await request<RolloutView>(
+          `${url}/v1/rollouts/${id}/wait?timeoutSeconds=${seconds}`,
+        );
         if (status === 200) return lab.get(url, id);
         if (status !== 202) throw new Error(`waiting for rollout ${id} answered ${status}`);
       }
       const last = await lab.get(url, id);
-      throw new Error(`rollout ${id} not terminal within ${timeoutMs} ms: ${last.phase} (${last.reason ?? ""})`);
+      throw new Error(
+        `rollout ${id} not terminal within ${timeoutMs} ms: ${last.phase} (${last.reason ?? ""})`,
+      );
     },
     async close() {
       await Promise.all(daemons.splice(0).map((daemon) => daemon.stop("SIGKILL")));

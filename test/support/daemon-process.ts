@@ -11,21 +11,32 @@ export interface DaemonProcess {
   /** Every line the process wrote, stdout and stderr. */
   output(): string;
   /** Resolves once a JSON log line matches. */
-  waitForLog(predicate: (line: Record<string, unknown>) => boolean, timeoutMs?: number): Promise<Record<string, unknown>>;
+  waitForLog(
+    predicate: (line: Record<string, unknown>) => boolean,
+    timeoutMs?: number,
+  ): Promise<Record<string, unknown>>;
   /** Waits for the "canaryd is serving" line and returns the API's URL. */
   serving(timeoutMs?: number): Promise<string>;
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
 /** `entry` is the script to run (bin/canaryd.js unless a test needs a wrapper around it). */
-export function runCanaryd(args: string[], env: NodeJS.ProcessEnv, cwd = projectRoot, entry = bin): DaemonProcess {
+export function runCanaryd(
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  cwd = projectRoot,
+  entry = bin,
+): DaemonProcess {
   const child = spawn(process.execPath, [entry, ...args], {
     cwd,
     env: { ...process.env, CANARYD_LOG_FORMAT: "json", ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
   let output = "";
-  const waiters: { predicate: (line: Record<string, unknown>) => boolean; resolve: (line: Record<string, unknown>) => void }[] = [];
+  const waiters: {
+    predicate: (line: Record<string, unknown>) => boolean;
+    resolve: (line: Record<string, unknown>) => void;
+  }[] = [];
   const onData = (chunk: Buffer) => {
     output += chunk.toString();
     for (const text of chunk.toString().split("\n")) {
@@ -52,7 +63,10 @@ export function runCanaryd(args: string[], env: NodeJS.ProcessEnv, cwd = project
     output: () => output,
     waitForLog(predicate, timeoutMs = 30_000) {
       return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`no matching log line within ${timeoutMs} ms:\n${output}`)), timeoutMs);
+        const timer = setTimeout(
+          () => reject(new Error(`no matching log line within ${timeoutMs} ms:\n${output}`)),
+          timeoutMs,
+        );
         waiters.push({
           predicate,
           resolve: (line) => {
@@ -84,7 +98,11 @@ export interface CliResult {
 }
 
 /** Runs one `canaryd` client command to its end, as a pipeline would. */
-export async function runCli(args: string[], env: NodeJS.ProcessEnv, timeoutMs = 120_000): Promise<CliResult> {
+export async function runCli(
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  timeoutMs = 120_000,
+): Promise<CliResult> {
   const child = spawn(process.execPath, [bin, ...args], {
     cwd: projectRoot,
     env: { ...process.env, ...env },

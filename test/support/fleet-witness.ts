@@ -67,7 +67,10 @@ export async function readFleetRecord(
   return record;
 }
 
-function bootedSince(epochs: SimState["scaleSets"][number]["instances"][number]["epochs"], sinceWallMs: number) {
+function bootedSince(
+  epochs: SimState["scaleSets"][number]["instances"][number]["epochs"],
+  sinceWallMs: number,
+) {
   const up = epochs.filter((e) => e.behaviourKey !== null);
   const before = up.filter((e) => e.fromWallMs < sinceWallMs).at(-1);
   return [...(before ? [before] : []), ...up.filter((e) => e.fromWallMs >= sinceWallMs)].map((e) =>
@@ -90,22 +93,31 @@ export function crashInvariantViolations(
   },
 ): string[] {
   const problems: string[] = [];
-  if (view.phase !== expected.phase) problems.push(`phase ${view.phase} (${view.reason ?? ""}), expected ${expected.phase}`);
+  if (view.phase !== expected.phase)
+    problems.push(`phase ${view.phase} (${view.reason ?? ""}), expected ${expected.phase}`);
   const inSpec = new Set(view.scaleSets.map((s) => nameOf(s.id)));
   for (const ss of Object.values(fleet)) {
     if (inSpec.has(ss.name)) continue;
     for (const instance of ss.instances)
-      if (instance.reboots > 0) problems.push(`${ss.name}_${instance.instanceId}: not in the rollout but rebooted`);
+      if (instance.reboots > 0)
+        problems.push(`${ss.name}_${instance.instanceId}: not in the rollout but rebooted`);
   }
   if (expected.phase === "rolledBack") {
-    // An uninterrupted run of a bad version stops at the first scale set's canary batch.
-    const [first, ...others] = view.scaleSets;
-    const canary = [...(first?.batches[0]?.instanceIds ?? [])].sort();
-    if (first && JSON.stringify([...first.touchedInstanceIds].sort()) !== JSON.stringify(canary))
-      problems.push(`${nameOf(first.id)}: touched ${first.touchedInstanceIds.join(",")}, expected only the canary ${canary.join(",")}`);
-    for (const other of others)
-      if (other.touchedInstanceIds.length > 0 || other.batches.some((b) => b.status !== "pending"))
-        problems.push(`${nameOf(other.id)}: moved (${other.phase}) although the first canary failed`);
+    // An uninterrupted run of a bad version stops at the canaries of the first wave (its scale
+    // sets start in parallel): nothing beyond a canary batch, nothing of a later wave.
+    const firstWave = new Set(view.waves[0]?.scaleSetIds ?? []);
+    for (const scaleSet of view.scaleSets) {
+      const canary = new Set(scaleSet.batches[0]?.instanceIds ?? []);
+      const beyond = scaleSet.touchedInstanceIds.filter(
+        (id) => !firstWave.has(scaleSet.id) || !canary.has(id),
+      );
+      if (beyond.length > 0)
+        problems.push(
+          `${nameOf(scaleSet.id)}: ${beyond.join(",")} took ${expected.target} beyond the first wave's canaries`,
+        );
+      if (scaleSet.batches.slice(1).some((b) => b.status !== "pending"))
+        problems.push(`${nameOf(scaleSet.id)}: a promotion batch started although a canary failed`);
+    }
   }
   for (const scaleSet of view.scaleSets) {
     const name = nameOf(scaleSet.id);
@@ -120,23 +132,30 @@ export function crashInvariantViolations(
     if (scaleSet.previousImage && recorded !== previous)
       problems.push(`${name}: recorded previous version ${recorded}, expected ${previous}`);
     const touched = new Set(scaleSet.touchedInstanceIds);
-    if (touched.size > 0 && !scaleSet.previousImage) problems.push(`${name}: touched without a recorded previous version`);
-    if (ss.modelVersion !== settled) problems.push(`${name}: model on ${ss.modelVersion}, expected ${settled}`);
+    if (touched.size > 0 && !scaleSet.previousImage)
+      problems.push(`${name}: touched without a recorded previous version`);
+    if (ss.modelVersion !== settled)
+      problems.push(`${name}: model on ${ss.modelVersion}, expected ${settled}`);
     for (const instance of ss.instances) {
       const now = instance.booted.at(-1);
       const where = `${name}_${instance.instanceId}`;
       if (instance.protected) {
-        if (instance.reboots !== 0) problems.push(`${where}: protected but rebooted ${instance.reboots} times`);
+        if (instance.reboots !== 0)
+          problems.push(`${where}: protected but rebooted ${instance.reboots} times`);
         continue;
       }
       if (now !== settled) problems.push(`${where}: runs ${now}, expected ${settled}`);
       // Forward once, and back once when rolled back: never a second reboot in one direction.
       const allowed = expected.phase === "completed" ? 1 : touched.has(instance.instanceId) ? 2 : 0;
       if (instance.reboots > allowed)
-        problems.push(`${where}: rebooted ${instance.reboots} times (booted ${instance.booted.join(" -> ")}), at most ${allowed}`);
+        problems.push(
+          `${where}: rebooted ${instance.reboots} times (booted ${instance.booted.join(" -> ")}), at most ${allowed}`,
+        );
       if (expected.phase === "completed" && instance.reboots < 1) problems.push(`${where}: never upgraded`);
       if (expected.phase === "rolledBack" && touched.has(instance.instanceId) && instance.reboots < 2)
-        problems.push(`${where}: took ${expected.target} but was not brought back (${instance.booted.join(" -> ")})`);
+        problems.push(
+          `${where}: took ${expected.target} but was not brought back (${instance.booted.join(" -> ")})`,
+        );
     }
   }
   return problems;

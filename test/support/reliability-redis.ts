@@ -28,7 +28,13 @@ export async function freePort(): Promise<number> {
 export async function waitForPong(port: number, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const probe = new Redis({ port, host: "127.0.0.1", lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+    const probe = new Redis({
+      port,
+      host: "127.0.0.1",
+      lazyConnect: true,
+      maxRetriesPerRequest: 0,
+      retryStrategy: () => null,
+    });
     probe.on("error", () => {});
     try {
       await probe.connect();
@@ -68,14 +74,22 @@ export async function startOwnRedis(options: OwnRedisOptions = {}): Promise<OwnR
   const port = await freePort();
   let child: ChildProcess | undefined;
   const args = [
-    "--port", String(port),
-    "--bind", "127.0.0.1",
-    "--dir", dir,
-    "--appendonly", "yes",
-    "--appendfsync", options.appendfsync ?? "always",
-    "--save", "",
-    "--daemonize", "no",
-    "--loglevel", "warning",
+    "--port",
+    String(port),
+    "--bind",
+    "127.0.0.1",
+    "--dir",
+    dir,
+    "--appendonly",
+    "yes",
+    "--appendfsync",
+    options.appendfsync ?? "always",
+    "--save",
+    "",
+    "--daemonize",
+    "no",
+    "--loglevel",
+    "warning",
   ];
   const handle: OwnRedis = {
     port,
@@ -134,15 +148,24 @@ export async function startOwnCluster(masters = 3): Promise<OwnCluster> {
         spawn(
           "redis-server",
           [
-            "--port", String(port),
-            "--bind", "127.0.0.1",
-            "--cluster-enabled", "yes",
-            "--cluster-config-file", join(dir, `nodes-${port}.conf`),
-            "--dir", dir,
-            "--dbfilename", `dump-${port}.rdb`,
-            "--appendonly", "no",
-            "--save", "",
-            "--loglevel", "warning",
+            "--port",
+            String(port),
+            "--bind",
+            "127.0.0.1",
+            "--cluster-enabled",
+            "yes",
+            "--cluster-config-file",
+            join(dir, `nodes-${port}.conf`),
+            "--dir",
+            dir,
+            "--dbfilename",
+            `dump-${port}.rdb`,
+            "--appendonly",
+            "no",
+            "--save",
+            "",
+            "--loglevel",
+            "warning",
           ],
           { stdio: "ignore" },
         ),
@@ -151,7 +174,14 @@ export async function startOwnCluster(masters = 3): Promise<OwnCluster> {
     await Promise.all(ports.map((port) => waitForPong(port)));
     await run(
       "redis-cli",
-      ["--cluster", "create", ...ports.map((p) => `127.0.0.1:${p}`), "--cluster-replicas", "0", "--cluster-yes"],
+      [
+        "--cluster",
+        "create",
+        ...ports.map((p) => `127.0.0.1:${p}`),
+        "--cluster-replicas",
+        "0",
+        "--cluster-yes",
+      ],
       { timeout: 30_000 },
     );
     await waitForClusterOk(ports, 20_000);

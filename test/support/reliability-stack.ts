@@ -73,7 +73,11 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     auth: options.auth ?? { disabled: true, tokens: [] },
   };
   const logger = options.logger ?? pino({ level: "silent" });
-  const executeEffect = createEffectExecutor({ azure: fleet.azure, config: config.engine, allowLatestFor: [] });
+  const executeEffect = createEffectExecutor({
+    azure: fleet.azure,
+    config: config.engine,
+    allowLatestFor: [],
+  });
   const engine = createEngine({
     redisUrl: options.redisUrl,
     config,
@@ -81,8 +85,20 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     logger,
     timing: { ...reliabilityTiming, ...options.timing },
   });
-  await engine.start();
-  const api = await buildApi({ service: engine.service, config, logger, heartbeatMs: 1_000, maxWaitSeconds: 5 });
+  try {
+    await engine.start();
+  } catch (error) {
+    await engine.stop();
+    if (ownFleet) await fleet.close();
+    throw error;
+  }
+  const api = await buildApi({
+    service: engine.service,
+    config,
+    logger,
+    heartbeatMs: 1_000,
+    maxWaitSeconds: 5,
+  });
   await api.ready();
   return {
     fleet,
@@ -108,7 +124,10 @@ export function demoSpec(
   return rolloutSpecSchema.parse({
     name: `web-${version}`,
     image: { galleryImageVersionId: fleet.versionId(version) },
-    waves: waves.map((names, i) => ({ name: `wave-${i + 1}`, scaleSets: names.map((n) => fleet.scaleSetId(n)) })),
+    waves: waves.map((names, i) => ({
+      name: `wave-${i + 1}`,
+      scaleSets: names.map((n) => fleet.scaleSetId(n)),
+    })),
     strategy: { canary: { instances: 1 }, batchPercent: 50, bakeSeconds: 60, maxParallelScaleSets: 2 },
     gates: [{ kind: "instanceHealth" }, { kind: "bootDiagnostics" }],
     ...extra,
@@ -130,7 +149,8 @@ export async function pollRollout(
   for (;;) {
     last = (await engine.service.get(id).catch(() => undefined)) ?? last;
     if (last && done(last)) return last;
-    if (Date.now() > deadline) throw new Error(`rollout ${id} did not get there within ${timeoutMs} ms (last seen: ${last?.phase})`);
+    if (Date.now() > deadline)
+      throw new Error(`rollout ${id} did not get there within ${timeoutMs} ms (last seen: ${last?.phase})`);
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }
@@ -139,5 +159,7 @@ export const isTerminal = (view: RolloutView) => terminalPhases.has(view.phase);
 
 /** The version every instance of each named scale set runs. */
 export function versionsOf(fleet: DemoFleet, names: string[]): Record<string, (string | undefined)[]> {
-  return Object.fromEntries(names.map((n) => [n, fleet.sim.instanceImages(fleet.scaleSetId(n)).map((i) => i.version)]));
+  return Object.fromEntries(
+    names.map((n) => [n, fleet.sim.instanceImages(fleet.scaleSetId(n)).map((i) => i.version)]),
+  );
 }

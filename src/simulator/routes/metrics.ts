@@ -95,14 +95,14 @@ function series(
   aggregations: Aggregation[],
 ) {
   const data = [];
-  const now = fleet.clock.wallNow();
   const first = Math.floor(w.startMs / w.intervalMs) * w.intervalMs;
   for (let t = first; t < w.endMs; t += w.intervalMs) {
     const values: number[] = [];
-    // A bucket shows what ran at its last instant that has happened: no data for the future, and
-    // a bucket an upgrade finished in already shows the new version.
-    const at = Math.min(t + w.intervalMs - 1, now);
-    for (const instance of t > now ? [] : instances) {
+    // A bucket shows what ran at its last instant, so a bucket an upgrade finished in already shows
+    // the new version. Buckets after now are filled too (unlike Azure): with a time scale, callers'
+    // windows measured in simulated minutes reach past the wall clock.
+    const at = t + w.intervalMs - 1;
+    for (const instance of instances) {
       const key = behaviourKeyAt(instance, at);
       const behaviour = key === undefined ? undefined : fleet.behaviourOf(key);
       if (behaviour) values.push(metricSample(behaviour, metric, `${ss.id}/${instance.instanceId}`, t));

@@ -137,7 +137,8 @@ function expectEndedLikeAnUninterruptedRun(done: RolloutView, version: string) {
   }
 }
 
-describe("a daemon killed with -9, then restarted", () => {
+// Child processes start slowly on a loaded machine: more room than the default 60 s.
+describe("a daemon killed with -9, then restarted", { timeout: 120_000 }, () => {
   it("after a model update, before its canary upgrade was accepted", async () => {
     const first = await startDaemon();
     const hold = sim.addFault({
@@ -152,7 +153,7 @@ describe("a daemon killed with -9, then restarted", () => {
     sim.release(hold.id);
     await startDaemon();
 
-    expectEndedLikeAnUninterruptedRun(await api.service.waitForTerminal(view.id, 60_000), "1.1.0");
+    expectEndedLikeAnUninterruptedRun(await api.service.waitForTerminal(view.id, 100_000), "1.1.0");
   });
 
   it("during an upgrade: accepted, and being observed", async () => {
@@ -172,7 +173,7 @@ describe("a daemon killed with -9, then restarted", () => {
     sim.release();
     await startDaemon();
 
-    expectEndedLikeAnUninterruptedRun(await api.service.waitForTerminal(view.id, 60_000), "1.1.0");
+    expectEndedLikeAnUninterruptedRun(await api.service.waitForTerminal(view.id, 100_000), "1.1.0");
   });
 
   it("mid-bake", async () => {
@@ -183,7 +184,7 @@ describe("a daemon killed with -9, then restarted", () => {
     await kill9(first);
     await startDaemon();
 
-    expectEndedLikeAnUninterruptedRun(await api.service.waitForTerminal(view.id, 60_000), "1.1.0");
+    expectEndedLikeAnUninterruptedRun(await api.service.waitForTerminal(view.id, 100_000), "1.1.0");
   });
 
   it("mid-rollback: 1.2.0 still ends rolled back with everything on 1.0.0", async () => {
@@ -200,7 +201,7 @@ describe("a daemon killed with -9, then restarted", () => {
     await kill9(first);
     sim.release(revert.id);
     await startDaemon();
-    const done = await api.service.waitForTerminal(view.id, 60_000);
+    const done = await api.service.waitForTerminal(view.id, 100_000);
 
     expect(done.phase).toBe("rolledBack");
     expect(versionsOf("web-a").every((v) => v === "1.0.0")).toBe(true);
@@ -211,7 +212,7 @@ describe("a daemon killed with -9, then restarted", () => {
   });
 });
 
-describe("two daemons on one Redis", () => {
+describe("two daemons on one Redis", { timeout: 120_000 }, () => {
   it("one is killed mid-rollout; the other finishes it", async () => {
     const [first] = await Promise.all([startDaemon(), startDaemon()]);
     if (!first) throw new Error("no daemon");
@@ -220,6 +221,6 @@ describe("two daemons on one Redis", () => {
 
     await kill9(first);
 
-    expectEndedLikeAnUninterruptedRun(await api.service.waitForTerminal(view.id, 60_000), "1.1.0");
+    expectEndedLikeAnUninterruptedRun(await api.service.waitForTerminal(view.id, 100_000), "1.1.0");
   });
 });

@@ -6,10 +6,11 @@
  * their content (revision and effect ids aside), so all interleavings are covered once.
  * `check` is called for every transition; it throws to report a violated invariant.
  */
+
+import { type Decision, decide, type PersistedRollout, startRollout } from "../../../machines/decide.ts";
 import type { Effect, OutcomeEvent, RolloutEvent, UserEvent } from "../../../src/domain/effects.ts";
 import type { ScaleSetFacts } from "../../../src/domain/fleet.ts";
 import type { RolloutSpec } from "../../../src/domain/spec.ts";
-import { type Decision, decide, type PersistedRollout, startRollout } from "../../../machines/decide.ts";
 import { at, instance, settings, success, targetImage } from "./fixtures.ts";
 
 /** Image names in the simulated fleet: `prev`, `target`, or `other` (someone else's write). */
@@ -39,7 +40,11 @@ function imageName(ref: { id?: string }): string {
 }
 
 /** Every outcome the world could report for an effect, with the world it leaves. */
-function outcomes(effect: Effect, world: World, fleet: ScaleSetFacts[]): { event: OutcomeEvent; world: World }[] {
+function outcomes(
+  effect: Effect,
+  world: World,
+  fleet: ScaleSetFacts[],
+): { event: OutcomeEvent; world: World }[] {
   const base = { effectId: effect.id, at };
   const same = (event: OutcomeEvent) => ({ event, world });
   const edit = (event: OutcomeEvent, fn: (w: World) => void) => {
@@ -52,8 +57,18 @@ function outcomes(effect: Effect, world: World, fleet: ScaleSetFacts[]): { event
     case "preflight":
       return [
         same(success(effect, fleet)),
-        same({ ...base, type: "preflight.passed", scaleSets: fleet, resolvedImage: targetImage, replication: "replicating" }),
-        same({ ...base, type: "preflight.refused", findings: [{ code: "UpgradePolicyAutomatic", message: "web-b: Automatic" }] }),
+        same({
+          ...base,
+          type: "preflight.passed",
+          scaleSets: fleet,
+          resolvedImage: targetImage,
+          replication: "replicating",
+        }),
+        same({
+          ...base,
+          type: "preflight.refused",
+          findings: [{ code: "UpgradePolicyAutomatic", message: "web-b: Automatic" }],
+        }),
         failed,
       ];
     case "checkReplication":
@@ -105,7 +120,12 @@ function outcomes(effect: Effect, world: World, fleet: ScaleSetFacts[]): { event
       if (!("9" in list)) {
         options.push(
           edit(
-            { ...base, type: "scaleSet.observed", scaleSetId: effect.scaleSetId, newInstances: [instance("9")] },
+            {
+              ...base,
+              type: "scaleSet.observed",
+              scaleSetId: effect.scaleSetId,
+              newInstances: [instance("9")],
+            },
             (w) => {
               const l = w.instances[effect.scaleSetId];
               if (l) l["9"] = w.models[effect.scaleSetId] ?? "prev";
@@ -124,7 +144,12 @@ function outcomes(effect: Effect, world: World, fleet: ScaleSetFacts[]): { event
         edit(success(effect, fleet), (w) => {
           w.models[effect.scaleSetId] = imageName(effect.previous);
         }),
-        same({ ...base, type: "model.conflict", scaleSetId: effect.scaleSetId, found: { id: "someone-else" } }),
+        same({
+          ...base,
+          type: "model.conflict",
+          scaleSetId: effect.scaleSetId,
+          found: { id: "someone-else" },
+        }),
         failed,
       ];
   }

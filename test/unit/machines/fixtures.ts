@@ -1,11 +1,13 @@
 /** A small two-wave fleet and helpers that answer the machine's effects like the engine would. */
+
+import type { RolloutSettings } from "../../../machines/decide.ts";
 import type { Effect, GateVerdict, OutcomeEvent } from "../../../src/domain/effects.ts";
 import type { InstanceFacts, ScaleSetFacts } from "../../../src/domain/fleet.ts";
 import type { ImageReference } from "../../../src/domain/image.ts";
-import { type RolloutSpecInput, rolloutSpecSchema, type RolloutSpec } from "../../../src/domain/spec.ts";
-import type { RolloutSettings } from "../../../machines/decide.ts";
+import { type RolloutSpec, type RolloutSpecInput, rolloutSpecSchema } from "../../../src/domain/spec.ts";
 
-const sub = "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg-demo/providers/Microsoft.Compute";
+const sub =
+  "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg-demo/providers/Microsoft.Compute";
 export const scaleSetA = `${sub}/virtualMachineScaleSets/web-a`;
 export const scaleSetB = `${sub}/virtualMachineScaleSets/web-b`;
 export const scaleSetC = `${sub}/virtualMachineScaleSets/web-c`;
@@ -47,7 +49,11 @@ export function instance(id: string, zone?: string, extra: Partial<InstanceFacts
   };
 }
 
-export function facts(id: string, instanceCount: number, image: ImageReference = previousImage): ScaleSetFacts {
+export function facts(
+  id: string,
+  instanceCount: number,
+  image: ImageReference = previousImage,
+): ScaleSetFacts {
   const instances = Array.from({ length: instanceCount }, (_, i) => instance(String(i), String((i % 2) + 1)));
   return {
     id,
@@ -67,11 +73,21 @@ export function facts(id: string, instanceCount: number, image: ImageReference =
 export const at = "2026-11-27T10:00:00.000Z";
 
 /** The outcome a healthy world reports for an effect. */
-export function success(effect: Effect, fleet: ScaleSetFacts[], verdict: GateVerdict = "passed"): OutcomeEvent {
+export function success(
+  effect: Effect,
+  fleet: ScaleSetFacts[],
+  verdict: GateVerdict = "passed",
+): OutcomeEvent {
   const base = { effectId: effect.id, at };
   switch (effect.kind) {
     case "preflight":
-      return { ...base, type: "preflight.passed", scaleSets: fleet, resolvedImage: targetImage, replication: "completed" };
+      return {
+        ...base,
+        type: "preflight.passed",
+        scaleSets: fleet,
+        resolvedImage: targetImage,
+        replication: "completed",
+      };
     case "checkReplication":
       return { ...base, type: "replication.checked", status: "completed", findings: [] };
     case "setModelImage":

@@ -1,9 +1,10 @@
 /** The design's invariants as checks on one transition of the explorer (explore.ts). */
+
+import type { PersistedRollout } from "../../../machines/decide.ts";
+import { describePhase } from "../../../machines/describe.ts";
 import type { Effect } from "../../../src/domain/effects.ts";
 import { sameImage } from "../../../src/domain/image-reference.ts";
 import { terminalPhases } from "../../../src/domain/rollout-view.ts";
-import type { PersistedRollout } from "../../../machines/decide.ts";
-import { describePhase } from "../../../machines/describe.ts";
 import type { Transition } from "./explore.ts";
 
 export class InvariantViolation extends Error {
@@ -42,7 +43,8 @@ export function checkTransition(t: Transition): void {
   // Effect ids: deterministic, unique (the revision is part of them), BullMQ-safe.
   const ids = new Set<string>();
   for (const e of decision.effects) {
-    if (!new RegExp(`^r${to.revision}e\\d+$`).test(e.id) || e.id.includes(":")) fail(t, `bad effect id ${e.id}`);
+    if (!new RegExp(`^r${to.revision}e\\d+$`).test(e.id) || e.id.includes(":"))
+      fail(t, `bad effect id ${e.id}`);
     if (ids.has(e.id)) fail(t, `duplicate effect id ${e.id}`);
     ids.add(e.id);
     if (!(e.id in to.context.pending)) fail(t, `emitted effect ${e.id} is not pending`);
@@ -51,12 +53,16 @@ export function checkTransition(t: Transition): void {
   // Invariant 1: the previous image is recorded before the first model write and never changes.
   for (const before of from.state.context.scaleSets) {
     const after = scaleSet(to, before.id);
-    if (before.previousImage && JSON.stringify(after?.previousImage) !== JSON.stringify(before.previousImage)) {
+    if (
+      before.previousImage &&
+      JSON.stringify(after?.previousImage) !== JSON.stringify(before.previousImage)
+    ) {
       fail(t, `invariant 1: previous image of ${before.id} changed`);
     }
   }
   for (const e of decision.effects) {
-    const recorded = "scaleSetId" in e ? scaleSet(to, e.scaleSetId)?.previousImage : undefined;
+    const recorded =
+      "scaleSetId" in e && e.scaleSetId ? scaleSet(to, e.scaleSetId)?.previousImage : undefined;
     if (e.kind === "setModelImage" && (!recorded || !sameImage(e.previous, recorded))) {
       fail(t, "invariant 1: model written without the recorded previous image");
     }
@@ -66,7 +72,8 @@ export function checkTransition(t: Transition): void {
     }
     if (e.kind === "upgradeInstances" && e.purpose === "rollback") {
       const touched = scaleSet(to, e.scaleSetId)?.touchedInstanceIds ?? [];
-      if (JSON.stringify(e.image) !== JSON.stringify(recorded)) fail(t, "invariant 2: rollback upgrade to another image");
+      if (JSON.stringify(e.image) !== JSON.stringify(recorded))
+        fail(t, "invariant 2: rollback upgrade to another image");
       if ([...e.instanceIds].sort().join() !== [...touched].sort().join()) {
         fail(t, "invariant 2: rollback upgrade does not cover exactly the touched instances");
       }
@@ -79,7 +86,8 @@ export function checkTransition(t: Transition): void {
     e.kind === "setModelImage" ||
     e.kind === "observeScaleSet" ||
     (e.kind === "upgradeInstances" && e.purpose === "rollout");
-  if (rollingBack && decision.effects.some(rolloutStep)) fail(t, "invariant 4: a rollout step after rollback began");
+  if (rollingBack && decision.effects.some(rolloutStep))
+    fail(t, "invariant 4: a rollout step after rollback began");
   if (
     event.type === "gates.evaluated" &&
     event.verdict === "failed" &&
@@ -100,7 +108,8 @@ export function checkTransition(t: Transition): void {
       fail(t, `terminal phase ${phase} left effects pending`);
     }
   }
-  if (["rolledBack", "rejected", "failed"].includes(from.state.state)) fail(t, "a final state accepted an event");
+  if (["rolledBack", "rejected", "failed"].includes(from.state.state))
+    fail(t, "a final state accepted an event");
 
   // Nothing stuck: a live rollout with nothing pending waits for a person.
   if (!terminalPhases.has(phase) && Object.keys(to.context.pending).length === 0) {
@@ -111,7 +120,8 @@ export function checkTransition(t: Transition): void {
   if (to.state === "rolledBack") {
     for (const ss of to.context.scaleSets) {
       const model = t.to.world.models[ss.id];
-      if (model !== "prev" && !(ss.conflict && model === "other")) fail(t, `invariant 2: ${ss.id} model is ${model}`);
+      if (model !== "prev" && !(ss.conflict && model === "other"))
+        fail(t, `invariant 2: ${ss.id} model is ${model}`);
       for (const [id, image] of Object.entries(t.to.world.instances[ss.id] ?? {})) {
         if (image !== "prev") fail(t, `invariant 2: instance ${id} of ${ss.id} still on ${image}`);
       }
@@ -131,5 +141,6 @@ export function checkTransition(t: Transition): void {
     if (to.context.scaleSets.some((s) => s.modelWriteIssued)) fail(t, "rejected after a model write");
     if (!to.context.reason) fail(t, "rejected without a reason");
   }
-  if ((to.state === "failed" || to.state === "rolledBack") && !to.context.reason) fail(t, "ended without a reason");
+  if ((to.state === "failed" || to.state === "rolledBack") && !to.context.reason)
+    fail(t, "ended without a reason");
 }
