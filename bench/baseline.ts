@@ -11,12 +11,16 @@
  * (one POST, no LRO polling), and the health check reuses the last poll's view.
  */
 import { Agent, request } from "node:https";
-import { createSecureContext } from "node:tls";
 import { setTimeout as sleep } from "node:timers/promises";
+import { createSecureContext } from "node:tls";
 import { ComputeManagementClient, type VirtualMachineScaleSetVMInstanceView } from "@azure/arm-compute";
 import { planBatches } from "../src/domain/plan.ts";
 import { bootPatterns, findBootFailure } from "../src/gates/boot-diagnostics.ts";
-import { StaticTokenCredential, type SimulatorConnection, simulatorClientOptions } from "../src/simulator/index.ts";
+import {
+  type SimulatorConnection,
+  StaticTokenCredential,
+  simulatorClientOptions,
+} from "../src/simulator/index.ts";
 
 export interface BaselineOptions {
   connection: SimulatorConnection;
@@ -65,7 +69,9 @@ export async function runBaseline(options: BaselineOptions): Promise<BaselineRes
   async function upgradeInstance(name: string, instanceId: string): Promise<void> {
     for (;;) {
       try {
-        await client.virtualMachineScaleSets.updateInstances(rg, name, { instanceIds: [instanceId] }).submitted();
+        await client.virtualMachineScaleSets
+          .updateInstances(rg, name, { instanceIds: [instanceId] })
+          .submitted();
         return;
       } catch (error) {
         // Another operation on the scale set still runs: the script's retry loop waits a poll.
@@ -149,7 +155,12 @@ export async function runBaseline(options: BaselineOptions): Promise<BaselineRes
       wallMs: performance.now() - started,
     };
   }
-  return { outcome: "completed", upgradedInstances, batches: batchCount, wallMs: performance.now() - started };
+  return {
+    outcome: "completed",
+    upgradedInstances,
+    batches: batchCount,
+    wallMs: performance.now() - started,
+  };
 }
 
 function download(url: string, agent: Agent): Promise<string> {

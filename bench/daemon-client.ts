@@ -12,8 +12,8 @@ export interface BenchDaemon {
   url: string;
   pid: number;
   startRollout(spec: RolloutSpecInput): Promise<RolloutView>;
-  /** Long-polls until the rollout is terminal. */
-  waitTerminal(id: string): Promise<RolloutView>;
+  /** Long-polls until the rollout is terminal or the deadline (performance.now() ms) passes. */
+  waitTerminal(id: string, deadline: number): Promise<{ view: RolloutView; finished: boolean }>;
   timeline(id: string): Promise<TimelineEntry[]>;
   /** Step figures since the previous call. */
   stats(): Promise<StepStats>;
@@ -21,11 +21,18 @@ export interface BenchDaemon {
 }
 
 export async function startBenchDaemon(options: BenchDaemonOptions): Promise<BenchDaemon> {
-  const child: ChildProcess = fork(new URL("./canaryd-process.ts", import.meta.url), [JSON.stringify(options)], {
-    stdio: ["ignore", "inherit", "inherit", "ipc"],
-    // BENCH_DAEMON_NODE_OPTIONS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles canaryd under test.
-    execArgv: [...process.execArgv, ...(process.env.BENCH_DAEMON_NODE_OPTIONS?.split(" ").filter(Boolean) ?? [])],
-  });
+  const child: ChildProcess = fork(
+    new URL("./canaryd-process.ts", import.meta.url),
+    [JSON.stringify(options)],
+    {
+      stdio: ["ignore", "inherit", "inherit", "ipc"],
+      // BENCH_DAEMON_NODE_OPTIONS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles canaryd under test.
+      execArgv: [
+        ...process.execArgv,
+        ...(process.env.BENCH_DAEMON_NODE_OPTIONS?.split(" ").filter(Boolean) ?? []),
+      ],
+    },
+  );
   const next = async <T extends BenchDaemonMessage["type"]>(type: T) => {
     for (;;) {
       const [message] = (await once(child, "message")) as [BenchDaemonMessage];
@@ -41,7 +48,9 @@ export async function startBenchDaemon(options: BenchDaemonOptions): Promise<Ben
   async function call<T>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T }> {
     const response = await fetch(`${url}${path}`, {
       method,
-      ...(body === undefined ? {} : { body: JSON.stringify(body), headers: { "content-type": "application/json" } }),
+      ...(body === undefined
+        ? {}
+        : { body: JSON.stringify(body), headers: { "content-type": "application/json" } }),
     });
     const json = (await response.json()) as T;
     if (response.status >= 300 && response.status !== 202)
@@ -53,10 +62,15 @@ export async function startBenchDaemon(options: BenchDaemonOptions): Promise<Ben
     url,
     pid: child.pid ?? 0,
     startRollout: async (spec) => (await call<RolloutView>("POST", "/v1/rollouts", spec)).body,
-    async waitTerminal(id) {
+    async waitTerminal(id, deadline) {
       for (;;) {
-        const { status, body } = await call<RolloutView>("GET", `/v1/rollouts/${id}/wait?timeoutSeconds=60`);
-        if (status === 200) return body;
+        const left = Math.max(0, Math.ceil((deadline - performance.now()) / 1000));
+        const { status, body } = await call<RolloutView>(
+          "GET",
+          `/v1/rollouts/${id}/wait?timeoutSeconds=${Math.min(60, left)}`,
+        );
+        if (status === 200) return { view: body, finished: true };
+        if (left === 0) return { view: body, finished: false };
       }
     },
     async timeline(id) {
@@ -69,8 +83,11 @@ export async function startBenchDaemon(options: BenchDaemonOptions): Promise<Ben
       return (await reply).stats;
     },
     async stop() {
+      // A workload that ran out of time still has work in flight: it is not waited for.
+      const killer = setTimeout(() => child.kill("SIGKILL"), 5_000);
       child.send({ type: "stop" });
       await once(child, "exit");
+      clearTimeout(killer);
     },
   };
 }

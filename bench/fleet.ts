@@ -1,7 +1,10 @@
 /**
- * The benchmark's simulated fleets and rollout specs, generated rather than written by hand:
- * (a)/(c) many 20-instance scale sets in waves, (b) many one-scale-set rollouts. Every Azure
- * duration is zero, so what is measured is orchestration, not waiting.
+ * The benchmark's simulated fleets and rollout specs, generated rather than written by hand.
+ * Each workload gets its own scale sets, all starting on 1.0.0, so a workload that runs out of
+ * time never changes what the next one starts from: `a…` for canaryd's wave rollout (a), `s…`
+ * for the az-script baseline over the same shape, `c…` for the rollout rolled back from its last
+ * wave (c), `b…` for the one-scale-set rollouts (b). Every Azure duration is zero, so what is
+ * measured is orchestration, not waiting.
  */
 import type { RolloutSpecInput } from "../src/domain/spec.ts";
 import { parseScenario, type Scenario } from "../src/simulator/index.ts";
@@ -12,7 +15,7 @@ const gallery = "benchGallery";
 const region = "westeurope";
 
 export interface FleetShape {
-  /** Scale sets of the wave rollout (a)/(c). */
+  /** Scale sets of a wave rollout (a)/(c) and of the baseline. */
   waveScaleSets: number;
   waveInstances: number;
   waves: number;
@@ -37,14 +40,14 @@ export const quickShape: FleetShape = {
   singleInstances: 10,
 };
 
-/**
- * Versions, one per pass over the wave fleet so each pass moves every instance: 1.0.0 runs
- * everywhere at start; canaryd rolls out 2.0.0 (a), the baseline script 3.0.0, and canaryd 4.0.0
- * which fails in the last wave and is rolled back (c). The single fleet (b) goes to 2.0.0.
- */
-export const versions = { initial: "1.0.0", canaryd: "2.0.0", baseline: "3.0.0", rollback: "4.0.0" } as const;
+/** Every fleet starts on 1.0.0; every rollout moves it to 2.0.0. */
+export const versions = { initial: "1.0.0", target: "2.0.0" } as const;
 
-export const waveScaleSetName = (index: number, wave: number) => `a${String(index).padStart(3, "0")}-w${wave}`;
+/** Wave fleets, by the letter their scale set names start with. */
+export type WaveFleet = "a" | "s" | "c";
+
+export const waveScaleSetName = (fleet: WaveFleet, index: number, wave: number) =>
+  `${fleet}${String(index).padStart(3, "0")}-w${wave}`;
 export const singleScaleSetName = (index: number) => `b${String(index).padStart(3, "0")}`;
 
 export function scaleSetId(name: string): string {
@@ -55,21 +58,29 @@ export function imageVersionId(version: string): string {
   return `/subscriptions/${subscriptionId}/resourceGroups/${resourceGroup}/providers/Microsoft.Compute/galleries/${gallery}/images/web/versions/${version}`;
 }
 
-/** Scale set i of the wave rollout belongs to wave 1 + floor(i * waves / count). */
+/** Scale set i of a wave fleet belongs to wave 1 + floor(i * waves / count). */
 export function waveOf(index: number, shape: FleetShape): number {
   return 1 + Math.floor((index * shape.waves) / shape.waveScaleSets);
 }
 
-export function waveScaleSetNames(shape: FleetShape): string[][] {
+export function waveScaleSetNames(fleet: WaveFleet, shape: FleetShape): string[][] {
   const waves: string[][] = Array.from({ length: shape.waves }, () => []);
-  for (let i = 0; i < shape.waveScaleSets; i++) waves[waveOf(i, shape) - 1]?.push(waveScaleSetName(i, waveOf(i, shape)));
+  for (let i = 0; i < shape.waveScaleSets; i++) {
+    const wave = waveOf(i, shape);
+    waves[wave - 1]?.push(waveScaleSetName(fleet, i, wave));
+  }
   return waves;
 }
 
 export function benchScenario(shape: FleetShape): Scenario {
   const image = { gallery, image: "web", version: versions.initial };
+  const waveFleets: WaveFleet[] = ["a", "s", "c"];
   const scaleSets = [
-    ...waveScaleSetNames(shape).flat().map((name) => ({ name, capacity: shape.waveInstances })),
+    ...waveFleets.flatMap((fleet) =>
+      waveScaleSetNames(fleet, shape)
+        .flat()
+        .map((name) => ({ name, capacity: shape.waveInstances })),
+    ),
     ...Array.from({ length: shape.singleRollouts }, (_, i) => ({
       name: singleScaleSetName(i),
       capacity: shape.singleInstances,
@@ -86,12 +97,7 @@ export function benchScenario(shape: FleetShape): Scenario {
           {
             name: gallery,
             location: region,
-            images: [
-              {
-                name: "web",
-                versions: Object.values(versions).map(version),
-              },
-            ],
+            images: [{ name: "web", versions: Object.values(versions).map(version) }],
           },
         ],
         scaleSets,
@@ -107,7 +113,7 @@ export function benchScenario(shape: FleetShape): Scenario {
  * the real bootDiagnostics gate finds it on the last wave's canaries.
  */
 export function lastWaveFailurePattern(shape: FleetShape): string {
-  return `^a\\d{3}-w${shape.waves}_\\d+ login:`;
+  return `^c\\d{3}-w${shape.waves}_\\d+ login:`;
 }
 
 const strategy = (maxParallelScaleSets: number) => ({
@@ -119,11 +125,15 @@ const strategy = (maxParallelScaleSets: number) => ({
   maxParallelScaleSets,
 });
 
-export function waveRolloutSpec(shape: FleetShape, version: string, failOn: string[] = []): RolloutSpecInput {
-  const waves = waveScaleSetNames(shape);
+export function waveRolloutSpec(
+  fleet: WaveFleet,
+  shape: FleetShape,
+  failOn: string[] = [],
+): RolloutSpecInput {
+  const waves = waveScaleSetNames(fleet, shape);
   return {
-    name: `bench-waves-${version}`,
-    image: { galleryImageVersionId: imageVersionId(version) },
+    name: `bench-waves-${fleet}`,
+    image: { galleryImageVersionId: imageVersionId(versions.target) },
     waves: waves.map((names, i) => ({ name: `wave${i + 1}`, scaleSets: names.map(scaleSetId) })),
     strategy: strategy(Math.min(50, Math.max(...waves.map((w) => w.length)))),
     gates: [
@@ -138,7 +148,7 @@ export function waveRolloutSpec(shape: FleetShape, version: string, failOn: stri
 export function singleRolloutSpec(index: number): RolloutSpecInput {
   return {
     name: `bench-single-${index}`,
-    image: { galleryImageVersionId: imageVersionId(versions.canaryd) },
+    image: { galleryImageVersionId: imageVersionId(versions.target) },
     waves: [{ name: "only", scaleSets: [scaleSetId(singleScaleSetName(index))] }],
     strategy: strategy(1),
     gates: [

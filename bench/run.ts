@@ -25,9 +25,12 @@ const { values: args } = parseArgs({
   options: {
     quick: { type: "boolean", default: false },
     out: { type: "string", default: new URL("./results/latest.json", import.meta.url).pathname },
+    /** Seconds one workload may run before it is reported unfinished. */
+    deadline: { type: "string" },
   },
 });
 const shape = args.quick ? quickShape : fullShape;
+const deadlineSeconds = Number(args.deadline ?? (args.quick ? 60 : 75));
 
 /** The simulator: every Azure duration zero, LRO Retry-After zero, simulated time 10^6 × wall time. */
 const simulatorSettings = {
@@ -58,35 +61,42 @@ const simulator = await startSimulator({
   connectionFile: join(dir, "simulator.json"),
   certDir: join(dir, "certs"),
 });
-const daemon = await startBenchDaemon({
-  redisUrl: redis.url,
-  connectionFile: join(dir, "simulator.json"),
-  engine: engineSettings,
-});
-const idle = await daemon.stats();
+const startDaemon = () =>
+  startBenchDaemon({
+    redisUrl: redis.url,
+    connectionFile: join(dir, "simulator.json"),
+    engine: engineSettings,
+  });
+const idleDaemon = await startDaemon();
+const idle = await idleDaemon.stats();
+await idleDaemon.stop();
 
 const ctx: BenchContext = {
   shape,
   simulator,
-  daemon,
+  startDaemon,
   redis,
   pollIntervalSeconds: engineSettings.pollIntervalSeconds ?? 0,
   maxParallelScaleSets: engineSettings.maxParallelScaleSets ?? 1,
   apiRate,
   keyPrefix: "{canaryd}",
+  deadlineMs: deadlineSeconds * 1000,
 };
 
 try {
   const progress = (text: string) => process.stderr.write(`bench: ${text}\n`);
-  progress(`(a) one rollout, ${shape.waveScaleSets} scale sets × ${shape.waveInstances} instances, ${shape.waves} waves`);
+  progress(
+    `(a) one rollout, ${shape.waveScaleSets} scale sets × ${shape.waveInstances} instances, ${shape.waves} waves`,
+  );
   const waves = await runWaveRollout(ctx);
   progress("baseline: the az script over the same fleet");
   const baseline = await runWaveBaseline(ctx);
-  progress(`(b) ${shape.singleRollouts} concurrent rollouts × ${shape.singleInstances} instances, API load ${apiRate} req/s`);
+  progress(
+    `(b) ${shape.singleRollouts} concurrent rollouts × ${shape.singleInstances} instances, API load ${apiRate} req/s`,
+  );
   const concurrent = await runConcurrentRollouts(ctx);
   progress("(c) the wave rollout failing its last wave, rolled back");
   const rollback = await runLastWaveRollback(ctx);
-  const final = await daemon.stats();
 
   const result: BenchResult = {
     at: new Date().toISOString(),
@@ -103,8 +113,14 @@ try {
       shape,
       simulator: simulatorSettings,
       engine: engineSettings,
-      spec: { canary: { instances: 1 }, batchPercent: 50, bakeSeconds: 0, gates: ["instanceHealth", "bootDiagnostics"] },
+      spec: {
+        canary: { instances: 1 },
+        batchPercent: 50,
+        bakeSeconds: 0,
+        gates: ["instanceHealth", "bootDiagnostics"],
+      },
       apiLoad: { rate: apiRate, connections: 20, endpoint: "GET /v1/rollouts/{id}" },
+      deadlineSeconds,
     },
     waves,
     baseline,
@@ -117,16 +133,18 @@ try {
     rollback,
     daemon: {
       idleRssBytes: idle.rssBytes,
-      peakRssBytes: final.maxRssBytes,
+      peakRssBytes: Math.max(
+        waves.daemon.peakRssBytes,
+        concurrent.daemon.peakRssBytes,
+        rollback.daemon.peakRssBytes,
+      ),
     },
   };
   printReport(result);
   await writeFile(args.out, `${JSON.stringify(result, null, 2)}\n`);
   progress(`wrote ${args.out}`);
 } finally {
-  await daemon.stop();
   await simulator.close();
   await redis.stop();
   await rm(dir, { recursive: true, force: true });
 }
-

@@ -1,6 +1,8 @@
 /**
- * The three workloads and the baseline, each measured on its own slice of the simulator's
- * request log (cleared before each) and the daemon's step figures (reset before each).
+ * The three workloads and the baseline. Each canaryd workload gets a fresh daemon process and an
+ * emptied Redis, and is measured on its own slice of the simulator's request log. A workload that
+ * passes its deadline is reported as unfinished with what it did by then, and its daemon is
+ * stopped, so one slow workload cannot hold up or disturb the next.
  */
 import { fork } from "node:child_process";
 import { once } from "node:events";
@@ -9,6 +11,7 @@ import type { RunningSimulator } from "../src/simulator/index.ts";
 import type { ApiLoadOptions, ApiLoadResult } from "./api-load.ts";
 import { type AzureRequestCounts, countRequests } from "./arm-calls.ts";
 import { type BaselineResult, runBaseline } from "./baseline.ts";
+import type { StepStats } from "./canaryd-process.ts";
 import type { BenchDaemon } from "./daemon-client.ts";
 import {
   type FleetShape,
@@ -26,13 +29,16 @@ import { summary } from "./stats.ts";
 export interface BenchContext {
   shape: FleetShape;
   simulator: RunningSimulator;
-  daemon: BenchDaemon;
   redis: BenchRedis;
+  /** A fresh canaryd process on the (emptied) Redis. */
+  startDaemon(): Promise<BenchDaemon>;
   pollIntervalSeconds: number;
   maxParallelScaleSets: number;
   apiRate: number;
   /** The engine's Redis key prefix. */
   keyPrefix: string;
+  /** Longest wall time one workload may take, in ms. */
+  deadlineMs: number;
 }
 
 export interface StepFigures {
@@ -45,13 +51,21 @@ export interface StepFigures {
   lockBusyTries: number;
 }
 
+export interface DaemonFigures {
+  cpuMs: number;
+  peakRssBytes: number;
+}
+
 export interface RolloutFigures {
+  /** False when the deadline passed first: the figures cover what was done by then. */
+  finished: boolean;
   phase: string;
-  /** Client-observed: POST to the /wait answer. */
+  /** Client-observed: POST to the /wait answer (or the deadline). */
   wallMs: number;
-  /** The daemon's own record: createdAt to the terminal updatedAt. */
+  /** The daemon's own record: createdAt to the last update. */
   orchestrationMs: number;
   upgradedInstances: number;
+  plannedInstances: number;
   requests: AzureRequestCounts;
   armPerInstance: number;
   steps: StepFigures;
@@ -59,22 +73,14 @@ export interface RolloutFigures {
   /** The persisted machine snapshot at the end: every step reads and rewrites it whole. */
   snapshotBytes: number;
   timelineEntries: number;
-  cpuMs: number;
-}
-
-async function snapshotSize(ctx: BenchContext, id: string): Promise<{ snapshotBytes: number; timelineEntries: number }> {
-  return {
-    snapshotBytes: await ctx.redis.client.hstrlen(`${ctx.keyPrefix}:rollout:${id}`, "state"),
-    timelineEntries: await ctx.redis.client.llen(`${ctx.keyPrefix}:rollout:${id}:timeline`),
-  };
+  daemon: DaemonFigures;
 }
 
 const orchestrationMs = (view: RolloutView) => Date.parse(view.updatedAt) - Date.parse(view.createdAt);
 const upgraded = (view: RolloutView) => view.scaleSets.reduce((n, s) => n + s.touchedInstanceIds.length, 0);
 
-async function stepFigures(ctx: BenchContext, wallMs: number) {
-  const stats = await ctx.daemon.stats();
-  const steps: StepFigures = {
+function stepFigures(stats: StepStats, wallMs: number): StepFigures {
+  return {
     steps: stats.stepMs.length,
     stepsPerSecond: stats.stepMs.length / (wallMs / 1000),
     stepMs: summary(stats.stepMs),
@@ -82,37 +88,73 @@ async function stepFigures(ctx: BenchContext, wallMs: number) {
     lockWaitMs: summary(stats.lockWaitMs),
     lockBusyTries: stats.lockBusyTries,
   };
-  return { steps, stats };
 }
 
-/** Resets the daemon's step figures and the request log, and notes Redis memory. */
-async function begin(ctx: BenchContext): Promise<{ redisBefore: number; t0: number }> {
-  await ctx.daemon.stats();
-  ctx.simulator.clearRequestLog();
-  return { redisBefore: await ctx.redis.usedMemory(), t0: performance.now() };
+const daemonFigures = (stats: StepStats): DaemonFigures => ({
+  cpuMs: stats.cpuUserMs + stats.cpuSystemMs,
+  peakRssBytes: stats.maxRssBytes,
+});
+
+async function snapshotSize(ctx: BenchContext, id: string) {
+  return {
+    snapshotBytes: await ctx.redis.client.hstrlen(`${ctx.keyPrefix}:rollout:${id}`, "state"),
+    timelineEntries: await ctx.redis.client.llen(`${ctx.keyPrefix}:rollout:${id}:timeline`),
+  };
 }
 
-/** (a): one rollout over the wave fleet. */
-export async function runWaveRollout(ctx: BenchContext): Promise<RolloutFigures> {
-  const { redisBefore, t0 } = await begin(ctx);
-  const started = await ctx.daemon.startRollout(waveRolloutSpec(ctx.shape, versions.canaryd));
-  const view = await ctx.daemon.waitTerminal(started.id);
+/** A fresh daemon on an empty Redis, the request log cleared; runs `fn` and stops the daemon. */
+async function withDaemon<T>(
+  ctx: BenchContext,
+  fn: (daemon: BenchDaemon, redisBefore: number) => Promise<T>,
+): Promise<T> {
+  await ctx.redis.client.flushall();
+  const daemon = await ctx.startDaemon();
+  try {
+    await daemon.stats();
+    ctx.simulator.clearRequestLog();
+    return await fn(daemon, await ctx.redis.usedMemory());
+  } finally {
+    await daemon.stop();
+  }
+}
+
+async function waveRollout(
+  ctx: BenchContext,
+  daemon: BenchDaemon,
+  redisBefore: number,
+  failOn: string[],
+): Promise<{ figures: RolloutFigures; view: RolloutView }> {
+  const t0 = performance.now();
+  const fleet = failOn.length > 0 ? "c" : "a";
+  const started = await daemon.startRollout(waveRolloutSpec(fleet, ctx.shape, failOn));
+  const { view, finished } = await daemon.waitTerminal(started.id, t0 + ctx.deadlineMs);
   const wallMs = performance.now() - t0;
-  const { steps, stats } = await stepFigures(ctx, wallMs);
+  const stats = await daemon.stats();
   const requests = countRequests(ctx.simulator.requestLog());
   const instances = upgraded(view);
-  return {
+  const figures: RolloutFigures = {
+    finished,
     phase: view.phase,
     wallMs,
     orchestrationMs: orchestrationMs(view),
     upgradedInstances: instances,
+    plannedInstances: ctx.shape.waveScaleSets * ctx.shape.waveInstances,
     requests,
-    armPerInstance: requests.arm / instances,
-    steps,
+    armPerInstance: requests.arm / Math.max(1, instances),
+    steps: stepFigures(stats, wallMs),
     redisBytes: (await ctx.redis.usedMemory()) - redisBefore,
     ...(await snapshotSize(ctx, view.id)),
-    cpuMs: stats.cpuUserMs + stats.cpuSystemMs,
+    daemon: daemonFigures(stats),
   };
+  return { figures, view };
+}
+
+/** (a): one rollout over a wave fleet. */
+export function runWaveRollout(ctx: BenchContext): Promise<RolloutFigures> {
+  return withDaemon(
+    ctx,
+    async (daemon, redisBefore) => (await waveRollout(ctx, daemon, redisBefore, [])).figures,
+  );
 }
 
 export interface BaselineFigures extends BaselineResult {
@@ -122,14 +164,14 @@ export interface BaselineFigures extends BaselineResult {
   armPerInstanceBatchedUpgrades: number;
 }
 
-/** The az-script baseline over the same wave fleet, same plan, same gates. */
+/** The az-script baseline over a wave fleet of the same shape, same plan, same gates. */
 export async function runWaveBaseline(ctx: BenchContext): Promise<BaselineFigures> {
   ctx.simulator.clearRequestLog();
   const result = await runBaseline({
     connection: ctx.simulator.connection,
     resourceGroup,
-    waves: waveScaleSetNames(ctx.shape),
-    targetImageId: imageVersionId(versions.baseline),
+    waves: waveScaleSetNames("s", ctx.shape),
+    targetImageId: imageVersionId(versions.target),
     maxParallelScaleSets: ctx.maxParallelScaleSets,
     pollIntervalSeconds: ctx.pollIntervalSeconds,
     failOn: [],
@@ -145,9 +187,11 @@ export async function runWaveBaseline(ctx: BenchContext): Promise<BaselineFigure
 }
 
 export interface ConcurrentFigures {
+  finished: boolean;
   rollouts: number;
   phases: Record<string, number>;
   wallMs: number;
+  /** createdAt to the terminal update of each rollout that finished. */
   perRolloutMs: ReturnType<typeof summary>;
   upgradedInstances: number;
   requests: AzureRequestCounts;
@@ -155,50 +199,54 @@ export interface ConcurrentFigures {
   steps: StepFigures;
   redisBytesPerRollout: number;
   api: ApiLoadResult & { rate: number };
-  cpuMs: number;
+  daemon: DaemonFigures;
 }
 
 /** (b): many one-scale-set rollouts at once, with API load from another process meanwhile. */
-export async function runConcurrentRollouts(ctx: BenchContext): Promise<ConcurrentFigures> {
-  const loadOptions: ApiLoadOptions = { url: ctx.daemon.url, rate: ctx.apiRate, connections: 20 };
-  const load = fork(new URL("./api-load.ts", import.meta.url), [JSON.stringify(loadOptions)], {
-    stdio: ["ignore", "pipe", "inherit", "ipc"],
-  });
-  let output = "";
-  load.stdout?.on("data", (chunk: Buffer) => {
-    output += chunk.toString("utf8");
-  });
-  await once(load, "message");
+export function runConcurrentRollouts(ctx: BenchContext): Promise<ConcurrentFigures> {
+  return withDaemon(ctx, async (daemon, redisBefore) => {
+    const loadOptions: ApiLoadOptions = { url: daemon.url, rate: ctx.apiRate, connections: 20 };
+    const load = fork(new URL("./api-load.ts", import.meta.url), [JSON.stringify(loadOptions)], {
+      stdio: ["ignore", "pipe", "inherit", "ipc"],
+    });
+    let output = "";
+    load.stdout?.on("data", (chunk: Buffer) => {
+      output += chunk.toString("utf8");
+    });
+    await once(load, "message");
 
-  const { redisBefore, t0 } = await begin(ctx);
-  const started = await Promise.all(
-    Array.from({ length: ctx.shape.singleRollouts }, (_, i) => ctx.daemon.startRollout(singleRolloutSpec(i))),
-  );
-  load.send({ type: "start", ids: started.map((view) => view.id) });
-  const views = await Promise.all(started.map((view) => ctx.daemon.waitTerminal(view.id)));
-  const wallMs = performance.now() - t0;
-  load.send({ type: "stop" });
-  await once(load, "exit");
-  const api = JSON.parse(output.trim()) as ApiLoadResult;
+    const t0 = performance.now();
+    const started = await Promise.all(
+      Array.from({ length: ctx.shape.singleRollouts }, (_, i) => daemon.startRollout(singleRolloutSpec(i))),
+    );
+    load.send({ type: "start", ids: started.map((view) => view.id) });
+    const waits = await Promise.all(started.map((view) => daemon.waitTerminal(view.id, t0 + ctx.deadlineMs)));
+    const wallMs = performance.now() - t0;
+    load.send({ type: "stop" });
+    await once(load, "exit");
+    const api = JSON.parse(output.trim()) as ApiLoadResult;
 
-  const { steps, stats } = await stepFigures(ctx, wallMs);
-  const requests = countRequests(ctx.simulator.requestLog());
-  const instances = views.reduce((n, view) => n + upgraded(view), 0);
-  const phases: Record<string, number> = {};
-  for (const view of views) phases[view.phase] = (phases[view.phase] ?? 0) + 1;
-  return {
-    rollouts: views.length,
-    phases,
-    wallMs,
-    perRolloutMs: summary(views.map(orchestrationMs)),
-    upgradedInstances: instances,
-    requests,
-    armPerInstance: requests.arm / instances,
-    steps,
-    redisBytesPerRollout: ((await ctx.redis.usedMemory()) - redisBefore) / views.length,
-    api: { ...api, rate: ctx.apiRate },
-    cpuMs: stats.cpuUserMs + stats.cpuSystemMs,
-  };
+    const stats = await daemon.stats();
+    const requests = countRequests(ctx.simulator.requestLog());
+    const views = waits.map((w) => w.view);
+    const instances = views.reduce((n, view) => n + upgraded(view), 0);
+    const phases: Record<string, number> = {};
+    for (const view of views) phases[view.phase] = (phases[view.phase] ?? 0) + 1;
+    return {
+      finished: waits.every((w) => w.finished),
+      rollouts: views.length,
+      phases,
+      wallMs,
+      perRolloutMs: summary(waits.filter((w) => w.finished).map((w) => orchestrationMs(w.view))),
+      upgradedInstances: instances,
+      requests,
+      armPerInstance: requests.arm / Math.max(1, instances),
+      steps: stepFigures(stats, wallMs),
+      redisBytesPerRollout: ((await ctx.redis.usedMemory()) - redisBefore) / views.length,
+      api: { ...api, rate: ctx.apiRate },
+      daemon: daemonFigures(stats),
+    };
+  });
 }
 
 export interface RollbackFigures extends RolloutFigures {
@@ -211,57 +259,44 @@ export interface RollbackFigures extends RolloutFigures {
   gateToRevertRequestMs: number;
   /** Gate verdict to the last scale set's revert request. */
   gateToLastRevertRequestMs: number;
-  /** rollback.started to the terminal phase. */
+  /** rollback.started to the last update. */
   rollbackMs: number;
   rollbackRequests: AzureRequestCounts;
   revertedScaleSets: number;
 }
 
-/** (c): the wave rollout again, failing its bootDiagnostics gate in the last wave. */
-export async function runLastWaveRollback(ctx: BenchContext): Promise<RollbackFigures> {
-  const { redisBefore, t0 } = await begin(ctx);
-  const failure = lastWaveFailurePattern(ctx.shape);
-  const started = await ctx.daemon.startRollout(waveRolloutSpec(ctx.shape, versions.rollback, [failure]));
-  const view = await ctx.daemon.waitTerminal(started.id);
-  const wallMs = performance.now() - t0;
-  const { steps, stats } = await stepFigures(ctx, wallMs);
-  const log = ctx.simulator.requestLog();
-  const timeline = await ctx.daemon.timeline(started.id);
+/** (c): a wave rollout failing its bootDiagnostics gate in the last wave, rolled back. */
+export function runLastWaveRollback(ctx: BenchContext): Promise<RollbackFigures> {
+  return withDaemon(ctx, async (daemon, redisBefore) => {
+    const failure = lastWaveFailurePattern(ctx.shape);
+    const { figures, view } = await waveRollout(ctx, daemon, redisBefore, [failure]);
+    const log = ctx.simulator.requestLog();
+    const timeline = await daemon.timeline(view.id);
 
-  const failedGate = timeline.find((e) => e.type === "gates.evaluated" && e.data?.verdict === "failed");
-  const gateAt = failedGateTime(failedGate);
-  const rollbackAt = Date.parse(timeline.find((e) => e.type === "rollback.started")?.at ?? "");
-  // A scale set's second model write in this rollout is its revert; its first was the update.
-  const writes = new Map<string, number>();
-  const revertTimes: number[] = [];
-  for (const entry of log) {
-    if (entry.operation !== "virtualMachineScaleSets.update") continue;
-    const n = (writes.get(entry.path) ?? 0) + 1;
-    writes.set(entry.path, n);
-    if (n === 2) revertTimes.push(Date.parse(entry.time));
-  }
-  const requests = countRequests(log);
-  const instances = upgraded(view);
-  return {
-    phase: view.phase,
-    ...(view.reason ? { reason: view.reason } : {}),
-    failure,
-    wallMs,
-    orchestrationMs: orchestrationMs(view),
-    upgradedInstances: instances,
-    requests,
-    armPerInstance: requests.arm / instances,
-    steps,
-    redisBytes: (await ctx.redis.usedMemory()) - redisBefore,
-    ...(await snapshotSize(ctx, view.id)),
-    cpuMs: stats.cpuUserMs + stats.cpuSystemMs,
-    gateToRollbackStepMs: rollbackAt - gateAt,
-    gateToRevertRequestMs: Math.min(...revertTimes) - gateAt,
-    gateToLastRevertRequestMs: Math.max(...revertTimes) - gateAt,
-    rollbackMs: Date.parse(view.updatedAt) - rollbackAt,
-    rollbackRequests: countRequests(log.filter((entry) => Date.parse(entry.time) >= rollbackAt)),
-    revertedScaleSets: revertTimes.length,
-  };
+    const failedGate = timeline.find((e) => e.type === "gates.evaluated" && e.data?.verdict === "failed");
+    const gateAt = failedGateTime(failedGate);
+    const rollbackAt = Date.parse(timeline.find((e) => e.type === "rollback.started")?.at ?? "");
+    // A scale set's second model write in this rollout is its revert; its first was the update.
+    const writes = new Map<string, number>();
+    const revertTimes: number[] = [];
+    for (const entry of log) {
+      if (entry.operation !== "virtualMachineScaleSets.update") continue;
+      const n = (writes.get(entry.path) ?? 0) + 1;
+      writes.set(entry.path, n);
+      if (n === 2) revertTimes.push(Date.parse(entry.time));
+    }
+    return {
+      ...figures,
+      ...(view.reason ? { reason: view.reason } : {}),
+      failure,
+      gateToRollbackStepMs: rollbackAt - gateAt,
+      gateToRevertRequestMs: Math.min(...revertTimes) - gateAt,
+      gateToLastRevertRequestMs: Math.max(...revertTimes) - gateAt,
+      rollbackMs: Date.parse(view.updatedAt) - rollbackAt,
+      rollbackRequests: countRequests(log.filter((entry) => Date.parse(entry.time) >= rollbackAt)),
+      revertedScaleSets: revertTimes.length,
+    };
+  });
 }
 
 /** When the failing gate reached its verdict: the latest measuredAt among its results. */

@@ -146,7 +146,3 @@ export function cancelPending(ctx: RolloutContext, drop: (e: Effect) => boolean)
     if (drop(effect)) delete ctx.pending[id];
   }
 }
-
-export function pendingFor(ctx: RolloutContext, scaleSetId: string): Effect[] {
-  return Object.values(ctx.pending).filter((e) => "scaleSetId" in e && e.scaleSetId === scaleSetId);
-}

@@ -8,6 +8,7 @@ import type { Effect, RolloutEvent, UserEvent } from "../src/domain/effects.ts";
 import type { RolloutSpec } from "../src/domain/spec.ts";
 import type { RolloutContext, RolloutSettings, TimelineDraft } from "./context.ts";
 import { describePhase } from "./describe.ts";
+import { RolloutSchemaVersionError } from "./errors.ts";
 import { isOutcome, type MachineEvent, type RolloutStateName, rolloutMachine } from "./rollout.machine.ts";
 
 export type { RolloutSettings } from "./context.ts";
@@ -35,6 +36,11 @@ export interface Decision {
 export type UserEventType = UserEvent["type"];
 
 function restore(state: PersistedRollout, revision: number) {
+  if (state.schemaVersion !== rolloutSchemaVersion) {
+    throw new RolloutSchemaVersionError(
+      `rollout snapshot has schema version ${state.schemaVersion}; this canaryd reads ${rolloutSchemaVersion}`,
+    );
+  }
   return rolloutMachine.resolveState({
     value: state.state,
     context: { ...state.context, revision, effectSeq: 0, outbox: [], log: [] },

@@ -70,6 +70,15 @@ export function heldScaleSetIds(state: PersistedRollout): string[] {
   return isTerminal(state) ? [] : state.context.scaleSets.map((s) => s.id);
 }
 
+const ended = new Set(["completed", "rolledBack", "rollbackFailed"]);
+
+/** pending: none of its scale sets started; done: all of them ended (or the rollout did); else active. */
+function waveStatus(members: ScaleSetProgress[], rolloutEnded: boolean): "pending" | "active" | "done" {
+  const started = members.some((s) => s.step !== "waiting" && s.step !== "untouched");
+  if (!started) return "pending";
+  return rolloutEnded || members.every((s) => ended.has(s.step)) ? "done" : "active";
+}
+
 export type RolloutDescription = Omit<RolloutView, "createdAt" | "updatedAt">;
 
 export function describeRollout(state: PersistedRollout): RolloutDescription {
@@ -89,20 +98,15 @@ export function describeRollout(state: PersistedRollout): RolloutDescription {
       gateResults: [...b.gateResults],
     })),
   }));
-  const waves = ctx.spec.waves.map((w, i) => {
-    const members = ctx.scaleSets.filter((s) => s.waveIndex === i);
-    const done = members.every((s) => s.step === "completed");
-    const status: "pending" | "active" | "done" = done
-      ? "done"
-      : i === ctx.waveIndex &&
-          !terminalPhases.has(describePhase(state)) &&
-          state.state !== "preflight" &&
-          state.state !== "pending" &&
-          state.state !== "waitingForReplication"
-        ? "active"
-        : "pending";
-    return { name: w.name, scaleSetIds: [...w.scaleSets], status };
-  });
+  const terminal = isTerminal(state);
+  const waves = ctx.spec.waves.map((w, i) => ({
+    name: w.name,
+    scaleSetIds: [...w.scaleSets],
+    status: waveStatus(
+      ctx.scaleSets.filter((s) => s.waveIndex === i),
+      terminal,
+    ),
+  }));
   return {
     id: ctx.rolloutId,
     name: ctx.name,

@@ -10,6 +10,7 @@ import type { Effect, OutcomeEvent } from "../src/domain/effects.ts";
 import { formatImage } from "../src/domain/image-reference.ts";
 import type { GateSpec } from "../src/domain/spec.ts";
 import { cancelPending, emitEffect, note, type RolloutContext, type ScaleSetProgress } from "./context.ts";
+import { RolloutInvariantError } from "./errors.ts";
 import { maxGateAttempts, name } from "./scale-set-runbook.ts";
 
 /** Rollback verifies that the instances are back and healthy; the image-specific gates do not apply. */
@@ -40,7 +41,8 @@ export function beginRollback(ctx: RolloutContext): void {
 }
 
 function revert(ctx: RolloutContext, ss: ScaleSetProgress): void {
-  if (!ss.previousImage) throw new Error(`invariant 1: no previous image recorded for ${ss.id}`);
+  if (!ss.previousImage)
+    throw new RolloutInvariantError(`invariant 1: no previous image recorded for ${ss.id}`);
   ss.step = "reverting";
   ss.gateAttempt = 0;
   emitEffect(ctx, {

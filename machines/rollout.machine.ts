@@ -10,9 +10,20 @@
  *   approval timeout)--> rollingBack -> rolledBack   (or failed: the rollback could not finish)
  *
  * `running` moves the scale sets of each wave through their runbook (scale-set-runbook.ts):
- * model write, canary batch, gates, bake, approval, promotion batches. The machine is a pure
- * decider: it never performs I/O and keeps no timers; each step appends effects to the outbox in
- * context, and the engine feeds their outcomes back as events. Outcomes for effects that are not
+ * model write, canary batch, gates, bake, approval, promotion batches. Every path to rollback:
+ * - a gate fails (or stays inconclusive with onInconclusive fail) and rollback.automatic is on;
+ *   with it off the rollout pauses instead, and resume re-evaluates the gates;
+ * - a platform failure (instances.upgradeFailed, effect.failed): the reason says it is Azure's;
+ * - model.conflict: someone else changed a scale set's model. canaryd never writes that scale set
+ *   again, reverts the others and ends `rolledBack` with the conflict as the reason (its own
+ *   changes are all undone; the conflicting model is left for its owner);
+ * - no approval within strategy.approvalTimeoutSeconds;
+ * - a person's `abort` or `rollback` (rollback also after `completed`). Before any model write
+ *   there is nothing to revert, so the rollout goes straight to `rolledBack`.
+ * `pause` stops each scale set before its next change; effects in flight still report.
+ *
+ * The machine is a pure decider: it never performs I/O and keeps no timers; each step appends
+ * effects to the outbox in context, and the engine feeds their outcomes back as events. Outcomes for effects that are not
  * pending are stale: no transition takes them.
  */
 import { and, assign, not, setup } from "xstate";

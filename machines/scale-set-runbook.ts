@@ -24,6 +24,7 @@ import {
   type RolloutContext,
   type ScaleSetProgress,
 } from "./context.ts";
+import { RolloutInvariantError } from "./errors.ts";
 
 export function maxParallel(ctx: RolloutContext): number {
   return Math.max(1, ctx.settings.maxParallelScaleSets ?? ctx.spec.strategy.maxParallelScaleSets);
@@ -91,7 +92,8 @@ function writeModel(ctx: RolloutContext, ss: ScaleSetProgress): void {
     ss.resumeWith = "setModel";
     return;
   }
-  if (!ss.previousImage) throw new Error(`invariant 1: no previous image recorded for ${ss.id}`);
+  if (!ss.previousImage)
+    throw new RolloutInvariantError(`invariant 1: no previous image recorded for ${ss.id}`);
   ss.step = "settingModel";
   ss.modelWriteIssued = true;
   emitEffect(ctx, {

@@ -34,6 +34,9 @@ export interface SimulatorOptions {
   /** A parsed scenario object or the path of a scenario YAML file. */
   scenario: Scenario | string;
   host?: string;
+  /** The name clients use to reach the simulator (e.g. a compose service name): it goes into the
+   * connection file's endpoints and the server certificate. Defaults to the listening host. */
+  publicHost?: string;
   /** 0 picks a free port. */
   port?: number;
   /** Simulated seconds per wall-clock second (60: one Azure minute per second). */
@@ -125,7 +128,8 @@ export async function startSimulator(options: SimulatorOptions): Promise<Running
     typeof options.scenario === "string"
       ? await loadScenarioFile(options.scenario)
       : parseScenario(options.scenario);
-  const certificates = await ensureCertificates(certDir, host);
+  const publicHost = options.publicHost ?? host;
+  const certificates = await ensureCertificates(certDir, publicHost);
   const token = await loadOrCreateToken(certDir);
   const sasKey = createHmac("sha256", token).update("boot-diagnostics-sas").digest();
 
@@ -172,7 +176,7 @@ export async function startSimulator(options: SimulatorOptions): Promise<Running
     server.listen(options.port ?? 0, host, () => resolve());
   });
   const port = (server.address() as AddressInfo).port;
-  baseUrl = `https://${urlHost(host)}:${port}`;
+  baseUrl = `https://${urlHost(publicHost)}:${port}`;
 
   const connection: SimulatorConnection = {
     resourceManagerEndpoint: baseUrl,

@@ -13,6 +13,8 @@ import { ResultsRecorder } from "../support/reliability-rows.ts";
 const upgrade = "virtualMachineScaleSets.updateInstances";
 const modelWrite = "virtualMachineScaleSets.update";
 const listInstances = "virtualMachineScaleSetVMs.list";
+/** A test takes 15-30 s on an idle machine (two daemon starts are most of it); the 2-core CI box is slower. */
+const testTimeoutMs = 150_000;
 let lab: CrashLab;
 const results = new ResultsRecorder("crash-exact-points");
 afterAll(() => results.write());
@@ -26,7 +28,7 @@ afterEach(async () => {
 
 async function finishOnNewDaemon(id: string, expected: { phase: RolloutPhase; target: string }) {
   const { url } = await lab.startDaemon();
-  const done = await lab.waitForTerminal(url, id, 60_000);
+  const done = await lab.waitForTerminal(url, id, 90_000);
   return { outcome: await expectEndedLikeAnUninterruptedRun(lab, done, { ...expected, previous: "1.0.0" }) };
 }
 
@@ -52,6 +54,7 @@ describe("canaryd killed with -9 at an exact point, then restarted", () => {
         return finishOnNewDaemon(view.id, { phase: "completed", target: "1.1.0" });
       },
     ),
+    testTimeoutMs,
   );
 
   it(
@@ -71,6 +74,7 @@ describe("canaryd killed with -9 at an exact point, then restarted", () => {
 
       return finishOnNewDaemon(view.id, { phase: "completed", target: "1.1.0" });
     }),
+    testTimeoutMs,
   );
 
   it(
@@ -85,6 +89,7 @@ describe("canaryd killed with -9 at an exact point, then restarted", () => {
 
       return finishOnNewDaemon(view.id, { phase: "completed", target: "1.1.0" });
     }),
+    testTimeoutMs,
   );
 
   it(
@@ -105,6 +110,7 @@ describe("canaryd killed with -9 at an exact point, then restarted", () => {
 
       return finishOnNewDaemon(view.id, { phase: "rolledBack", target: "1.2.0" });
     }),
+    testTimeoutMs,
   );
 
   it(
@@ -128,6 +134,7 @@ describe("canaryd killed with -9 at an exact point, then restarted", () => {
 
       return finishOnNewDaemon(view.id, { phase: "rolledBack", target: "1.2.0" });
     }),
+    testTimeoutMs,
   );
 });
 
@@ -150,7 +157,7 @@ describe("two canaryd processes on one Redis", () => {
         await first.daemon.stop("SIGKILL");
         lab.sim.release(promotion.id);
 
-        const done = await lab.waitForTerminal(second.url, view.id, 60_000);
+        const done = await lab.waitForTerminal(second.url, view.id, 90_000);
         return {
           outcome: await expectEndedLikeAnUninterruptedRun(lab, done, {
             phase: "completed",
@@ -160,5 +167,6 @@ describe("two canaryd processes on one Redis", () => {
         };
       },
     ),
+    testTimeoutMs,
   );
 });

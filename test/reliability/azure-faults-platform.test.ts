@@ -35,8 +35,15 @@ afterEach(async () => {
 });
 afterAll(() => results.write());
 
-/** A fresh demo fleet (60x time) and an engine on it; upgrades time out after 2 simulated minutes. */
-async function setUp(): Promise<{ fleet: DemoFleet; engine: Engine }> {
+/**
+ * A fresh demo fleet (60x time) and an engine on it. Retry-After is wall-clock time while the
+ * engine's clock runs 60 times faster: a 2 s throttle is 2 simulated minutes, so upgrades get 30
+ * simulated minutes (30 s) unless a test wants the timeout itself.
+ */
+async function setUp(
+  upgradeTimeoutSeconds: number,
+  effectAttempts: number,
+): Promise<{ fleet: DemoFleet; engine: Engine }> {
   fleet = await startDemoFleet({ timeScale: 60 });
   const config = testConfig(prefix);
   config.engine = {
@@ -44,8 +51,8 @@ async function setUp(): Promise<{ fleet: DemoFleet; engine: Engine }> {
     pollIntervalSeconds: 0.05,
     gateRetrySeconds: 5,
     inconclusiveTimeoutSeconds: 60,
-    upgradeTimeoutSeconds: 120,
-    effectAttempts: 3,
+    upgradeTimeoutSeconds,
+    effectAttempts,
   };
   const executeEffect = createEffectExecutor({
     azure: fleet.azure,
@@ -61,20 +68,20 @@ async function setUp(): Promise<{ fleet: DemoFleet; engine: Engine }> {
 }
 
 /** 1.1.0 (a good image) onto web-b alone: a canary of one, then batches of half. */
-function spec(f: DemoFleet, version = "1.1.0"): RolloutSpec {
+function spec(f: DemoFleet): RolloutSpec {
   return rolloutSpecSchema.parse({
-    name: `web-${version}`,
-    image: { galleryImageVersionId: f.versionId(version) },
+    name: "web-1.1.0",
+    image: { galleryImageVersionId: f.versionId("1.1.0") },
     waves: [{ name: "only", scaleSets: [f.scaleSetId("web-b")] }],
     strategy: { canary: { instances: 1 }, batchPercent: 50, bakeSeconds: 0, maxParallelScaleSets: 1 },
     gates: [{ kind: "instanceHealth" }],
   });
 }
 
-async function runWith(faults: FaultSpec[], version = "1.1.0") {
-  const { fleet: f, engine: e } = await setUp();
+async function runWith(faults: FaultSpec[], upgradeTimeoutSeconds = 1_800, effectAttempts = 3) {
+  const { fleet: f, engine: e } = await setUp(upgradeTimeoutSeconds, effectAttempts);
   for (const fault of faults) f.sim.addFault(fault);
-  const started = await e.service.start(spec(f, version), { actor: alice });
+  const started = await e.service.start(spec(f), { actor: alice });
   const done = await e.service.waitForTerminal(started.id, 60_000);
   const timeline = await e.service.timeline(started.id);
   return {
@@ -151,6 +158,38 @@ describe("Azure faults during a rollout", () => {
     });
   });
 
+  it("rolls back, naming Azure's 503, when the upgrade call keeps failing past every retry", async () => {
+    await results.trial("5xx outage: 503 on every manual upgrade call for 30 s", 1, async () => {
+      // One engine attempt: the SDK's own retries (about 7 s of backoff) are the ones under test.
+      const {
+        fleet: f,
+        done,
+        timeline,
+        versions,
+      } = await runWith(
+        [
+          {
+            kind: "serverError",
+            operation: "virtualMachineScaleSets.updateInstances",
+            durationSeconds: 30,
+            status: 503,
+          },
+        ],
+        1_800,
+        1,
+      );
+      dumpOnFailure(done, timeline);
+      expect(done.phase, describeEnd(done)).toBe("rolledBack");
+      expect(done.reason ?? "").toMatch(/failed on the platform/);
+      expect(done.reason ?? "").toMatch(/InternalServerError|ServiceUnavailable|503/);
+      expect(done.reason ?? "").not.toMatch(imageBlamed);
+      expect(versions.every((v) => v === "1.0.0")).toBe(true);
+      const calls = f.sim.requestLog({ operation: "virtualMachineScaleSets.updateInstances" });
+      expect(calls.length).toBeGreaterThan(1);
+      return { outcome: `${describeEnd(done)} (after ${calls.length} refused upgrade calls)` };
+    });
+  });
+
   it("does not complete silently when every model write's long-running operation ends Failed", async () => {
     await results.trial(
       "model write LRO ends Failed (InternalExecutionError) on every attempt",
@@ -193,7 +232,8 @@ describe("Azure faults during a rollout", () => {
         scaleSet: "web-b",
         instanceId,
       }));
-      const { fleet: f, done, timeline } = await runWith(faults);
+      // Upgrades time out after 2 simulated minutes (2 s) here.
+      const { fleet: f, done, timeline } = await runWith(faults, 120);
       dumpOnFailure(done, timeline);
       // Azure refuses every write to the scale set while the stuck upgrade runs, so the rollback
       // cannot finish either: `failed` (a human must look), naming the instance and what to check.

@@ -65,7 +65,8 @@ function setAt(target: Record<string, unknown>, path: string[], value: unknown):
   node[path.at(-1) ?? ""] = value;
 }
 
-const numRuns = 200;
+/** Runs per property: seconds in CI; a soak raises it (RELIABILITY_RUNS=2000). */
+const numRuns = Number(process.env.RELIABILITY_RUNS ?? 200);
 
 describe("the spec parser under hostile input", () => {
   it("answers any text, as YAML or JSON, with a result and never a throw", async () => {

@@ -1,10 +1,10 @@
 import { dirname, join } from "node:path";
 import { type Command, InvalidArgumentError, Option } from "commander";
-import { startSimulator } from "../../simulator/index.ts";
 
 interface SimulateOptions {
   scenario: string;
   host: string;
+  publicHost?: string;
   port: number;
   timeScale: number;
   connectionFile: string;
@@ -31,6 +31,7 @@ export function registerSimulate(program: Command): void {
     .description("Run the Azure fleet simulator (ARM and Azure Monitor over HTTPS)")
     .requiredOption("--scenario <file>", "scenario YAML (e.g. config/simulator/demo.yaml)")
     .option("--host <host>", "address to listen on; also a name in the server certificate", "127.0.0.1")
+    .option("--public-host <name>", "name clients use to reach it (endpoints, certificate); default: --host")
     .option("--port <n>", "port (0 picks a free one)", port, 8443)
     .option("--time-scale <x>", "simulated seconds per wall-clock second", timeScale, 1)
     .option("--connection-file <path>", "where to write the connection JSON", "var/simulator.json")
@@ -44,9 +45,12 @@ export function registerSimulate(program: Command): void {
       new Option("--fresh", "start from the scenario, discarding the kept state").conflicts("stateFile"),
     )
     .action(async (options: SimulateOptions, command: Command) => {
+      // Loaded on demand: other commands need not pay for the simulator.
+      const { startSimulator } = await import("../../simulator/index.ts");
       const sim = await startSimulator({
         scenario: options.scenario,
         host: options.host,
+        ...(options.publicHost ? { publicHost: options.publicHost } : {}),
         port: options.port,
         timeScale: options.timeScale,
         connectionFile: options.connectionFile,

@@ -131,7 +131,6 @@ describe("the demo rollouts through the simulator", () => {
       const failedGate = (await service.timeline(view.id)).find(
         (e) => e.type === "gates.evaluated" && /fail/i.test(e.message),
       );
-      if (!failedGate) for (const e of await service.timeline(view.id)) if (e.type === "gates.evaluated") process.stderr.write(`TL ${e.at} ${JSON.stringify((e.data?.results as { gate: string; evidence: unknown }[] | undefined)?.find((r) => r.gate === "metric")?.evidence)}\n`);
       expect(failedGate).toBeDefined();
     },
   );

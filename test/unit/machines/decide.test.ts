@@ -60,6 +60,13 @@ describe("startRollout", () => {
     const restored = decide(JSON.parse(JSON.stringify(d.state)), outcome);
     expect(restored).toEqual(direct);
   });
+
+  it("refuses a snapshot of another schema version with a coded error", () => {
+    const d = start();
+    expect(() => decide({ ...d.state, schemaVersion: 99 }, success(d.effects[0] as Effect, fleet))).toThrow(
+      expect.objectContaining({ code: "ROLLOUT_SCHEMA_VERSION" }),
+    );
+  });
 });
 
 describe("decide", () => {
@@ -95,6 +102,7 @@ describe("decide", () => {
     const done = run(start(), () => false);
     const view = describeRollout(done.state);
     expect(view.phase).toBe("completed");
+    expect(view.waves.map((w) => w.status)).toEqual(["done", "done"]);
     expect(isTerminal(done.state)).toBe(true);
     expect(heldScaleSetIds(done.state)).toEqual([]);
     expect(view.scaleSets.find((s) => s.id === scaleSetA)?.batches.map((b) => b.instanceIds)).toEqual([
@@ -184,6 +192,7 @@ describe("decide", () => {
     const canaryUpgrading = run(start(), (_d, next) => next.kind === "upgradeInstances");
     const paused = decide(canaryUpgrading.state, { type: "pause", actor: bob, reason: "lunch", at });
     expect(describeRollout(paused.state)).toMatchObject({ phase: "paused", reason: "paused by bob: lunch" });
+    expect(describeRollout(paused.state).waves.map((w) => w.status)).toEqual(["active", "pending"]);
     const upgrade = firstPending(paused, "upgradeInstances");
     const upgraded = decide(paused.state, success(upgrade, fleet));
     expect(upgraded.effects.map((e) => e.kind)).toEqual(["evaluateGates"]);
