@@ -6,8 +6,8 @@
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { parse as parseYaml } from "yaml";
-import { type Config, configSchema } from "./schema.ts";
 import { environmentBindings } from "./environment.ts";
+import { type Config, configSchema } from "./schema.ts";
 
 export const defaultConfigFile = fileURLToPath(new URL("../../config/default.yaml", import.meta.url));
 

@@ -6,7 +6,7 @@
  * BullMQ job, and feeds the outcome back as the next event. Every outcome names the effect it
  * answers (`effectId`); an outcome for an effect that is no longer pending is stale and ignored.
  */
-import type { ScaleSetFacts, InstanceFacts } from "./fleet.ts";
+import type { InstanceFacts, ScaleSetFacts } from "./fleet.ts";
 import type { ImageReference } from "./image.ts";
 import type { GateSpec } from "./spec.ts";
 
@@ -93,7 +93,12 @@ export type OutcomeEvent =
   | (Outcome & { type: "model.updated"; scaleSetId: string })
   | (Outcome & { type: "model.conflict"; scaleSetId: string; found: ImageReference })
   | (Outcome & { type: "instances.upgraded"; scaleSetId: string; instances: InstanceFacts[] })
-  | (Outcome & { type: "instances.upgradeFailed"; scaleSetId: string; reason: string; platformFailure: boolean })
+  | (Outcome & {
+      type: "instances.upgradeFailed";
+      scaleSetId: string;
+      reason: string;
+      platformFailure: boolean;
+    })
   | (Outcome & { type: "scaleSet.observed"; scaleSetId: string; newInstances: InstanceFacts[] })
   | (Outcome & { type: "gates.evaluated"; scaleSetId: string; verdict: GateVerdict; results: GateResult[] })
   | (Outcome & { type: "timer.fired"; timer: TimerKind; scaleSetId?: string })
@@ -107,7 +112,11 @@ export interface Actor {
   role?: string;
 }
 
-export type UserEvent =
-  | { type: "pause" | "resume" | "approve" | "abort" | "rollback"; actor: Actor; reason?: string; at: string };
+export type UserEvent = {
+  type: "pause" | "resume" | "approve" | "abort" | "rollback";
+  actor: Actor;
+  reason?: string;
+  at: string;
+};
 
 export type RolloutEvent = OutcomeEvent | UserEvent;

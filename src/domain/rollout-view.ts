@@ -21,7 +21,12 @@ export type RolloutPhase =
   | "rejected"
   | "failed";
 
-export const terminalPhases: ReadonlySet<RolloutPhase> = new Set(["completed", "rolledBack", "rejected", "failed"]);
+export const terminalPhases: ReadonlySet<RolloutPhase> = new Set([
+  "completed",
+  "rolledBack",
+  "rejected",
+  "failed",
+]);
 
 export type ScaleSetPhase =
   | "waiting"

@@ -53,7 +53,9 @@ export const rolloutSpecSchema = z.strictObject({
     .max(100)
     .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, "letters, digits, '.', '_' and '-' only"),
   image: z.union([
-    z.strictObject({ galleryImageVersionId: z.string().regex(galleryVersionIdPattern, "a gallery image version resource id") }),
+    z.strictObject({
+      galleryImageVersionId: z.string().regex(galleryVersionIdPattern, "a gallery image version resource id"),
+    }),
     z.strictObject({ urn: z.string().regex(urnPattern, "publisher:offer:sku:version") }),
   ]),
   waves: z
@@ -82,7 +84,10 @@ export const rolloutSpecSchema = z.strictObject({
       maxParallelScaleSets: z.number().int().min(1).max(50).default(1),
     })
     .prefault({}),
-  gates: z.array(gateSchema).default([{ kind: "instanceHealth", onInconclusive: "fail" }, { kind: "bootDiagnostics", failOn: [], onInconclusive: "fail" }]),
+  gates: z.array(gateSchema).default([
+    { kind: "instanceHealth", onInconclusive: "fail" },
+    { kind: "bootDiagnostics", failOn: [], onInconclusive: "fail" },
+  ]),
   rollback: z.strictObject({ automatic: z.boolean().default(true) }).prefault({}),
   owner: z.string().max(200).optional(),
   changeRecord: z.string().max(200).optional(),

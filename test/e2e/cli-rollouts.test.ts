@@ -23,11 +23,15 @@ beforeAll(async () => {
     config,
     "auth:\n  disabled: true\nengine:\n  pollIntervalSeconds: 0.5\n  gateRetrySeconds: 1\n  replicationPollSeconds: 0.5\n",
   );
-  daemon = runCanaryd(["serve", "--simulate", demoScenario, "--config", config, "--time-scale", "5"], {
-    PORT: "0",
-    REDIS_URL: process.env.REDIS_URL ?? "redis://127.0.0.1:6379",
-    CANARYD_REDIS_KEY_PREFIX: `{e2e-cli-${process.pid}-${Date.now()}}`,
-  }, cwd);
+  daemon = runCanaryd(
+    ["serve", "--simulate", demoScenario, "--config", config, "--time-scale", "5"],
+    {
+      PORT: "0",
+      REDIS_URL: process.env.REDIS_URL ?? "redis://127.0.0.1:6379",
+      CANARYD_REDIS_KEY_PREFIX: `{e2e-cli-${process.pid}-${Date.now()}}`,
+    },
+    cwd,
+  );
   cliEnv = { CANARYD_URL: await daemon.serving(60_000) };
 }, 90_000);
 
@@ -37,18 +41,27 @@ afterAll(async () => {
 
 describe("a pipeline driving canaryd through the CLI", () => {
   it("exits 0 when a good version completes across both waves", async () => {
-    const run = await runCli(["rollout", "start", "-f", example("web-1.1.0.yaml"), "--wait", "--timeout", "3m", "--json"], cliEnv);
+    const run = await runCli(
+      ["rollout", "start", "-f", example("web-1.1.0.yaml"), "--wait", "--timeout", "3m", "--json"],
+      cliEnv,
+    );
     expect(run.stderr).toBe("");
     expect(run.code).toBe(0);
   }, 200_000);
 
   it("exits 3 when a version that panics at boot rolls back on its own", async () => {
-    const run = await runCli(["rollout", "start", "-f", example("web-1.2.0.yaml"), "--wait", "--timeout", "3m", "--json"], cliEnv);
+    const run = await runCli(
+      ["rollout", "start", "-f", example("web-1.2.0.yaml"), "--wait", "--timeout", "3m", "--json"],
+      cliEnv,
+    );
     expect(run.code).toBe(3);
   }, 200_000);
 
   it("rolls back the completed rollout on a scale set with one call naming only the scale set", async () => {
-    const run = await runCli(["rollback", "--scale-set", webB, "--reason", "e2e: checkout errors", "--json"], cliEnv);
+    const run = await runCli(
+      ["rollback", "--scale-set", webB, "--reason", "e2e: checkout errors", "--json"],
+      cliEnv,
+    );
     expect(run.code).toBe(0);
     const acted = JSON.parse(run.stdout) as { id: string; name: string };
     expect(acted.name).toBe("web-1.1.0");
@@ -62,7 +75,10 @@ describe("a pipeline driving canaryd through the CLI", () => {
   }, 200_000);
 
   it("exits 9 when preflight rejects a scale set with the Automatic upgrade policy", async () => {
-    const run = await runCli(["rollout", "start", "-f", example("web-auto.yaml"), "--wait", "--timeout", "1m", "--json"], cliEnv);
+    const run = await runCli(
+      ["rollout", "start", "-f", example("web-auto.yaml"), "--wait", "--timeout", "1m", "--json"],
+      cliEnv,
+    );
     expect(run.code).toBe(9);
     expect(run.stdout).toContain("web-auto");
   }, 120_000);

@@ -29,7 +29,11 @@ function isAlive(pid: number): boolean {
 describe("canaryd serve", () => {
   it("starts a private Redis when REDIS_URL is unset, is ready, and stops that Redis on SIGTERM", async () => {
     const cwd = mkdtempSync(join(tmpdir(), "canaryd-serve-"));
-    const daemon = runCanaryd(["serve", "--simulate", demoScenario, "--config", demoConfig], envWithout("REDIS_URL"), cwd);
+    const daemon = runCanaryd(
+      ["serve", "--simulate", demoScenario, "--config", demoConfig],
+      envWithout("REDIS_URL"),
+      cwd,
+    );
     running.push(daemon);
     const url = await daemon.serving();
 
@@ -52,7 +56,11 @@ describe("canaryd serve", () => {
 
   it("names the three ways out when there is neither REDIS_URL nor a redis-server", async () => {
     const cwd = mkdtempSync(join(tmpdir(), "canaryd-serve-"));
-    const env = { ...envWithout("REDIS_URL"), PATH: dirname(process.execPath), CANARYD_AUTH_DISABLED: "true" };
+    const env = {
+      ...envWithout("REDIS_URL"),
+      PATH: dirname(process.execPath),
+      CANARYD_AUTH_DISABLED: "true",
+    };
     const daemon = runCanaryd(["serve"], env, cwd);
     running.push(daemon);
     expect(await daemon.stop("SIGCONT")).toBe(1);

@@ -31,7 +31,9 @@ describe("configuration", () => {
 
   it("layers a file over the defaults and environment variables over the file", () => {
     const file = tempFile("c.yaml", "server:\n  port: 9000\n  host: 0.0.0.0\nlog:\n  level: debug\n");
-    const config = loadConfig({ env: { CANARYD_CONFIG: file, PORT: "9100", REDIS_URL: "rediss://:pw@cache:6380" } });
+    const config = loadConfig({
+      env: { CANARYD_CONFIG: file, PORT: "9100", REDIS_URL: "rediss://:pw@cache:6380" },
+    });
     expect(config.server.port).toBe(9100);
     expect(config.server.host).toBe("0.0.0.0");
     expect(config.log.level).toBe("debug");
