@@ -30,7 +30,7 @@ const { values: args } = parseArgs({
   },
 });
 const shape = args.quick ? quickShape : fullShape;
-const deadlineSeconds = Number(args.deadline ?? (args.quick ? 60 : 75));
+const deadlineSeconds = Number(args.deadline ?? 60);
 
 /** The simulator: every Azure duration zero, LRO Retry-After zero, simulated time 10^6 × wall time. */
 const simulatorSettings = {

@@ -2,19 +2,8 @@
  * Pointing the real Azure SDK clients at the simulator: a static bearer-token credential and the
  * client options (endpoint, the simulator's CA through the pipeline's `tlsOptions`).
  */
-import type { AccessToken, TokenCredential } from "@azure/core-auth";
 
-export class StaticTokenCredential implements TokenCredential {
-  readonly #token: string;
-
-  constructor(token: string) {
-    this.#token = token;
-  }
-
-  async getToken(): Promise<AccessToken> {
-    return { token: this.#token, expiresOnTimestamp: Date.now() + 3600_000 };
-  }
-}
+export { StaticTokenCredential } from "../azure/credentials.ts";
 
 /** Options for `new ComputeManagementClient(credential, subscriptionId, options)` and `new MetricsClient(url, credential, options)`. */
 export function simulatorClientOptions(connection: { resourceManagerEndpoint: string; caCert: string }): {
