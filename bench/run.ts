@@ -3,7 +3,7 @@
  * Azure latency and zero bake, side by side with the az-script baseline. Prints a table and
  * writes bench/results/latest.json. See docs/performance.md.
  */
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { cpus, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
@@ -27,8 +27,14 @@ const { values: args } = parseArgs({
     out: { type: "string", default: new URL("./results/latest.json", import.meta.url).pathname },
     /** Seconds one workload may run before it is reported unfinished. */
     deadline: { type: "string" },
+    /** Prints the table of a saved result instead of running. */
+    print: { type: "string" },
   },
 });
+if (args.print) {
+  printReport(JSON.parse(await readFile(args.print, "utf8")) as BenchResult);
+  process.exit(0);
+}
 const shape = args.quick ? quickShape : fullShape;
 const deadlineSeconds = Number(args.deadline ?? 60);
 
@@ -125,9 +131,10 @@ try {
     waves,
     baseline,
     ratios: {
-      armCalls: waves.requests.arm / baseline.requests.arm,
-      armCallsVsBatchedBaseline: waves.armPerInstance / baseline.armPerInstanceBatchedUpgrades,
-      wallTime: waves.wallMs / baseline.wallMs,
+      armCallsPerInstance: waves.armPerInstance / baseline.armPerInstance,
+      armCallsPerInstanceVsBatchedBaseline: waves.armPerInstance / baseline.armPerInstanceBatchedUpgrades,
+      // Only a finished rollout has a wall time to compare.
+      wallTime: waves.finished ? waves.wallMs / baseline.wallMs : null,
     },
     concurrent,
     rollback,

@@ -2,12 +2,14 @@
  * The control API: one Fastify instance with auth, problem+json errors, rate limits on changes,
  * security headers, OpenAPI docs and the /v1 routes. The daemon composes it with the engine.
  */
+
 import helmet from "@fastify/helmet";
 import rateLimit from "@fastify/rate-limit";
 import Fastify, { type FastifyInstance } from "fastify";
 import type { Logger } from "pino";
 import type { Config } from "../config/schema.ts";
 import type { RolloutService } from "../engine/rollout-service.ts";
+import { redactPaths } from "../logging/redact.ts";
 import { anonymousCaller, registerAuth } from "./auth.ts";
 import { type CanarydMetrics, createMetrics } from "./metrics.ts";
 import { registerOpenApi } from "./openapi.ts";
@@ -35,20 +37,11 @@ export interface ApiOptions {
   version?: string;
 }
 
-/** Log paths that could carry a credential, whatever a serializer or a handler decides to log. */
-export const redactedLogPaths = [
-  "req.headers.authorization",
-  "request.headers.authorization",
-  "headers.authorization",
-  "authorization",
-  "token",
-];
-
 export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
   const { service, config } = options;
   const logger = options.logger.child(
     { component: "api" },
-    { redact: { paths: redactedLogPaths, censor: "[redacted]" } },
+    { redact: { paths: redactPaths, censor: "[redacted]" } },
   );
   const app = Fastify({
     loggerInstance: logger,

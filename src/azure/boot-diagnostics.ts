@@ -3,8 +3,10 @@
  * which is downloaded over HTTPS with the same trust as the SDK clients. The SAS query string is
  * a secret: it never appears in results, errors or logs (only the URL's path does).
  */
+
+import { redactUrl } from "../logging/redact.ts";
 import type { AzureClients } from "./clients.ts";
-import { AzureAdapterError, redactUrl, wrapAzureError } from "./errors.ts";
+import { AzureAdapterError, wrapAzureError } from "./errors.ts";
 import { scaleSetRef } from "./resource-id.ts";
 
 export interface SerialLog {

@@ -9,8 +9,9 @@ import { rootCertificates } from "node:tls";
 import { ComputeManagementClient } from "@azure/arm-compute";
 import type { PipelinePolicy } from "@azure/core-rest-pipeline";
 import { MetricsClient } from "@azure/monitor-query-metrics";
+import { redactUrl } from "../logging/redact.ts";
 import type { AzureAccess } from "./credentials.ts";
-import { AzureAdapterError, redactUrl } from "./errors.ts";
+import { AzureAdapterError } from "./errors.ts";
 
 export interface AzureCall {
   /** `METHOD resourceType/…/action`, e.g. `POST virtualMachineScaleSets/manualupgrade`; no names, no ids. */

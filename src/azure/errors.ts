@@ -3,7 +3,9 @@
  * says whether a retry may help, so the engine can retry transient failures with backoff and give
  * up at once on the others. Messages never carry tokens or SAS query strings.
  */
+
 import { isRestError } from "@azure/core-rest-pipeline";
+import { redactSecrets } from "../logging/redact.ts";
 
 export class AzureAdapterError extends Error {
   readonly code: string;
@@ -53,7 +55,7 @@ export function wrapAzureError(what: string, error: unknown): AzureAdapterError 
     const transient = status === 0 || status >= 500 || status === 409 || status === 429;
     return new AzureAdapterError(
       `AZURE_${status || "NETWORK"}`,
-      `${what}: ${azureCode}: ${redactUrls(error.message)}`,
+      `${what}: ${azureCode}: ${redactSecrets(error.message)}`,
       {
         statusCode: status,
         transient,
@@ -61,20 +63,5 @@ export function wrapAzureError(what: string, error: unknown): AzureAdapterError 
     );
   }
   const message = error instanceof Error ? error.message : String(error);
-  return new AzureAdapterError("AZURE_NETWORK", `${what}: ${redactUrls(message)}`, { transient: true });
-}
-
-/** Keeps only scheme, host and path of every URL in `text`: query strings may hold SAS tokens. */
-export function redactUrls(text: string): string {
-  return text.replace(/(https?:\/\/[^\s?#"']+)\?[^\s"']*/gi, "$1?<redacted>");
-}
-
-/** A URL without its query string or fragment (where a SAS token lives). */
-export function redactUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    return `${parsed.origin}${parsed.pathname}`;
-  } catch {
-    return "<unparseable url>";
-  }
+  return new AzureAdapterError("AZURE_NETWORK", `${what}: ${redactSecrets(message)}`, { transient: true });
 }

@@ -8,11 +8,11 @@
 import { DelayedError, type Job } from "bullmq";
 import type { Logger } from "pino";
 import type { Effect, OutcomeEvent } from "../domain/effects.ts";
+import { errorMessage } from "../logging/redact.ts";
 import type { Clock } from "./clock.ts";
 import type { Decider, PersistedState } from "./decider.ts";
 import type { EffectJobData } from "./effect-queue.ts";
 import type { EffectStep, ExecuteEffect, OutcomeBody } from "./effects/effect-executor.ts";
-import { errorMessage } from "./redact.ts";
 import type { RolloutStore } from "./rollout-store.ts";
 import type { Stepper } from "./step.ts";
 

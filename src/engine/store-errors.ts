@@ -2,7 +2,7 @@
  * Redis being unreachable is the caller's 503, not a 500: wraps a RolloutService so connection
  * failures surface as STORE_UNAVAILABLE while every coded error passes through unchanged.
  */
-import { errorMessage } from "./redact.ts";
+import { errorMessage } from "../logging/redact.ts";
 import { CanarydError, type RolloutService, storeUnavailable } from "./rollout-service.ts";
 
 const connectionFailure =

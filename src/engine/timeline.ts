@@ -1,6 +1,7 @@
 /** Turns the machine's timeline lines into release-record entries stamped with the engine's time. */
+
+import { redactSecrets } from "../logging/redact.ts";
 import type { DecidedTimelineEntry } from "./decider.ts";
-import { redactSecrets } from "./redact.ts";
 import type { PendingTimelineEntry } from "./rollout-store.ts";
 
 export function timelineEntries(lines: DecidedTimelineEntry[], now: Date): PendingTimelineEntry[] {

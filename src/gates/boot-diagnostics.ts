@@ -3,8 +3,9 @@
  * a broken boot. The matched line is the evidence. A log that cannot be read makes the gate
  * inconclusive, never passed; SAS query strings never reach the evidence.
  */
-import { redactUrls } from "../azure/errors.ts";
+
 import type { GateResult } from "../domain/effects.ts";
+import { redactSecrets } from "../logging/redact.ts";
 
 export interface BootPattern {
   name: string;
@@ -69,7 +70,7 @@ export function findBootFailure(
         return {
           pattern: name,
           lineNumber: index + 1,
-          line: redactUrls(line.trim()).slice(0, maxLineLength),
+          line: redactSecrets(line.trim()).slice(0, maxLineLength),
         };
     }
   }
@@ -83,7 +84,7 @@ export function judgeBootLogs(input: BootDiagnosticsInput): GateResult {
   const clean: string[] = [];
   for (const log of input.logs) {
     if ("error" in log) {
-      unreadable.push({ instanceId: log.instanceId, error: redactUrls(log.error) });
+      unreadable.push({ instanceId: log.instanceId, error: redactSecrets(log.error) });
       continue;
     }
     const match = findBootFailure(log.text, patterns);

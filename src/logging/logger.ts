@@ -16,7 +16,7 @@ export function createLogger(options: LoggerOptions): Logger {
   const pretty = options.format === "pretty" || (options.format === "auto" && process.stdout.isTTY === true);
   const base: pino.LoggerOptions = {
     level: options.level,
-    redact: { paths: redactPaths, censor: "REDACTED" },
+    redact: { paths: redactPaths, censor: "[redacted]" },
     hooks: {
       logMethod(args, method) {
         method.apply(

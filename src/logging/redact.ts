@@ -1,9 +1,10 @@
-/** Keeps secrets out of log lines, errors and evidence. */
+/** Keeps secrets out of log lines, errors, the timeline and gate evidence. One place for the rules. */
 
-/** Pino redaction paths: headers and config values that carry credentials. */
+/** Pino redaction paths: headers and values that carry credentials. */
 export const redactPaths = [
   "req.headers.authorization",
   "req.headers.cookie",
+  "request.headers.authorization",
   "headers.authorization",
   "authorization",
   "token",
@@ -16,20 +17,30 @@ export const redactPaths = [
   "*.redisUrl",
 ];
 
-const sasQuery = /([?&](?:sig|se|sp|sv|sr|st|skoid|sktid|skt|ske|sks|skv|spr|srt|ss)=)[^&\s"']*/gi;
-const bearer = /(Bearer\s+)[A-Za-z0-9._~+/=-]+/g;
-const urlPassword = /(\b[a-z][a-z0-9+.-]*:\/\/[^:/\s@]*:)[^@\s/]+@/gi;
-
-/** Replaces SAS signatures, bearer tokens and URL passwords in free text. */
+/**
+ * Replaces every URL's query string (a SAS URL carries its signature there), signature and token
+ * parameters outside URLs, bearer tokens and passwords inside URLs.
+ */
 export function redactSecrets(text: string): string {
   return text
-    .replace(sasQuery, "$1REDACTED")
-    .replace(bearer, "$1REDACTED")
-    .replace(urlPassword, "$1REDACTED@");
+    .replace(/(https?:\/\/[^\s?#"']+)\?[^\s"']*/gi, "$1?[redacted]")
+    .replace(/\b(sig|signature|token|access_token|code)=[^&\s"']+/gi, "$1=[redacted]")
+    .replace(/\bBearer\s+[A-Za-z0-9._~+/=-]+/g, "Bearer [redacted]")
+    .replace(/(\b[a-z][a-z0-9+.-]*:\/\/[^:/\s@]*:)[^@\s/]+@/gi, "$1[redacted]@");
 }
 
-/** A URL without its query string: a SAS URL is a credential, its path is not. */
-export function withoutQuery(url: string): string {
-  const at = url.indexOf("?");
-  return at === -1 ? url : `${url.slice(0, at)}?REDACTED`;
+/** A URL without its query string or fragment, for naming a resource in an error. */
+export function redactUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    return `${parsed.origin}${parsed.pathname}`;
+  } catch {
+    return "<unparseable url>";
+  }
+}
+
+/** The message of anything thrown, redacted and bounded. */
+export function errorMessage(error: unknown): string {
+  const text = error instanceof Error ? error.message : String(error);
+  return redactSecrets(text).slice(0, 2000);
 }

@@ -13,6 +13,7 @@ import { ResultsRecorder } from "../support/reliability-rows.ts";
 const upgrade = "virtualMachineScaleSets.updateInstances";
 const modelWrite = "virtualMachineScaleSets.update";
 const listInstances = "virtualMachineScaleSetVMs.list";
+const webA = ["0", "2", "3", "7", "9"];
 /** A test takes 15-30 s on an idle machine (two daemon starts are most of it); the 2-core CI box is slower. */
 const testTimeoutMs = 150_000;
 let lab: CrashLab;
@@ -58,22 +59,53 @@ describe("canaryd killed with -9 at an exact point, then restarted", () => {
   );
 
   it(
-    "during an upgrade Azure accepted, while its instances are being observed: completes without reissuing it",
-    scenario("kill -9 during a manual upgrade Azure accepted, while it is observed (1.1.0)", async () => {
-      const { daemon, url } = await lab.startDaemon();
-      const accepted = lab.sim.addFault({ kind: "hold", operation: upgrade, count: 1 });
-      const view = await lab.startRollout(url, demoSpec("1.1.0", ["web-a"], ["web-b"]));
-      await lab.waitForHeld(upgrade);
-      // The next instance list is the upgrade's own observation of the batch it just started.
-      const observed = lab.sim.addFault({ kind: "hold", operation: listInstances, count: 1 });
-      lab.sim.release(accepted.id);
-      await lab.waitForHeld(listInstances);
+    "during an upgrade Azure accepted, its instance still Updating: the new daemon observes it without reissuing it and completes",
+    scenario(
+      "kill -9 during a manual upgrade Azure accepted, the canary still Updating (1.1.0)",
+      async () => {
+        // Whichever instance is the canary stays Updating until the fault is lifted.
+        const stuck = webA.map(
+          (instanceId) =>
+            lab.sim.addFault({ kind: "instanceNeverReturns", scaleSet: "web-a", instanceId }).id,
+        );
+        const { daemon, url } = await lab.startDaemon();
+        const accepted = lab.sim.addFault({ kind: "hold", operation: upgrade, count: 1 });
+        const view = await lab.startRollout(url, demoSpec("1.1.0", ["web-a"], ["web-b"]));
+        await lab.waitForHeld(upgrade);
+        // The next instance list is the upgrade's own observation of the batch it just started.
+        const observed = lab.sim.addFault({ kind: "hold", operation: listInstances, count: 1 });
+        lab.sim.release(accepted.id);
+        await lab.waitForHeld(listInstances);
+        const updating = lab.sim
+          .instanceImages(scaleSetId("web-a"))
+          .filter((i) => i.provisioningState === "Updating");
+        expect(updating).toHaveLength(1);
 
-      await daemon.stop("SIGKILL");
-      lab.sim.release(observed.id);
+        await daemon.stop("SIGKILL");
+        lab.sim.release(observed.id);
+        const { url: next } = await lab.startDaemon();
+        // The new daemon looks at the half-done upgrade before the instance comes back.
+        const restartedAt = new Date().toISOString();
+        await expect
+          .poll(() => lab.sim.requestLog({ operation: listInstances, since: restartedAt }).length, {
+            timeout: 30_000,
+          })
+          .toBeGreaterThan(0);
+        expect(
+          lab.sim.instanceImages(scaleSetId("web-a")).filter((i) => i.provisioningState === "Updating"),
+        ).toHaveLength(1);
+        for (const id of stuck) lab.sim.removeFault(id);
 
-      return finishOnNewDaemon(view.id, { phase: "completed", target: "1.1.0" });
-    }),
+        const done = await lab.waitForTerminal(next, view.id, 90_000);
+        return {
+          outcome: await expectEndedLikeAnUninterruptedRun(lab, done, {
+            phase: "completed",
+            target: "1.1.0",
+            previous: "1.0.0",
+          }),
+        };
+      },
+    ),
     testTimeoutMs,
   );
 

@@ -44,7 +44,22 @@ export function witnessFleet(lab: CrashLab, sinceWallMs = 0): Promise<FleetRecor
   return readFleetRecord(lab.stateFile, accepted, demoScaleSets, sinceWallMs);
 }
 
-/** Asserts the invariants; answers what the run ended with, for the results table. */
+/**
+ * Manual upgrade requests Azure accepted, per scale set, beyond one per started batch and one per
+ * rollback: an upgrade reissued after a crash instead of observed.
+ */
+export function reissuedUpgrades(done: RolloutDetail, fleet: FleetRecord): Record<string, number> {
+  return Object.fromEntries(
+    done.scaleSets.map((s) => {
+      const name = s.id.split("/").pop() ?? s.id;
+      const started = s.batches.filter((b) => b.status !== "pending").length;
+      const rollback = done.phase === "rolledBack" && s.touchedInstanceIds.length > 0 ? 1 : 0;
+      return [name, (fleet[name]?.acceptedUpgradeRequests ?? 0) - started - rollback];
+    }),
+  );
+}
+
+/** Asserts the invariants and that no upgrade was reissued; answers what the run ended with, for the results table. */
 export async function expectEndedLikeAnUninterruptedRun(
   lab: CrashLab,
   done: RolloutDetail,
@@ -52,7 +67,9 @@ export async function expectEndedLikeAnUninterruptedRun(
 ): Promise<string> {
   const fleet = await witnessFleet(lab);
   expect(crashInvariantViolations(done, fleet, expected)).toEqual([]);
+  const reissued = reissuedUpgrades(done, fleet);
+  expect(reissued).toEqual(Object.fromEntries(Object.keys(reissued).map((name) => [name, 0])));
   const instances = Object.values(fleet).flatMap((ss) => ss.instances.filter((i) => i.reboots > 0));
   const settled = expected.phase === "completed" ? expected.target : expected.previous;
-  return `${done.phase}; ${instances.length} upgraded instance(s) all on ${settled}, each rebooted at most once per direction; previous versions as recorded; timeline ${done.timeline.length} entries`;
+  return `${done.phase}; ${instances.length} upgraded instance(s) all on ${settled}, each rebooted at most once per direction; no manual upgrade reissued; previous versions as recorded; timeline ${done.timeline.length} entries`;
 }

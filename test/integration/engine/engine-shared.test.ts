@@ -123,8 +123,10 @@ describe("waiting for the end", () => {
     const view = await api.service.start(oneScaleSet("a"), { actor: alice });
     const controller = new AbortController();
     setTimeout(() => controller.abort(), 50);
+    const started = Date.now();
     const current = await api.service.waitForTerminal(view.id, 30_000, controller.signal);
     expect(current.phase).toBe(view.phase);
+    expect(Date.now() - started).toBeLessThan(5_000);
   });
 });
 

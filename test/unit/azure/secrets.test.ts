@@ -4,7 +4,8 @@ import { join } from "node:path";
 import { RestError } from "@azure/core-rest-pipeline";
 import { describe, expect, it } from "vitest";
 import { createAzureAccess } from "../../../src/azure/credentials.ts";
-import { redactUrl, redactUrls, wrapAzureError } from "../../../src/azure/errors.ts";
+import { wrapAzureError } from "../../../src/azure/errors.ts";
+import { redactSecrets, redactUrl } from "../../../src/logging/redact.ts";
 
 const azureConfig = {
   credential: "connectionFile" as const,
@@ -20,8 +21,8 @@ describe("secrets stay out of errors and logs", () => {
     const sas =
       "https://acct.blob.core.windows.net/bootdiag/vm.serialconsole.log?sv=2024-01-01&sig=SECRET%3D&se=2026";
     expect(redactUrl(sas)).toBe("https://acct.blob.core.windows.net/bootdiag/vm.serialconsole.log");
-    expect(redactUrls(`GET ${sas} failed`)).toBe(
-      "GET https://acct.blob.core.windows.net/bootdiag/vm.serialconsole.log?<redacted> failed",
+    expect(redactSecrets(`GET ${sas} failed`)).toBe(
+      "GET https://acct.blob.core.windows.net/bootdiag/vm.serialconsole.log?[redacted] failed",
     );
   });
 
@@ -31,7 +32,7 @@ describe("secrets stay out of errors and logs", () => {
       code: "BlobNotFound",
     });
     const wrapped = wrapAzureError("reading x", error);
-    expect(wrapped.message).toBe("reading x: BlobNotFound: The blob https://a.blob/x?<redacted> is gone");
+    expect(wrapped.message).toBe("reading x: BlobNotFound: The blob https://a.blob/x?[redacted] is gone");
     expect(wrapped.transient).toBe(false);
     expect(wrapAzureError("reading x", new RestError("busy", { statusCode: 503 })).transient).toBe(true);
   });

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { errorMessage, redactSecrets } from "../../../src/engine/redact.ts";
+import { errorMessage, redactSecrets, redactUrl } from "../../../src/logging/redact.ts";
 
-describe("secrets never leave the engine", () => {
+describe("secrets never leave the process", () => {
   it("drops the query string of a URL (a SAS signature)", () => {
     const text = "GET https://acct.blob.core.windows.net/logs/x.log?sv=2024-01-01&sig=abc%2F123 failed";
     expect(redactSecrets(text)).toBe("GET https://acct.blob.core.windows.net/logs/x.log?[redacted] failed");
@@ -22,5 +22,19 @@ describe("secrets never leave the engine", () => {
   it("bounds and redacts the message of anything thrown", () => {
     expect(errorMessage(new Error("x".repeat(5000)))).toHaveLength(2000);
     expect(errorMessage("token=abc")).toBe("token=[redacted]");
+  });
+});
+
+describe("URL passwords and resource URLs", () => {
+  it("drops the password of a Redis URL", () => {
+    expect(redactSecrets("connect rediss://:hunter2@cache:6380 failed")).toBe(
+      "connect rediss://:[redacted]@cache:6380 failed",
+    );
+  });
+
+  it("names a resource URL by origin and path only", () => {
+    expect(redactUrl("https://acct.blob.core.windows.net/logs/x.log?sv=1&sig=abc#frag")).toBe(
+      "https://acct.blob.core.windows.net/logs/x.log",
+    );
   });
 });
