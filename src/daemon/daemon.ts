@@ -14,6 +14,7 @@ import { createEffectExecutor } from "../engine/effects/create-effect-executor.t
 import { createEngine, type Engine } from "../engine/engine.ts";
 import type { Logger } from "../logging/logger.ts";
 import { type RunningSimulator, startSimulator } from "../simulator/index.ts";
+import { instrumentExecutor } from "./instrumented-executor.ts";
 import { type PrivateRedis, startPrivateRedis } from "./private-redis.ts";
 
 export interface DaemonOptions {
@@ -139,11 +140,10 @@ async function startEngine(
       if (call.status === 429) metrics.azureThrottled(call.operation);
     },
   });
-  const executeEffect = createEffectExecutor({
-    azure,
-    config: config.engine,
-    allowLatestFor: config.engine.allowLatestFor,
-  });
+  const executeEffect = instrumentExecutor(
+    createEffectExecutor({ azure, config: config.engine, allowLatestFor: config.engine.allowLatestFor }),
+    metrics,
+  );
   const engine = createEngine({ redisUrl, config, executeEffect, logger, timing: { timeScale } });
   await engine.start();
   return engine;
