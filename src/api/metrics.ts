@@ -4,7 +4,7 @@
  * API) and to buildApi, which serves the registry at GET /metrics.
  */
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
-import type { RolloutPhase } from "../domain/rollout-view.ts";
+import { activePhases, type RolloutPhase } from "../domain/rollout-view.ts";
 import type { RolloutService } from "../engine/rollout-service.ts";
 
 export interface CanarydMetrics {
@@ -20,19 +20,6 @@ export interface CanarydMetrics {
   /** Makes the rollouts-by-phase gauge read the service at each scrape. */
   observeRollouts(service: Pick<RolloutService, "list">): void;
 }
-
-/** Phases the gauge reports; terminal ones only grow and belong in the rollout history. */
-export const activePhases: RolloutPhase[] = [
-  "pending",
-  "preflight",
-  "waitingForReplication",
-  "canary",
-  "baking",
-  "awaitingApproval",
-  "promoting",
-  "paused",
-  "rollingBack",
-];
 
 /** A scrape counts at most this many rollouts per phase; more than that is an incident anyway. */
 const maxCountedPerPhase = 1000;

@@ -4,26 +4,13 @@
  * Nested objects the engine owns (spec, gate evidence, image references) stay open
  * (`additionalProperties: true`) so a new field reaches callers without a schema change here.
  */
+
 import { z } from "zod";
+import { rolloutPhases } from "../domain/rollout-view.ts";
 import { rolloutSpecSchema } from "../domain/spec.ts";
 import { problemContentType } from "./problem.ts";
 
 const openObject = { type: "object", additionalProperties: true } as const;
-export const rolloutPhases = [
-  "pending",
-  "preflight",
-  "waitingForReplication",
-  "canary",
-  "baking",
-  "awaitingApproval",
-  "promoting",
-  "paused",
-  "rollingBack",
-  "completed",
-  "rolledBack",
-  "rejected",
-  "failed",
-] as const;
 
 /** The rollout spec as users write it (defaults not yet applied), for the docs. */
 export const rolloutSpecJsonSchema = z.toJSONSchema(rolloutSpecSchema, {

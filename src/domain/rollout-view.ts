@@ -6,20 +6,24 @@ import type { GateResult, PreflightFinding } from "./effects.ts";
 import type { ImageReference } from "./image.ts";
 import type { RolloutSpec } from "./spec.ts";
 
-export type RolloutPhase =
-  | "pending"
-  | "preflight"
-  | "waitingForReplication"
-  | "canary"
-  | "baking"
-  | "awaitingApproval"
-  | "promoting"
-  | "paused"
-  | "rollingBack"
-  | "completed"
-  | "rolledBack"
-  | "rejected"
-  | "failed";
+/** Every phase a user sees, in the order a rollout usually meets them. */
+export const rolloutPhases = [
+  "pending",
+  "preflight",
+  "waitingForReplication",
+  "canary",
+  "baking",
+  "awaitingApproval",
+  "promoting",
+  "paused",
+  "rollingBack",
+  "completed",
+  "rolledBack",
+  "rejected",
+  "failed",
+] as const;
+
+export type RolloutPhase = (typeof rolloutPhases)[number];
 
 export const terminalPhases: ReadonlySet<RolloutPhase> = new Set([
   "completed",
@@ -27,6 +31,11 @@ export const terminalPhases: ReadonlySet<RolloutPhase> = new Set([
   "rejected",
   "failed",
 ]);
+
+/** Phases of a rollout still under way. */
+export const activePhases: readonly RolloutPhase[] = rolloutPhases.filter(
+  (phase) => !terminalPhases.has(phase),
+);
 
 export type ScaleSetPhase =
   | "waiting"

@@ -1,7 +1,7 @@
 /** Start (or dry-run) a rollout, list rollouts, read one. */
 import { createHash } from "node:crypto";
 import type { FastifyInstance } from "fastify";
-import type { RolloutPhase } from "../../domain/rollout-view.ts";
+import { type RolloutPhase, rolloutPhases } from "../../domain/rollout-view.ts";
 import { rolloutNotFound } from "../../engine/rollout-service.ts";
 import { callerOf } from "../auth.ts";
 import {
@@ -10,7 +10,6 @@ import {
   planSchema,
   problemResponses,
   rolloutDetailSchema,
-  rolloutPhases,
   rolloutSpecJsonSchema,
   rolloutViewSchema,
 } from "../schemas.ts";

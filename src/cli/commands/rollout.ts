@@ -1,6 +1,8 @@
 /** `canaryd rollout ...`: plan, start, list, status, wait, events, pause, resume, approve, abort. */
+
 import { readFile } from "node:fs/promises";
 import { type Command, Option } from "commander";
+import { rolloutPhases } from "../../domain/rollout-view.ts";
 import type { SpecFormat } from "../client/api-client.ts";
 import { type CliIo, clientFrom, processIo } from "../client/cli-io.ts";
 import { asClientCommand, type ClientOptions, runAction, timeoutOption } from "../client/command-kit.ts";
@@ -14,22 +16,6 @@ import { watchRollout } from "../client/watch.ts";
 interface SpecOptions extends ClientOptions {
   file: string;
 }
-
-const phases = [
-  "pending",
-  "preflight",
-  "waitingForReplication",
-  "canary",
-  "baking",
-  "awaitingApproval",
-  "promoting",
-  "paused",
-  "rollingBack",
-  "completed",
-  "rolledBack",
-  "rejected",
-  "failed",
-];
 
 async function readSpec(io: CliIo, file: string): Promise<{ text: string; format: SpecFormat }> {
   try {
@@ -101,7 +87,7 @@ export function registerRollout(program: Command, io: CliIo = processIo()): void
 
   asClientCommand(rollout.command("list"), io)
     .description("List rollouts")
-    .addOption(new Option("--phase <phase>", "only rollouts in this phase").choices(phases))
+    .addOption(new Option("--phase <phase>", "only rollouts in this phase").choices(rolloutPhases))
     .option("--scale-set <id>", "only rollouts touching this scale set (resource id)")
     .option("--limit <n>", "page size (1-100)", "20")
     .option("--cursor <cursor>", "the next page, as the previous page printed it")
