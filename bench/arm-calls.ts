@@ -4,6 +4,7 @@
  * since only ARM calls count against the Compute throttling limits.
  */
 import type { RequestLogEntry } from "../src/simulator/index.ts";
+import { median, percentile } from "./stats.ts";
 
 export interface AzureRequestCounts {
   arm: number;
@@ -13,10 +14,20 @@ export interface AzureRequestCounts {
   monitor: number;
   throttled: number;
   byOperation: Record<string, number>;
+  /** How long the simulator took to answer (its own handling, not the network), in ms. */
+  serviceMs: { median: number; p99: number };
 }
 
 export function countRequests(entries: readonly RequestLogEntry[]): AzureRequestCounts {
-  const counts: AzureRequestCounts = { arm: 0, blobDownloads: 0, monitor: 0, throttled: 0, byOperation: {} };
+  const durations = entries.map((entry) => entry.durationMs);
+  const counts: AzureRequestCounts = {
+    arm: 0,
+    blobDownloads: 0,
+    monitor: 0,
+    throttled: 0,
+    byOperation: {},
+    serviceMs: { median: median(durations), p99: percentile(durations, 99) },
+  };
   for (const entry of entries) {
     if (entry.operation.startsWith("admin")) continue;
     counts.byOperation[entry.operation] = (counts.byOperation[entry.operation] ?? 0) + 1;

@@ -9,6 +9,8 @@ export interface BenchRedis {
   client: Redis;
   /** `used_memory` from INFO memory, in bytes. */
   usedMemory(): Promise<number>;
+  /** Commands since the last `CONFIG RESETSTAT` (INFO stats `total_commands_processed`). */
+  commandsProcessed(): Promise<number>;
   stop(): Promise<void>;
 }
 
@@ -62,6 +64,10 @@ export async function startBenchRedis(): Promise<BenchRedis> {
     async usedMemory() {
       const info = await client.info("memory");
       return Number(/^used_memory:(\d+)/m.exec(info)?.[1] ?? Number.NaN);
+    },
+    async commandsProcessed() {
+      const info = await client.info("stats");
+      return Number(/^total_commands_processed:(\d+)/m.exec(info)?.[1] ?? Number.NaN);
     },
     async stop() {
       client.disconnect();

@@ -49,6 +49,8 @@ export interface StepFigures {
   /** How long steps waited for their rollout's lock. */
   lockWaitMs: ReturnType<typeof summary>;
   lockBusyTries: number;
+  /** Redis commands of the whole workload (BullMQ's included; in (b) the API's reads too) per step. */
+  redisCommandsPerStep: number;
 }
 
 export interface DaemonFigures {
@@ -79,8 +81,9 @@ export interface RolloutFigures {
 const orchestrationMs = (view: RolloutView) => Date.parse(view.updatedAt) - Date.parse(view.createdAt);
 const upgraded = (view: RolloutView) => view.scaleSets.reduce((n, s) => n + s.touchedInstanceIds.length, 0);
 
-function stepFigures(stats: StepStats, wallMs: number): StepFigures {
+function stepFigures(stats: StepStats, wallMs: number, redisCommands: number): StepFigures {
   return {
+    redisCommandsPerStep: redisCommands / Math.max(1, stats.stepMs.length),
     steps: stats.stepMs.length,
     stepsPerSecond: stats.stepMs.length / (wallMs / 1000),
     stepMs: summary(stats.stepMs),
@@ -112,6 +115,7 @@ async function withDaemon<T>(
   try {
     await daemon.stats();
     ctx.simulator.clearRequestLog();
+    await ctx.redis.client.config("RESETSTAT");
     return await fn(daemon, await ctx.redis.usedMemory());
   } finally {
     await daemon.stop();
@@ -141,7 +145,7 @@ async function waveRollout(
     plannedInstances: ctx.shape.waveScaleSets * ctx.shape.waveInstances,
     requests,
     armPerInstance: requests.arm / Math.max(1, instances),
-    steps: stepFigures(stats, wallMs),
+    steps: stepFigures(stats, wallMs, await ctx.redis.commandsProcessed()),
     redisBytes: (await ctx.redis.usedMemory()) - redisBefore,
     ...(await snapshotSize(ctx, view.id)),
     daemon: daemonFigures(stats),
@@ -241,7 +245,7 @@ export function runConcurrentRollouts(ctx: BenchContext): Promise<ConcurrentFigu
       upgradedInstances: instances,
       requests,
       armPerInstance: requests.arm / Math.max(1, instances),
-      steps: stepFigures(stats, wallMs),
+      steps: stepFigures(stats, wallMs, await ctx.redis.commandsProcessed()),
       redisBytesPerRollout: ((await ctx.redis.usedMemory()) - redisBefore) / views.length,
       api: { ...api, rate: ctx.apiRate },
       daemon: daemonFigures(stats),

@@ -58,12 +58,13 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
 
   registerProblemHandlers(app);
   registerYamlBody(app);
-  registerAuth(app, config.auth);
+  // Before auth: onRequest hooks run in order, and a refused request (401/403) needs the headers too.
   await app.register(helmet, {
     global: true,
     // Plain HTTP is a supported deployment (localhost, TLS ended in front): do not force https.
     contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } },
   });
+  registerAuth(app, config.auth);
   await app.register(rateLimit, {
     global: false,
     // After auth, so the limit is per caller; without auth every caller is `anonymous`: use the address.

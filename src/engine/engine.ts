@@ -164,7 +164,8 @@ export function createEngine(options: EngineOptions): Engine {
     );
 
   return {
-    service: withStoreErrors(service),
+    // "reconnecting": the connection was lost and ioredis waits before the next attempt.
+    service: withStoreErrors(service, () => redis.status !== "reconnecting" && redis.status !== "end"),
     async start() {
       // lazyConnect: a service call before start() may already have connected them.
       await Promise.all([redis, subscriber].map((c) => (c.status === "wait" ? c.connect() : undefined)));

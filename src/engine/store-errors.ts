@@ -13,8 +13,17 @@ export function isConnectionError(error: unknown): boolean {
   return error.name === "MaxRetriesPerRequestError" || connectionFailure.test(error.message);
 }
 
-function guard<A extends unknown[], R>(fn: (...args: A) => Promise<R>): (...args: A) => Promise<R> {
+/** False while the connection is lost: a call then fails at once instead of queueing for retries. */
+export type StoreReachable = () => boolean;
+
+function guard<A extends unknown[], R>(
+  fn: (...args: A) => Promise<R>,
+  reachable: StoreReachable,
+): (...args: A) => Promise<R> {
   return async (...args) => {
+    // ioredis would hold each command through maxRetriesPerRequest reconnect attempts (seconds
+    // each once its backoff has grown), and a route runs several: callers would wait, not get a 503.
+    if (!reachable()) throw storeUnavailable("the connection is lost; reconnecting");
     try {
       return await fn(...args);
     } catch (error) {
@@ -23,17 +32,17 @@ function guard<A extends unknown[], R>(fn: (...args: A) => Promise<R>): (...args
   };
 }
 
-export function withStoreErrors(service: RolloutService): RolloutService {
+export function withStoreErrors(service: RolloutService, reachable: StoreReachable = () => true): RolloutService {
   return {
-    start: guard(service.start.bind(service)),
-    plan: guard(service.plan.bind(service)),
-    get: guard(service.get.bind(service)),
-    list: guard(service.list.bind(service)),
-    act: guard(service.act.bind(service)),
-    rollbackScaleSet: guard(service.rollbackScaleSet.bind(service)),
-    timeline: guard(service.timeline.bind(service)),
-    subscribe: guard(service.subscribe.bind(service)),
-    waitForTerminal: guard(service.waitForTerminal.bind(service)),
+    start: guard(service.start.bind(service), reachable),
+    plan: guard(service.plan.bind(service), reachable),
+    get: guard(service.get.bind(service), reachable),
+    list: guard(service.list.bind(service), reachable),
+    act: guard(service.act.bind(service), reachable),
+    rollbackScaleSet: guard(service.rollbackScaleSet.bind(service), reachable),
+    timeline: guard(service.timeline.bind(service), reachable),
+    subscribe: guard(service.subscribe.bind(service), reachable),
+    waitForTerminal: guard(service.waitForTerminal.bind(service), reachable),
     ready: service.ready.bind(service),
   };
 }

@@ -237,6 +237,14 @@ export class Fleet {
     return true;
   }
 
+  /** As in ARM: a scale set whose last model write ended Failed reads `Failed` until a write succeeds. */
+  lastModelWriteFailed(ss: ScaleSetState): boolean {
+    const writes = this.state.operations.filter(
+      (op) => op.scaleSetId === ss.id && (op.kind === "modelUpdate" || op.kind === "create"),
+    );
+    return writes.at(-1)?.status === "Failed";
+  }
+
   activeOperation(ss: ScaleSetState): OperationState | undefined {
     return this.state.operations.find((op) => op.status === "InProgress" && op.scaleSetId === ss.id);
   }

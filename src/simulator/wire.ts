@@ -75,7 +75,12 @@ export function scaleSetJson(fleet: Fleet, ss: ScaleSetState) {
           ],
         },
       },
-      provisioningState: busy?.kind === "modelUpdate" || busy?.kind === "create" ? "Updating" : "Succeeded",
+      provisioningState:
+        busy?.kind === "modelUpdate" || busy?.kind === "create"
+          ? "Updating"
+          : fleet.lastModelWriteFailed(ss)
+            ? "Failed"
+            : "Succeeded",
       overprovision: false,
       doNotRunExtensionsOnOverprovisionedVMs: false,
       uniqueId: ss.uniqueId,

@@ -52,6 +52,9 @@ async function setUp(
     gateRetrySeconds: 5,
     inconclusiveTimeoutSeconds: 60,
     upgradeTimeoutSeconds,
+    // The demo's new versions finish replicating 4 simulated seconds after the fleet starts.
+    replicationPollSeconds: 1,
+    replicationTimeoutSeconds: 600,
     effectAttempts,
   };
   const executeEffect = createEffectExecutor({
@@ -201,7 +204,10 @@ describe("Azure faults during a rollout", () => {
         dumpOnFailure(done, timeline);
         // Azure said the write failed: the release record must say so, and the rollout must not
         // promote on a model write Azure reported as Failed.
-        expect(["rolledBack", "failed"], describeEnd(done)).toContain(done.phase);
+        expect(
+          ["rolledBack", "failed"],
+          `Azure reported every model write Failed, yet the rollout ended ${describeEnd(done)}`,
+        ).toContain(done.phase);
         expect(done.reason ?? "").toMatch(/InternalExecutionError|Failed/);
         expect(done.reason ?? "").not.toMatch(imageBlamed);
         expect(versions.every((v) => v === "1.0.0")).toBe(true);

@@ -59,10 +59,10 @@ async function rolloutAcrossRedisOutage(version: string, signal: "SIGTERM" | "SI
 
 describe("Redis restarted mid-rollout", () => {
   it.each([
-    ["SIGTERM", "a restart"],
-    ["SIGKILL", "a crash (kill -9, appendfsync always)"],
+    ["SIGTERM", "restarted (SIGTERM)"],
+    ["SIGKILL", "killed -9 and restarted (appendfsync always)"],
   ] as const)(
-    "completes a good rollout across %s of Redis (%s), every instance on the new version",
+    "completes a good rollout when Redis is %s mid-way (%s), every instance on the new version",
     async (signal, what) => {
       await results.trial(`Redis ${what} mid-rollout of 1.1.0 (2 scale sets)`, trials, async () => {
         const interruptedIn: string[] = [];

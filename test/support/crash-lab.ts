@@ -13,12 +13,12 @@ import { fileURLToPath } from "node:url";
 import { Redis } from "ioredis";
 import type { RolloutPhase, RolloutView, TimelineEntry } from "../../src/domain/rollout-view.ts";
 import type { EngineTiming } from "../../src/engine/engine.ts";
-import { type RunningSimulator, startSimulator } from "../../src/simulator/index.ts";
+import { type RunningSimulator, type Scenario, startSimulator } from "../../src/simulator/index.ts";
 import { type DaemonProcess, projectRoot, runCanaryd } from "./daemon-process.ts";
 
 export const redisUrl = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
 export const demoSubscription = "5f2b8c1e-3a4d-4e6f-9b0a-1c2d3e4f5a6b";
-const demoScenario = join(projectRoot, "config/simulator/demo.yaml");
+export const demoScenario = join(projectRoot, "config/simulator/demo.yaml");
 const timingEntry = fileURLToPath(new URL("./canaryd-test-timing.ts", import.meta.url));
 
 /**
@@ -41,6 +41,8 @@ export const galleryVersionId = (version: string) =>
   `/subscriptions/${demoSubscription}/resourceGroups/rg-demo/providers/Microsoft.Compute/galleries/demoGallery/images/web/versions/${version}`;
 
 export interface CrashLabOptions {
+  /** The simulated fleet: the demo scenario unless given (a parsed scenario or a YAML path). */
+  scenario?: Scenario | string;
   /** Simulated seconds per second, for the simulator and the daemons' engine clocks alike. */
   timeScale: number;
   /** Label in the key prefix and temp dir, for finding leftovers. */
@@ -93,7 +95,7 @@ export async function startCrashLab(options: CrashLabOptions): Promise<CrashLab>
     ].join("\n"),
   );
   const sim = await startSimulator({
-    scenario: demoScenario,
+    scenario: options.scenario ?? demoScenario,
     port: 0,
     timeScale: options.timeScale,
     lroRetryAfterSeconds: 0,

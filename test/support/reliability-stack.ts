@@ -62,6 +62,9 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       gateRetrySeconds: 5,
       inconclusiveTimeoutSeconds: 60,
       upgradeTimeoutSeconds: 300,
+      // The demo's new versions finish replicating 4 simulated seconds after the fleet starts.
+      replicationPollSeconds: 1,
+      replicationTimeoutSeconds: 600,
     },
     server: {
       host: "127.0.0.1",

@@ -64,6 +64,8 @@ export async function stepModelWrite(
   const model = await compute.readModelImage(write.scaleSetId, signal);
   const current = model.imageReference ?? {};
   const busy = inProgress.has((model.provisioningState ?? "").toLowerCase());
+  // ARM keeps the written image in the model even when the write's operation ended Failed.
+  const failed = (model.provisioningState ?? "").toLowerCase() === "failed";
   const wait = (next: ModelWriteProgress): EffectStep => {
     const waited = (now.getTime() - Date.parse(next.startedAt)) / 1000;
     if (waited > options.timeoutSeconds)
@@ -76,6 +78,14 @@ export async function stepModelWrite(
 
   if (holds(current, write.wanted)) {
     if (busy) return wait(state);
+    if (failed) {
+      if (state.writes >= options.maxWrites)
+        throw new AzureAdapterError(
+          "MODEL_WRITE_FAILED",
+          `Azure reports the model write of ${formatImage(write.wanted)} to scale set ${write.scaleSetId} as Failed (provisioningState Failed) after ${state.writes} attempts: see the scale set's activity log`,
+        );
+      return submit();
+    }
     return {
       done: true,
       outcome:
@@ -96,12 +106,16 @@ export async function stepModelWrite(
       "MODEL_WRITE_NOT_APPLIED",
       `scale set ${write.scaleSetId} still holds ${formatImage(current)} after ${state.writes} accepted writes of ${formatImage(write.wanted)}`,
     );
-  try {
-    await compute.startModelImageUpdate(write.scaleSetId, pinned(write.wanted), signal);
-  } catch (error) {
-    // 409: another operation on the scale set still runs (an upgrade finishing): write after it.
-    if (error instanceof AzureAdapterError && error.statusCode === 409) return wait(state);
-    throw error;
+  return submit();
+
+  async function submit(): Promise<EffectStep> {
+    try {
+      await compute.startModelImageUpdate(write.scaleSetId, pinned(write.wanted), signal);
+    } catch (error) {
+      // 409: another operation on the scale set still runs (an upgrade finishing): write after it.
+      if (error instanceof AzureAdapterError && error.statusCode === 409) return wait(state);
+      throw error;
+    }
+    return wait({ ...state, writes: state.writes + 1, lastWriteAt: now.toISOString() });
   }
-  return wait({ ...state, writes: state.writes + 1, lastWriteAt: now.toISOString() });
 }
