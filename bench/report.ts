@@ -13,7 +13,8 @@ export interface BenchResult {
     memoryGiB: number;
     node: string;
     platform: string;
-    note: string;
+    /** 1-minute load average at start and end of the run. */
+    loadAverage1m: [number, number];
   };
   settings: {
     shape: FleetShape;
@@ -220,7 +221,7 @@ export function printReport(r: BenchResult): void {
   const m = r.machine;
   const out = [
     `canaryd benchmark (${r.mode}) ${r.at}`,
-    `machine: ${m.cpus} × ${m.cpuModel}, ${m.memoryGiB} GiB, node ${m.node}, ${m.platform} (${m.note})`,
+    `machine: ${m.cpus} × ${m.cpuModel}, ${m.memoryGiB} GiB, node ${m.node}, ${m.platform}; load average ${m.loadAverage1m?.join(" → ") ?? "not recorded"}${(m.loadAverage1m?.[0] ?? 0) > m.cpus ? " (loaded machine: wall times are noisy)" : ""}`,
     `simulator: ${JSON.stringify(r.settings.simulator)}`,
     `engine: ${JSON.stringify(r.settings.engine)}`,
     `spec: ${JSON.stringify(r.settings.spec)}`,

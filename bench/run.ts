@@ -4,7 +4,7 @@
  * writes bench/results/latest.json. See docs/performance.md.
  */
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import { cpus, tmpdir, totalmem } from "node:os";
+import { cpus, loadavg, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import type { Config } from "../src/config/schema.ts";
@@ -13,6 +13,7 @@ import { startBenchDaemon } from "./daemon-client.ts";
 import { benchScenario, fullShape, quickShape } from "./fleet.ts";
 import { startBenchRedis } from "./redis-server.ts";
 import { type BenchResult, printReport } from "./report.ts";
+import { round } from "./stats.ts";
 import {
   type BenchContext,
   runConcurrentRollouts,
@@ -56,40 +57,51 @@ const engineSettings: Partial<Config["engine"]> = {
 };
 const apiRate = 500;
 
+const loadAtStart = loadavg()[0] ?? Number.NaN;
 const dir = await mkdtemp(join(tmpdir(), "canaryd-bench-"));
 const redis = await startBenchRedis();
-const simulator = await startSimulator({
-  scenario: benchScenario(shape),
-  port: 0,
-  timeScale: simulatorSettings.timeScale,
-  lroRetryAfterSeconds: simulatorSettings.lroRetryAfterSeconds,
-  fresh: true,
-  connectionFile: join(dir, "simulator.json"),
-  certDir: join(dir, "certs"),
-});
-const startDaemon = () =>
-  startBenchDaemon({
-    redisUrl: redis.url,
-    connectionFile: join(dir, "simulator.json"),
-    engine: engineSettings,
-  });
-const idleDaemon = await startDaemon();
-const idle = await idleDaemon.stats();
-await idleDaemon.stop();
-
-const ctx: BenchContext = {
-  shape,
-  simulator,
-  startDaemon,
-  redis,
-  pollIntervalSeconds: engineSettings.pollIntervalSeconds ?? 0,
-  maxParallelScaleSets: engineSettings.maxParallelScaleSets ?? 1,
-  apiRate,
-  keyPrefix: "{canaryd}",
-  deadlineMs: deadlineSeconds * 1000,
+const closers: (() => Promise<void>)[] = [
+  () => rm(dir, { recursive: true, force: true }),
+  () => redis.stop(),
+];
+const closeAll = async () => {
+  for (const close of closers.reverse()) await close();
 };
+process.once("SIGINT", () => void closeAll().finally(() => process.exit(130)));
 
 try {
+  const simulator = await startSimulator({
+    scenario: benchScenario(shape),
+    port: 0,
+    timeScale: simulatorSettings.timeScale,
+    lroRetryAfterSeconds: simulatorSettings.lroRetryAfterSeconds,
+    fresh: true,
+    connectionFile: join(dir, "simulator.json"),
+    certDir: join(dir, "certs"),
+  });
+  closers.push(() => simulator.close());
+  const startDaemon = () =>
+    startBenchDaemon({
+      redisUrl: redis.url,
+      connectionFile: join(dir, "simulator.json"),
+      engine: engineSettings,
+    });
+  const idleDaemon = await startDaemon();
+  const idle = await idleDaemon.stats();
+  await idleDaemon.stop();
+
+  const ctx: BenchContext = {
+    shape,
+    simulator,
+    startDaemon,
+    redis,
+    pollIntervalSeconds: engineSettings.pollIntervalSeconds ?? 0,
+    maxParallelScaleSets: engineSettings.maxParallelScaleSets ?? 1,
+    apiRate,
+    keyPrefix: "{canaryd}",
+    deadlineMs: deadlineSeconds * 1000,
+  };
+
   const progress = (text: string) => process.stderr.write(`bench: ${text}\n`);
   progress(
     `(a) one rollout, ${shape.waveScaleSets} scale sets × ${shape.waveInstances} instances, ${shape.waves} waves`,
@@ -113,7 +125,9 @@ try {
       memoryGiB: Math.round((totalmem() / 2 ** 30) * 10) / 10,
       node: process.version,
       platform: `${process.platform} ${process.arch}`,
-      note: "shared machine: other processes ran during the benchmark; figures are noisy",
+      // Other processes on the machine take CPU from the daemon: the 1-minute load average at
+      // start and end says how much (it is noise when it exceeds the CPU count).
+      loadAverage1m: [round(loadAtStart), round(loadavg()[0] ?? Number.NaN)],
     },
     settings: {
       shape,
@@ -151,7 +165,5 @@ try {
   await writeFile(args.out, `${JSON.stringify(result, null, 2)}\n`);
   progress(`wrote ${args.out}`);
 } finally {
-  await simulator.close();
-  await redis.stop();
-  await rm(dir, { recursive: true, force: true });
+  await closeAll();
 }

@@ -64,8 +64,10 @@ export async function expectEndedLikeAnUninterruptedRun(
   lab: CrashLab,
   done: RolloutDetail,
   expected: ExpectedEnd,
+  /** Only what happened from this instant on (a lab that runs several rollouts). */
+  sinceWallMs = 0,
 ): Promise<string> {
-  const fleet = await witnessFleet(lab);
+  const fleet = await witnessFleet(lab, sinceWallMs);
   expect(crashInvariantViolations(done, fleet, expected)).toEqual([]);
   const reissued = reissuedUpgrades(done, fleet);
   expect(reissued).toEqual(Object.fromEntries(Object.keys(reissued).map((name) => [name, 0])));
