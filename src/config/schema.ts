@@ -49,6 +49,11 @@ export const configSchema = z.strictObject({
     replicationTimeoutSeconds: seconds(0),
     upgradeTimeoutSeconds: seconds(1),
     effectAttempts: z.number().int().min(1).max(50),
+    retryBackoffSeconds: z.number().min(0),
+    jobLockSeconds: z.number().min(1),
+    stalledCheckSeconds: z.number().min(0.1),
+    recoverySweepSeconds: z.number().min(0.1),
+    stepLockSeconds: z.number().min(1),
     allowLatestFor: z.array(z.string().min(1)),
   }),
   log: z.strictObject({

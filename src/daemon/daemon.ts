@@ -11,7 +11,7 @@ import { createAzureAdapters } from "../azure/adapters.ts";
 import { createAzureAccess } from "../azure/credentials.ts";
 import type { Config } from "../config/schema.ts";
 import { createEffectExecutor } from "../engine/effects/create-effect-executor.ts";
-import { createEngine, type Engine } from "../engine/engine.ts";
+import { createEngine, type Engine, type EngineTiming } from "../engine/engine.ts";
 import type { Logger } from "../logging/logger.ts";
 import { type RunningSimulator, startSimulator } from "../simulator/index.ts";
 import { instrumentExecutor } from "./instrumented-executor.ts";
@@ -144,9 +144,29 @@ async function startEngine(
     createEffectExecutor({ azure, config: config.engine, allowLatestFor: config.engine.allowLatestFor }),
     metrics,
   );
-  const engine = createEngine({ redisUrl, config, executeEffect, logger, timing: { timeScale } });
+  const engine = createEngine({
+    redisUrl,
+    config,
+    executeEffect,
+    logger,
+    timing: engineTiming(config.engine, timeScale),
+  });
   await engine.start();
   return engine;
+}
+
+/** The engine's takeover and retry timings, from configuration. */
+function engineTiming(engine: Config["engine"], timeScale: number): Partial<EngineTiming> {
+  return {
+    timeScale,
+    retryBackoffMs: engine.retryBackoffSeconds * 1000,
+    jobLockMs: engine.jobLockSeconds * 1000,
+    stalledIntervalMs: engine.stalledCheckSeconds * 1000,
+    recoveryIntervalMs: engine.recoverySweepSeconds * 1000,
+    stepLockTtlMs: engine.stepLockSeconds * 1000,
+    // Long enough to outlast one holder's lock, so a waiting step is not retried for nothing.
+    stepLockWaitMs: engine.stepLockSeconds * 1000 + 1000,
+  };
 }
 
 async function listen(api: FastifyInstance, config: Config): Promise<string> {

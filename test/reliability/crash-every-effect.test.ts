@@ -1,12 +1,12 @@
 /**
  * kill -9 inside each effect kind the e2e crash tests do not already stop in (they cover the
  * manual upgrade before and after Azure accepted it, the bake timer, the model's revert and the
- * rollback's upgrade): preflight, the forward model write and the gate evaluation, on a good and
- * on a bad version. The simulator holds the effect's Azure request, the only daemon is killed,
- * Azure answers the orphaned request, and a new daemon finishes. (checkReplication runs only while
- * a version still replicates when preflight looks; the demo's versions finish within a simulated
- * 4 s, before a daemon has even started, so it is not reached here.)
- * One lab for all cases: each rollout starts from whatever version the previous one left.
+ * rollback's upgrade): preflight, the forward model write, the look for new instances and the
+ * gate evaluation, on a good and on a bad version. The simulator holds the effect's Azure
+ * request, the only daemon is killed, Azure answers the orphaned request, and a new daemon
+ * finishes. One lab for all cases: each rollout starts from whatever version the previous left.
+ * (checkReplication runs only while a version still replicates when preflight looks; the demo's
+ * versions finish within a simulated 4 s, before a daemon has even started: not reached here.)
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RolloutPhase } from "../../src/domain/rollout-view.ts";
@@ -29,6 +29,13 @@ const cases: EffectCase[] = [
     effect: "setModelImage (the write itself)",
     operation: "virtualMachineScaleSets.update",
     phases: ["canary"],
+    bad: false,
+  },
+  // After the bake the rollout turns to promoting and first lists the scale set for new instances.
+  {
+    effect: "observeScaleSet",
+    operation: "virtualMachineScaleSetVMs.list",
+    phases: ["promoting"],
     bad: false,
   },
   {

@@ -9,31 +9,14 @@ import { randomBytes } from "node:crypto";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { Redis } from "ioredis";
 import type { RolloutPhase, RolloutView, TimelineEntry } from "../../src/domain/rollout-view.ts";
-import type { EngineTiming } from "../../src/engine/engine.ts";
 import { type RunningSimulator, type Scenario, startSimulator } from "../../src/simulator/index.ts";
 import { type DaemonProcess, projectRoot, runCanaryd } from "./daemon-process.ts";
 
 export const redisUrl = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
 export const demoSubscription = "5f2b8c1e-3a4d-4e6f-9b0a-1c2d3e4f5a6b";
 export const demoScenario = join(projectRoot, "config/simulator/demo.yaml");
-const timingEntry = fileURLToPath(new URL("./canaryd-test-timing.ts", import.meta.url));
-
-/**
- * A killed daemon's jobs are taken over within about three seconds instead of 30-60 s. The job
- * lock stays well above a busy event loop's pauses, so a live worker is not taken for dead.
- */
-export const crashTiming: Partial<EngineTiming> = {
-  jobLockMs: 3_000,
-  stalledIntervalMs: 1_000,
-  recoveryIntervalMs: 1_000,
-  stepLockTtlMs: 3_000,
-  stepLockWaitMs: 4_000,
-  retryBackoffMs: 200,
-  waitRecheckMs: 500,
-};
 
 export const scaleSetId = (name: string) =>
   `/subscriptions/${demoSubscription}/resourceGroups/rg-demo/providers/Microsoft.Compute/virtualMachineScaleSets/${name}`;
@@ -89,6 +72,13 @@ export async function startCrashLab(options: CrashLabOptions): Promise<CrashLab>
       "  pollIntervalSeconds: 1",
       "  gateRetrySeconds: 5",
       "  replicationPollSeconds: 2",
+      // A killed daemon's jobs are taken over within about three seconds instead of 30-60 s. The
+      // job lock stays well above a busy event loop's pauses, so a live worker is not taken for dead.
+      "  jobLockSeconds: 3",
+      "  stalledCheckSeconds: 1",
+      "  recoverySweepSeconds: 1",
+      "  stepLockSeconds: 3",
+      "  retryBackoffSeconds: 0.2",
       "log:",
       "  level: info",
       "",
@@ -125,11 +115,9 @@ export async function startCrashLab(options: CrashLabOptions): Promise<CrashLab>
           CANARYD_REDIS_KEY_PREFIX: prefix,
           CANARYD_AZURE_CREDENTIAL: "connectionFile",
           CANARYD_AZURE_CONNECTION_FILE: connectionFile,
-          CANARYD_TEST_ENGINE_TIMING: JSON.stringify(crashTiming),
           PORT: "0",
         },
         projectRoot,
-        timingEntry,
       );
       daemons.push(daemon);
       return { daemon, url: await daemon.serving(30_000) };

@@ -20,14 +20,8 @@ export interface DaemonProcess {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-/** `entry` is the script to run (bin/canaryd.js unless a test needs a wrapper around it). */
-export function runCanaryd(
-  args: string[],
-  env: NodeJS.ProcessEnv,
-  cwd = projectRoot,
-  entry = bin,
-): DaemonProcess {
-  const child = spawn(process.execPath, [entry, ...args], {
+export function runCanaryd(args: string[], env: NodeJS.ProcessEnv, cwd = projectRoot): DaemonProcess {
+  const child = spawn(process.execPath, [bin, ...args], {
     cwd,
     env: { ...process.env, CANARYD_LOG_FORMAT: "json", ...env },
     stdio: ["ignore", "pipe", "pipe"],

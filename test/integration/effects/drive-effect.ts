@@ -20,6 +20,11 @@ export const engineConfig: Config["engine"] = {
   replicationTimeoutSeconds: 10,
   upgradeTimeoutSeconds: 30,
   effectAttempts: 3,
+  retryBackoffSeconds: 1,
+  jobLockSeconds: 30,
+  stalledCheckSeconds: 30,
+  recoverySweepSeconds: 15,
+  stepLockSeconds: 15,
   allowLatestFor: [],
 };
 

@@ -37,6 +37,11 @@ export function testConfig(prefix: string): Pick<Config, "redis" | "engine"> {
       replicationTimeoutSeconds: 0,
       upgradeTimeoutSeconds: 60,
       effectAttempts: 3,
+      retryBackoffSeconds: 1,
+      jobLockSeconds: 30,
+      stalledCheckSeconds: 30,
+      recoverySweepSeconds: 15,
+      stepLockSeconds: 15,
       allowLatestFor: [],
     },
   };

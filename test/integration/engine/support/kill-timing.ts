@@ -15,6 +15,11 @@ export function simulatorEngineConfig(prefix: string, redisUrl: string): Pick<Co
       replicationTimeoutSeconds: 3600,
       upgradeTimeoutSeconds: 1800,
       effectAttempts: 5,
+      retryBackoffSeconds: 1,
+      jobLockSeconds: 30,
+      stalledCheckSeconds: 30,
+      recoverySweepSeconds: 15,
+      stepLockSeconds: 15,
       allowLatestFor: [],
     },
   };
