@@ -146,3 +146,17 @@ export function cancelPending(ctx: RolloutContext, drop: (e: Effect) => boolean)
     if (drop(effect)) delete ctx.pending[id];
   }
 }
+
+/**
+ * What the snapshot keeps of a gate result. Every step reads, copies and rewrites the snapshot
+ * whole, so a passed gate keeps only its counts and summary here; its per-instance lists stay in
+ * its `gates.evaluated` timeline entry (the release record). Failed and inconclusive results keep
+ * all their evidence: that is what on-call reads.
+ */
+export function retainedResult(result: GateResult): GateResult {
+  if (result.verdict !== "passed") return result;
+  const evidence = Object.fromEntries(
+    Object.entries(result.evidence).filter(([, value]) => !Array.isArray(value)),
+  );
+  return { ...result, evidence };
+}

@@ -9,7 +9,14 @@
 import type { Effect, OutcomeEvent } from "../src/domain/effects.ts";
 import { formatImage } from "../src/domain/image-reference.ts";
 import type { GateSpec } from "../src/domain/spec.ts";
-import { cancelPending, emitEffect, note, type RolloutContext, type ScaleSetProgress } from "./context.ts";
+import {
+  cancelPending,
+  emitEffect,
+  note,
+  type RolloutContext,
+  retainedResult,
+  type ScaleSetProgress,
+} from "./context.ts";
 import { RolloutInvariantError } from "./errors.ts";
 import { maxGateAttempts, name } from "./scale-set-runbook.ts";
 
@@ -147,7 +154,7 @@ export function applyRollbackOutcome(
       rollbackFailed(ctx, ss, `upgrade back failed: ${event.reason}`);
       return;
     case "gates.evaluated":
-      ss.rollbackResults.push(...event.results);
+      ss.rollbackResults.push(...event.results.map(retainedResult));
       note(ctx, "gates.evaluated", `${name(ss)} rollback: instanceHealth ${event.verdict}`, {
         scaleSetId: ss.id,
         verdict: event.verdict,

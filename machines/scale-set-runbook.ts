@@ -22,6 +22,7 @@ import {
   emitEffect,
   note,
   type RolloutContext,
+  retainedResult,
   type ScaleSetProgress,
 } from "./context.ts";
 import { RolloutInvariantError } from "./errors.ts";
@@ -295,7 +296,7 @@ function onGatesEvaluated(
 ): void {
   const batch = currentBatch(ss);
   if (!batch) return;
-  batch.gateResults.push(...event.results);
+  batch.gateResults.push(...event.results.map(retainedResult));
   const label = batchLabel(batch, ss.currentBatch);
   const summary = event.results.map((r) => `${r.gate} ${r.verdict}: ${r.summary}`).join("; ");
   note(

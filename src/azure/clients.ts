@@ -4,8 +4,8 @@
  * extra CA from the access object and reports each HTTP attempt (retries included) to an
  * optional hook, so the API's metrics can count Azure calls and 429s by operation.
  */
-import { request } from "node:https";
-import { rootCertificates } from "node:tls";
+import { Agent, request } from "node:https";
+import { createSecureContext, rootCertificates } from "node:tls";
 import { ComputeManagementClient } from "@azure/arm-compute";
 import type { PipelinePolicy } from "@azure/core-rest-pipeline";
 import { MetricsClient } from "@azure/monitor-query-metrics";
@@ -43,9 +43,17 @@ export interface AzureClients {
 }
 
 export function createAzureClients(access: AzureAccess, options: AzureClientsOptions = {}): AzureClients {
-  // Passing `ca` replaces Node's default trust store, so the public roots are added back.
-  const ca = access.ca ? [...rootCertificates, access.ca] : undefined;
-  const tlsOptions = ca ? { tlsOptions: { ca } } : {};
+  // Passing `ca` replaces Node's default trust store, so the public roots are added back. The
+  // trust store is built once, into one keep-alive agent shared by every client and download: a
+  // `ca` option per request makes Node fold the whole bundle (150+ roots) into the agent's pool
+  // key on every request and parse every root certificate again for every new connection.
+  const agent = access.ca
+    ? new Agent({
+        keepAlive: true,
+        secureContext: createSecureContext({ ca: [...rootCertificates, access.ca] }),
+      })
+    : undefined;
+  const tlsOptions = agent ? { agent } : {};
   const additionalPolicies = options.onAzureCall
     ? [{ policy: callCountingPolicy(options.onAzureCall), position: "perRetry" as const }]
     : [];
@@ -79,7 +87,7 @@ export function createAzureClients(access: AzureAccess, options: AzureClientsOpt
       }
       return client;
     },
-    download: (url, downloadOptions) => download(url, ca, downloadOptions),
+    download: (url, downloadOptions) => download(url, agent, downloadOptions),
   };
 }
 
@@ -128,7 +136,7 @@ export function operationName(method: string, url: string): string {
   return `${method} ${rest.filter((_, index) => index % 2 === 0).join("/")}`;
 }
 
-function download(url: string, ca: string[] | undefined, options: DownloadOptions): Promise<string> {
+function download(url: string, agent: Agent | undefined, options: DownloadOptions): Promise<string> {
   const shown = redactUrl(url);
   return new Promise((resolvePromise, reject) => {
     let parsed: URL;
@@ -151,7 +159,7 @@ function download(url: string, ca: string[] | undefined, options: DownloadOption
       );
     const req = request(parsed, {
       method: "GET",
-      ...(ca ? { ca } : {}),
+      ...(agent ? { agent } : {}),
       timeout: options.timeoutMs,
       ...(options.signal ? { signal: options.signal } : {}),
     });

@@ -32,7 +32,10 @@ function guard<A extends unknown[], R>(
   };
 }
 
-export function withStoreErrors(service: RolloutService, reachable: StoreReachable = () => true): RolloutService {
+export function withStoreErrors(
+  service: RolloutService,
+  reachable: StoreReachable = () => true,
+): RolloutService {
   return {
     start: guard(service.start.bind(service), reachable),
     plan: guard(service.plan.bind(service), reachable),

@@ -79,15 +79,26 @@ export class Fleet {
   readonly #scaleSets = new Map<string, ScaleSetState>();
   readonly #versions = new Map<string, GalleryVersionState>();
   readonly #operations = new Map<string, OperationState>();
+  /**
+   * What `settle` has to look at: instances with an upgrade in flight and operations in
+   * progress. Every request settles first, so scanning the whole fleet there made each request
+   * cost O(instances + operations ever started).
+   */
+  readonly #busy = new Set<InstanceState>();
+  readonly #running = new Set<OperationState>();
 
   constructor(state: SimState, clock: SimClock) {
     this.state = state;
     this.clock = clock;
     for (const ss of state.scaleSets) this.#scaleSets.set(ss.id.toLowerCase(), ss);
     for (const v of state.galleryVersions) this.#versions.set(v.id.toLowerCase(), v);
-    for (const op of state.operations) this.#operations.set(op.id, op);
+    for (const op of state.operations) {
+      this.#operations.set(op.id, op);
+      if (op.status === "InProgress") this.#running.add(op);
+    }
     for (const ss of state.scaleSets) {
       for (const instance of ss.instances) {
+        if (instance.busyUntilSimMs !== undefined) this.#busy.add(instance);
         if (instance.epochs.length === 0) {
           instance.epochs.push({
             fromWallMs: instance.bootedAtWallMs,
@@ -175,17 +186,20 @@ export class Fleet {
   settle(): boolean {
     const simNow = this.clock.simNow();
     let changed = false;
-    for (const ss of this.state.scaleSets) {
-      for (const instance of ss.instances) {
-        if (instance.busyUntilSimMs === undefined || instance.neverReturns) continue;
-        if (simNow < instance.busyUntilSimMs) continue;
-        this.#finishBoot(instance, this.clock.wallAt(instance.busyUntilSimMs));
-        changed = true;
+    for (const instance of this.#busy) {
+      if (instance.busyUntilSimMs === undefined) {
+        this.#busy.delete(instance);
+        continue;
       }
+      if (instance.neverReturns || simNow < instance.busyUntilSimMs) continue;
+      this.#finishBoot(instance, this.clock.wallAt(instance.busyUntilSimMs));
+      this.#busy.delete(instance);
+      changed = true;
     }
-    for (const op of this.state.operations) {
-      if (op.status !== "InProgress") continue;
-      if (this.#settleOperation(op, simNow)) changed = true;
+    for (const op of this.#running) {
+      if (op.status === "InProgress" && !this.#settleOperation(op, simNow)) continue;
+      this.#running.delete(op);
+      changed = true;
     }
     return changed;
   }
@@ -246,7 +260,8 @@ export class Fleet {
   }
 
   activeOperation(ss: ScaleSetState): OperationState | undefined {
-    return this.state.operations.find((op) => op.status === "InProgress" && op.scaleSetId === ss.id);
+    for (const op of this.#running) if (op.status === "InProgress" && op.scaleSetId === ss.id) return op;
+    return undefined;
   }
 
   startOperation(
@@ -268,6 +283,7 @@ export class Fleet {
     };
     this.state.operations.push(op);
     this.#operations.set(op.id, op);
+    this.#running.add(op);
     this.#pruneOperations();
     return op;
   }
@@ -286,6 +302,7 @@ export class Fleet {
       instance.pendingImage = this.resolve(image(instance));
       instance.provisioningState = "Updating";
       instance.busyUntilSimMs = until;
+      this.#busy.add(instance);
       pushEpoch(instance, { fromWallMs: wallNow, behaviourKey: null });
     }
   }
