@@ -39,6 +39,7 @@ export const environmentBindings: readonly EnvironmentBinding[] = [
   { variable: "HOST", key: "server.host", parse: text },
   { variable: "PORT", key: "server.port", parse: integer },
   { variable: "REDIS_URL", key: "redis.url", parse: nullableText, secret: true },
+  { variable: "CANARYD_REDIS_CLUSTER_NODES", key: "redis.clusterNodes", parse: list },
   { variable: "CANARYD_REDIS_KEY_PREFIX", key: "redis.keyPrefix", parse: text },
   { variable: "CANARYD_AZURE_CREDENTIAL", key: "azure.credential", parse: text },
   { variable: "CANARYD_AZURE_CONNECTION_FILE", key: "azure.connectionFile", parse: nullableText },

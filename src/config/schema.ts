@@ -2,6 +2,8 @@
 import { z } from "zod";
 
 const seconds = (min: number) => z.number().int().min(min);
+/** `{tag}`: Redis Cluster hashes only the tag, so every key that starts with it shares one slot. */
+const hashTagged = /^\{[^{}]+\}$/;
 
 export const configSchema = z.strictObject({
   server: z.strictObject({
@@ -10,17 +12,25 @@ export const configSchema = z.strictObject({
     bodyLimitBytes: z.number().int().min(1024),
     mutationsPerMinute: z.number().int().min(1),
   }),
-  redis: z.strictObject({
-    url: z
-      .string()
-      .regex(/^rediss?:\/\//, "a redis:// or rediss:// URL")
-      .nullable(),
-    keyPrefix: z
-      .string()
-      .min(1)
-      .regex(/^[^:]+$/, "no ':' (BullMQ uses it as a separator)"),
-    privateDataDir: z.string().min(1),
-  }),
+  redis: z
+    .strictObject({
+      url: z
+        .string()
+        .regex(/^rediss?:\/\//, "a redis:// or rediss:// URL")
+        .nullable(),
+      clusterNodes: z.array(z.string().regex(/^\S+:\d{1,5}$/, "host:port")),
+      keyPrefix: z
+        .string()
+        .min(1)
+        .regex(/^[^:]+$/, "no ':' (BullMQ uses it as a separator)"),
+      privateDataDir: z.string().min(1),
+    })
+    .refine((redis) => redis.clusterNodes.length === 0 || hashTagged.test(redis.keyPrefix), {
+      path: ["keyPrefix"],
+      message:
+        "must be a Redis Cluster hash tag such as {canaryd} when redis.clusterNodes is set: " +
+        "every script and queue job uses several keys, which must share one slot",
+    }),
   azure: z.strictObject({
     credential: z.enum(["default", "connectionFile", "staticToken"]),
     connectionFile: z.string().min(1).nullable(),

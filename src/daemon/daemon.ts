@@ -1,5 +1,5 @@
 /**
- * The composition root: Redis (configured or private), Azure access (real or the in-process
+ * The composition root: Redis (a configured node or cluster, or a private one), Azure access (real or the in-process
  * simulator), the engine and the API. Everything is built here and nowhere else, and torn down
  * in the reverse order.
  */
@@ -31,7 +31,8 @@ export interface DaemonOptions {
 export interface Daemon {
   /** The API's base URL. */
   url: string;
-  redisUrl: string;
+  /** The Redis node in use; unset on a Redis Cluster (see `config.redis.clusterNodes`). */
+  redisUrl?: string;
   simulator?: RunningSimulator;
   close(): Promise<void>;
 }
@@ -62,7 +63,11 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   };
 
   try {
-    const redisUrl = config.redis.url ?? (await startOwnRedis(config, logger, closers));
+    // A cluster's nodes are given; its URL, if any, only carries credentials.
+    const { clusterNodes } = config.redis;
+    const onCluster = clusterNodes.length > 0;
+    const redisUrl = config.redis.url ?? (onCluster ? undefined : await startOwnRedis(config, logger, closers));
+    if (onCluster) logger.info({ clusterNodes }, "using the Redis Cluster at %s", clusterNodes.join(","));
 
     let simulator: RunningSimulator | undefined;
     if (options.simulateScenario) {
@@ -96,14 +101,19 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     }
 
     const metrics = createMetrics();
-    const engine = await startEngine(config, redisUrl, logger, metrics, timeScale);
+    const engine = await startEngine(config, { redisUrl, clusterNodes }, logger, metrics, timeScale);
     closers.push(() => engine.stop());
 
     const api = await buildApi({ service: engine.service, config, logger, metrics });
     closers.push(() => api.close());
     const url = await listen(api, config);
     logger.info({ url }, "canaryd is serving");
-    return { url, redisUrl, ...(simulator ? { simulator } : {}), close };
+    return {
+      url,
+      ...(redisUrl && !onCluster ? { redisUrl } : {}),
+      ...(simulator ? { simulator } : {}),
+      close,
+    };
   } catch (error) {
     await close();
     throw error;
@@ -128,7 +138,7 @@ async function startOwnRedis(
 
 async function startEngine(
   config: Config,
-  redisUrl: string,
+  redis: { redisUrl: string | undefined; clusterNodes: string[] },
   logger: Logger,
   metrics: CanarydMetrics,
   timeScale: number,
@@ -145,7 +155,7 @@ async function startEngine(
     metrics,
   );
   const engine = createEngine({
-    redisUrl,
+    ...redis,
     config,
     executeEffect,
     logger,

@@ -3,9 +3,9 @@
  * RolloutService. `start()` runs a recovery pass and the workers; `stop()` lets in-flight jobs
  * finish (or, past the grace period, hands them back to the queue for another process).
  * Several processes may run engines on one Redis: they share the queue, the lock serializes steps.
+ * That Redis is one node or a Redis Cluster; on a cluster every key shares the prefix's hash tag.
  */
 import { Queue, Worker } from "bullmq";
-import { Redis } from "ioredis";
 import type { Logger } from "pino";
 import type { Config } from "../config/schema.ts";
 import { errorMessage } from "../logging/redact.ts";
@@ -19,7 +19,7 @@ import { EngineService } from "./engine-service.ts";
 import { engineKeys } from "./keys.ts";
 import { machineDecider, rolloutSettings } from "./machine-decider.ts";
 import { recoverOutbox } from "./recovery.ts";
-import { redisOptionsFromUrl } from "./redis-connection.ts";
+import { createBullConnection, createRedisClient, type RedisTarget } from "./redis-connection.ts";
 import { RolloutLock } from "./rollout-lock.ts";
 import type { RolloutService } from "./rollout-service.ts";
 import { RolloutStore } from "./rollout-store.ts";
@@ -69,7 +69,10 @@ export const defaultEngineTiming: EngineTiming = {
 };
 
 export interface EngineOptions {
-  redisUrl: string;
+  /** One Redis node; with `clusterNodes`, only the credentials and TLS (`rediss:`) of the cluster's nodes. */
+  redisUrl?: string;
+  /** Seed nodes (`host:port`) of a Redis Cluster to run on instead of one node. */
+  clusterNodes?: readonly string[];
   config: Pick<Config, "redis" | "engine">;
   executeEffect: ExecuteEffect;
   /** The rollout machine; tests may drive the engine with another decider. */
@@ -97,20 +100,22 @@ export function createEngine(options: EngineOptions): Engine {
     options.clock === undefined && timing.timeScale !== 1 ? acceleratedClock(timing.timeScale) : undefined;
   const clock = options.clock ?? accelerated ?? systemClock;
   const logger = options.logger.child({ component: "engine" });
-  const connection = redisOptionsFromUrl(options.redisUrl);
+  const target: RedisTarget = { url: options.redisUrl, clusterNodes: options.clusterNodes };
   const prefix = options.config.redis.keyPrefix;
   const keys = engineKeys(prefix);
   // Few retries per command: an API call fails fast with 503 while Redis is away; jobs retry anyway.
-  const redis = new Redis({ ...connection, lazyConnect: true, maxRetriesPerRequest: 3 });
-  const subscriber = new Redis({ ...connection, lazyConnect: true });
+  const redis = createRedisClient(target, { lazyConnect: true, maxRetriesPerRequest: 3 });
+  const subscriber = createRedisClient(target, { lazyConnect: true });
   for (const client of [redis, subscriber]) {
     // ioredis reconnects by itself; the event must be handled or Node treats it as fatal.
     client.on("error", (error: Error) => logger.warn({ reason: error.message }, "redis connection error"));
   }
   const store = new RolloutStore(redis, keys);
   const lock = new RolloutLock(redis, { ttlMs: timing.stepLockTtlMs, waitMs: timing.stepLockWaitMs });
-  const bullConnection = { ...connection, maxRetriesPerRequest: null };
-  const bullQueue = new Queue(effectQueueName, { connection: bullConnection, prefix });
+  const bull = createBullConnection(target, (error) =>
+    logger.warn({ reason: error.message }, "redis connection error"),
+  );
+  const bullQueue = new Queue(effectQueueName, { connection: bull.connection, prefix });
   bullQueue.on("error", (error) => logger.warn({ reason: error.message }, "effects queue error"));
   const queue = new EffectQueue(bullQueue, clock, {
     attempts: options.config.engine.effectAttempts,
@@ -188,7 +193,7 @@ export function createEngine(options: EngineOptions): Engine {
             signal,
           ),
         {
-          connection: bullConnection,
+          connection: bull.connection,
           prefix,
           concurrency: options.config.engine.workerConcurrency,
           lockDuration: timing.jobLockMs,
@@ -218,6 +223,7 @@ export function createEngine(options: EngineOptions): Engine {
         clearTimeout(timer);
       }
       await bullQueue.close();
+      await bull.close();
       // quit() would first (re)connect a client that is not ready; such a client just disconnects.
       await Promise.allSettled(
         [subscriber, redis].map((c) => (c.status === "ready" ? c.quit() : c.disconnect())),

@@ -1,6 +1,6 @@
 /** Runs a Lua script by its SHA, loading it on first use (NOSCRIPT) so each call sends only the hash. */
 import { createHash } from "node:crypto";
-import type { Redis } from "ioredis";
+import type { RedisClient } from "./redis-connection.ts";
 
 export interface LuaScript {
   lua: string;
@@ -11,7 +11,7 @@ export function luaScript(lua: string): LuaScript {
   return { lua, sha: createHash("sha1").update(lua).digest("hex") };
 }
 
-export async function runScript(redis: Redis, script: LuaScript, keys: string[], args: (string | number)[]) {
+export async function runScript(redis: RedisClient, script: LuaScript, keys: string[], args: (string | number)[]) {
   try {
     return await redis.evalsha(script.sha, keys.length, ...keys, ...args);
   } catch (error) {

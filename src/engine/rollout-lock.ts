@@ -6,7 +6,7 @@
  */
 import { randomUUID } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
-import type { Redis } from "ioredis";
+import type { RedisClient } from "./redis-connection.ts";
 import { luaScript, runScript } from "./redis-script.ts";
 import { CanarydError } from "./rollout-service.ts";
 
@@ -26,12 +26,12 @@ export const lockTimeout = (key: string, waitMs: number) =>
   new CanarydError("ROLLOUT_LOCK_TIMEOUT", 503, `rollout lock ${key} stayed busy for ${waitMs} ms`, { key });
 
 export class RolloutLock {
-  readonly redis: Redis;
+  readonly redis: RedisClient;
   readonly options: RolloutLockOptions;
   /** The last step queued per key in this process: the next one starts when it settles. */
   readonly #local = new Map<string, Promise<unknown>>();
 
-  constructor(redis: Redis, options: RolloutLockOptions) {
+  constructor(redis: RedisClient, options: RolloutLockOptions) {
     this.redis = redis;
     this.options = options;
   }

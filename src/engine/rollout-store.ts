@@ -2,7 +2,7 @@
  * The rollout store: snapshots, outbox, timeline and indexes in Redis. Every write that must be
  * atomic is one Lua script (store-scripts.ts); reads are plain commands.
  */
-import type { Redis } from "ioredis";
+import type { RedisClient } from "./redis-connection.ts";
 import type { RolloutPhase, TimelineEntry } from "../domain/rollout-view.ts";
 import { scaleSetKey } from "../domain/scale-set-id.ts";
 import type { PersistedState } from "./decider.ts";
@@ -69,10 +69,10 @@ export type CommitResult =
   | { kind: "busy"; scaleSetId: string; holderId: string };
 
 export class RolloutStore<S extends PersistedState = PersistedState> {
-  readonly redis: Redis;
+  readonly redis: RedisClient;
   readonly keys: EngineKeys;
 
-  constructor(redis: Redis, keys: EngineKeys) {
+  constructor(redis: RedisClient, keys: EngineKeys) {
     this.redis = redis;
     this.keys = keys;
   }

@@ -5,8 +5,9 @@
 import { errorMessage } from "../logging/redact.ts";
 import { CanarydError, type RolloutService, storeUnavailable } from "./rollout-service.ts";
 
+// The last three are a Redis Cluster's: no node reachable, no slot map, or the slot's master down.
 const connectionFailure =
-  /ECONNREFUSED|ECONNRESET|ETIMEDOUT|ENOTFOUND|EHOSTUNREACH|Connection is closed|Stream isn't writeable|max retries per request/i;
+  /ECONNREFUSED|ECONNRESET|ETIMEDOUT|ENOTFOUND|EHOSTUNREACH|Connection is closed|Stream isn't writeable|max retries per request|None of startup nodes is available|Failed to refresh slots cache|CLUSTERDOWN/i;
 
 export function isConnectionError(error: unknown): boolean {
   if (error instanceof CanarydError || !(error instanceof Error)) return false;

@@ -3,17 +3,17 @@
  * rollout's channel; one subscriber connection per engine fans them out to local listeners
  * (SSE streams, waitForTerminal).
  */
-import type { Redis } from "ioredis";
+import type { RedisClient } from "./redis-connection.ts";
 import type { TimelineEntry } from "../domain/rollout-view.ts";
 
 export type TimelineListener = (entry: TimelineEntry) => void;
 
 export class TimelineFeed {
-  readonly subscriber: Redis;
+  readonly subscriber: RedisClient;
   private readonly listeners = new Map<string, Set<TimelineListener>>();
 
   /** `subscriber` must be a dedicated connection: a subscribed connection runs no other command. */
-  constructor(subscriber: Redis) {
+  constructor(subscriber: RedisClient) {
     this.subscriber = subscriber;
     subscriber.on("message", (channel: string, message: string) => {
       const entry = JSON.parse(message) as TimelineEntry;

@@ -3,11 +3,12 @@
  * yes` and `redis-cli --cluster create`, loopback only). What this shows:
  * - every key of the engine and of its BullMQ queue carries the prefix's hash tag, so all of them
  *   share ONE slot: one master holds everything and the other two hold nothing (no sharding);
- * - the engine connects with a single-node client (src/engine/redis-connection.ts has no Cluster
- *   client): pointed at the master that owns the slot it works, pointed at any other master every
- *   command is answered MOVED and the engine cannot serve;
+ * - an engine given one node's URL (no redis.clusterNodes) uses a single-node client: pointed at
+ *   the master that owns the slot it works, pointed at any other master every command is answered
+ *   MOVED and the engine cannot serve (redis.clusterNodes selects the Cluster client instead:
+ *   cluster-engine.test.ts);
  * - BullMQ itself runs on the cluster through an ioredis Cluster client with the hash-tagged
- *   prefix, which is what cluster support in the engine would build on.
+ *   prefix, which is what the engine's cluster mode builds on.
  */
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";

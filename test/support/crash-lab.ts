@@ -1,6 +1,6 @@
 /**
  * A crash lab: the Azure simulator in this process, `canaryd serve` daemons as real child
- * processes on the shared Redis under a key prefix of their own, and the HTTP calls a pipeline
+ * processes on the shared Redis (or a test's Redis Cluster) under a key prefix of their own, and the HTTP calls a pipeline
  * makes. Crash tests kill the daemons with SIGKILL and start new ones on the same Redis and
  * simulator. `close()` kills every daemon it started and deletes every key under its prefix,
  * also when the test failed.
@@ -30,6 +30,11 @@ export interface CrashLabOptions {
   timeScale: number;
   /** Label in the key prefix and temp dir, for finding leftovers. */
   label: string;
+  /**
+   * Seed nodes (`host:port`) of a Redis Cluster the daemons use instead of the shared Redis. The
+   * test owns that cluster and removes it; `close()` then deletes no keys.
+   */
+  clusterNodes?: string[];
 }
 
 export type RolloutDetail = RolloutView & { timeline: TimelineEntry[] };
@@ -111,7 +116,9 @@ export async function startCrashLab(options: CrashLabOptions): Promise<CrashLab>
       const daemon = runCanaryd(
         ["serve", "--config", configFile, "--time-scale", String(options.timeScale)],
         {
-          REDIS_URL: redisUrl,
+          ...(options.clusterNodes
+            ? { REDIS_URL: "", CANARYD_REDIS_CLUSTER_NODES: options.clusterNodes.join(",") }
+            : { REDIS_URL: redisUrl }),
           CANARYD_REDIS_KEY_PREFIX: prefix,
           CANARYD_AZURE_CREDENTIAL: "connectionFile",
           CANARYD_AZURE_CONNECTION_FILE: connectionFile,
@@ -181,7 +188,7 @@ export async function startCrashLab(options: CrashLabOptions): Promise<CrashLab>
       await Promise.all(daemons.splice(0).map((daemon) => daemon.stop("SIGKILL")));
       sim.clearFaults();
       await sim.close();
-      await deleteKeys(prefix);
+      if (!options.clusterNodes) await deleteKeys(prefix);
       await rm(dir, { recursive: true, force: true });
     },
   };

@@ -1,6 +1,6 @@
 /**
  * The daemon's composition for reliability tests, in-process: the simulator's demo fleet (reached
- * through the real SDK clients), an engine on a Redis of the test's choosing, and the API over it.
+ * through the real SDK clients), an engine on a Redis (node or cluster) of the test's choosing, and the API over it.
  * Like src/daemon/daemon.ts, with the engine's timings shortened so recovery shows in seconds.
  */
 import type { FastifyInstance } from "fastify";
@@ -17,7 +17,10 @@ import { type DemoFleet, startDemoFleet } from "../integration/azure/demo-simula
 import { testConfig, testPrefix } from "../integration/engine/support/harness.ts";
 
 export interface StackOptions {
-  redisUrl: string;
+  /** One Redis node, or (with `clusterNodes`) only the cluster's credentials. */
+  redisUrl?: string;
+  /** Seed nodes (`host:port`) of a Redis Cluster to run on instead. */
+  clusterNodes?: string[];
   /** Defaults to a fresh hash-tagged prefix. */
   prefix?: string;
   auth?: Config["auth"];
@@ -55,7 +58,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   const prefix = options.prefix ?? testPrefix();
   const base = testConfig(prefix);
   const config = {
-    redis: { ...base.redis, url: options.redisUrl },
+    redis: { ...base.redis, url: options.redisUrl ?? null, clusterNodes: options.clusterNodes ?? [] },
     engine: {
       ...base.engine,
       pollIntervalSeconds: 0.05,
@@ -83,6 +86,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   });
   const engine = createEngine({
     redisUrl: options.redisUrl,
+    clusterNodes: options.clusterNodes,
     config,
     executeEffect,
     logger,

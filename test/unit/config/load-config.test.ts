@@ -68,6 +68,27 @@ describe("configuration", () => {
     ]);
   });
 
+  it("reads Redis Cluster nodes from CANARYD_REDIS_CLUSTER_NODES, comma-separated", () => {
+    const config = loadConfig({ env: { CANARYD_REDIS_CLUSTER_NODES: "10.0.0.1:7000, 10.0.0.2:7001" } });
+    expect(config.redis.clusterNodes).toEqual(["10.0.0.1:7000", "10.0.0.2:7001"]);
+    expect(loadConfig({ env: {} }).redis.clusterNodes).toEqual([]);
+  });
+
+  it("refuses a key prefix that is not a hash tag on a Redis Cluster, naming the key", () => {
+    const error = refusal(() =>
+      loadConfig({ env: { CANARYD_REDIS_CLUSTER_NODES: "10.0.0.1:7000", CANARYD_REDIS_KEY_PREFIX: "canaryd" } }),
+    );
+    expect(error.key).toBe("redis.keyPrefix");
+    expect(error.message).toMatch(/redis\.keyPrefix = "canaryd": .*hash tag.*redis\.clusterNodes/);
+    // The same prefix is fine on one node, where there are no slots.
+    expect(loadConfig({ env: { CANARYD_REDIS_KEY_PREFIX: "canaryd" } }).redis.keyPrefix).toBe("canaryd");
+  });
+
+  it("refuses a Redis Cluster node that is not host:port", () => {
+    const error = refusal(() => loadConfig({ env: { CANARYD_REDIS_CLUSTER_NODES: "10.0.0.1" } }));
+    expect(error.key).toBe("redis.clusterNodes.0");
+  });
+
   it("uses a simulator connection file when CANARYD_AZURE_CONNECTION_FILE names one", () => {
     const config = loadConfig({ env: { CANARYD_AZURE_CONNECTION_FILE: "var/simulator.json" } });
     expect(config.azure.credential).toBe("connectionFile");

@@ -26,7 +26,7 @@ export function testPrefix(): string {
 
 export function testConfig(prefix: string): Pick<Config, "redis" | "engine"> {
   return {
-    redis: { url: redisUrl, keyPrefix: prefix, privateDataDir: "var/redis" },
+    redis: { url: redisUrl, clusterNodes: [], keyPrefix: prefix, privateDataDir: "var/redis" },
     engine: {
       workerConcurrency: 8,
       maxParallelScaleSets: 4,

@@ -4,7 +4,7 @@ import type { EngineTiming } from "../../../../src/engine/engine.ts";
 
 export function simulatorEngineConfig(prefix: string, redisUrl: string): Pick<Config, "redis" | "engine"> {
   return {
-    redis: { url: redisUrl, keyPrefix: prefix, privateDataDir: "var/redis" },
+    redis: { url: redisUrl, clusterNodes: [], keyPrefix: prefix, privateDataDir: "var/redis" },
     engine: {
       workerConcurrency: 8,
       maxParallelScaleSets: 4,
