@@ -1,7 +1,7 @@
 /**
- * The composition root: Redis (a configured node or cluster, or a private one), Azure access (real or the in-process
- * simulator), the engine and the API. Everything is built here and nowhere else, and torn down
- * in the reverse order.
+ * The composition root: Redis (a configured node or cluster, or a private one), Azure access
+ * (real or the in-process simulator), the engine and the API. Everything is built here and
+ * nowhere else, and torn down in the reverse order.
  */
 import { join } from "node:path";
 import type { FastifyInstance } from "fastify";
@@ -66,8 +66,9 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     // A cluster's nodes are given; its URL, if any, only carries credentials.
     const { clusterNodes } = config.redis;
     const onCluster = clusterNodes.length > 0;
-    const redisUrl = config.redis.url ?? (onCluster ? undefined : await startOwnRedis(config, logger, closers));
-    if (onCluster) logger.info({ clusterNodes }, "using the Redis Cluster at %s", clusterNodes.join(","));
+    const redisUrl =
+      config.redis.url ?? (onCluster ? undefined : await startOwnRedis(config, logger, closers));
+    if (onCluster) logger.info({ clusterNodes }, "using a Redis Cluster");
 
     let simulator: RunningSimulator | undefined;
     if (options.simulateScenario) {

@@ -11,7 +11,12 @@ export function luaScript(lua: string): LuaScript {
   return { lua, sha: createHash("sha1").update(lua).digest("hex") };
 }
 
-export async function runScript(redis: RedisClient, script: LuaScript, keys: string[], args: (string | number)[]) {
+export async function runScript(
+  redis: RedisClient,
+  script: LuaScript,
+  keys: string[],
+  args: (string | number)[],
+) {
   try {
     return await redis.evalsha(script.sha, keys.length, ...keys, ...args);
   } catch (error) {

@@ -2,12 +2,13 @@
  * The rollout store: snapshots, outbox, timeline and indexes in Redis. Every write that must be
  * atomic is one Lua script (store-scripts.ts); reads are plain commands.
  */
-import type { RedisClient } from "./redis-connection.ts";
+
 import type { RolloutPhase, TimelineEntry } from "../domain/rollout-view.ts";
 import { scaleSetKey } from "../domain/scale-set-id.ts";
 import type { PersistedState } from "./decider.ts";
 import type { EngineKeys } from "./keys.ts";
 import type { OutboxEntry } from "./outbox.ts";
+import type { RedisClient } from "./redis-connection.ts";
 import { runScript } from "./redis-script.ts";
 import { commitScript, createScript, noteScript, progressScript } from "./store-scripts.ts";
 

@@ -3,8 +3,9 @@
  * rollout's channel; one subscriber connection per engine fans them out to local listeners
  * (SSE streams, waitForTerminal).
  */
-import type { RedisClient } from "./redis-connection.ts";
+
 import type { TimelineEntry } from "../domain/rollout-view.ts";
+import type { RedisClient } from "./redis-connection.ts";
 
 export type TimelineListener = (entry: TimelineEntry) => void;
 

@@ -46,37 +46,41 @@ async function keysPerMaster(prefix: string): Promise<number[]> {
 
 describe("canaryd's engine on a Redis Cluster of three masters", () => {
   it("completes a good rollout and rolls a bad one back, with every key on one master", async () => {
-    await results.trial("one engine on the cluster: rollout of 1.1.0, then of 1.2.0 (kernel panic)", 2, async () => {
-      const stack = await startStack({ clusterNodes: nodes });
-      try {
-        const { engine, fleet } = stack;
-        const good = await engine.service.start(demoSpec(fleet, "1.1.0", [["web-c"]]), { actor });
-        // Entries published by the commit scripts on the slot's master reach this subscriber.
-        let liveEntries = 0;
-        const unsubscribe = await engine.service.subscribe(good.id, () => {
-          liveEntries += 1;
-        });
-        const completed = await engine.service.waitForTerminal(good.id, 30_000);
-        await unsubscribe();
-        expect(completed.phase, completed.reason).toBe("completed");
-        expect(versionsOf(fleet, ["web-c"])["web-c"]?.every((v) => v === "1.1.0")).toBe(true);
-        expect(liveEntries).toBeGreaterThan(0);
+    await results.trial(
+      "one engine on the cluster: rollout of 1.1.0, then of 1.2.0 (kernel panic)",
+      2,
+      async () => {
+        const stack = await startStack({ clusterNodes: nodes });
+        try {
+          const { engine, fleet } = stack;
+          const good = await engine.service.start(demoSpec(fleet, "1.1.0", [["web-c"]]), { actor });
+          // Entries published by the commit scripts on the slot's master reach this subscriber.
+          let liveEntries = 0;
+          const unsubscribe = await engine.service.subscribe(good.id, () => {
+            liveEntries += 1;
+          });
+          const completed = await engine.service.waitForTerminal(good.id, 30_000);
+          await unsubscribe();
+          expect(completed.phase, completed.reason).toBe("completed");
+          expect(versionsOf(fleet, ["web-c"])["web-c"]?.every((v) => v === "1.1.0")).toBe(true);
+          expect(liveEntries).toBeGreaterThan(0);
 
-        const bad = await engine.service.start(demoSpec(fleet, "1.2.0", [["web-a"]]), { actor });
-        const rolledBack = await engine.service.waitForTerminal(bad.id, 30_000);
-        expect(rolledBack.phase, rolledBack.reason).toBe("rolledBack");
-        expect(versionsOf(fleet, ["web-a"])["web-a"]?.every((v) => v === "1.0.0")).toBe(true);
+          const bad = await engine.service.start(demoSpec(fleet, "1.2.0", [["web-a"]]), { actor });
+          const rolledBack = await engine.service.waitForTerminal(bad.id, 30_000);
+          expect(rolledBack.phase, rolledBack.reason).toBe("rolledBack");
+          expect(versionsOf(fleet, ["web-a"])["web-a"]?.every((v) => v === "1.0.0")).toBe(true);
 
-        expect(await engine.service.ready()).toMatchObject({ ready: true });
-        const perMaster = await keysPerMaster(stack.prefix);
-        expect(perMaster.filter((count) => count > 0)).toHaveLength(1);
-        return {
-          outcome: `completed (web-c on 1.1.0, ${liveEntries} timeline entries live over cluster pub/sub), then rolledBack (web-a back on 1.0.0); keys per master ${perMaster.join(" / ")}: one master holds all`,
-        };
-      } finally {
-        await stack.close();
-      }
-    });
+          expect(await engine.service.ready()).toMatchObject({ ready: true });
+          const perMaster = await keysPerMaster(stack.prefix);
+          expect(perMaster.filter((count) => count > 0)).toHaveLength(1);
+          return {
+            outcome: `completed (web-c on 1.1.0, ${liveEntries} timeline entries live over cluster pub/sub), then rolledBack (web-a back on 1.0.0); keys per master ${perMaster.join(" / ")}: one master holds all`,
+          };
+        } finally {
+          await stack.close();
+        }
+      },
+    );
   });
 
   it("three daemons share concurrent rollouts; one killed with -9 mid-way, the others finish them all", async () => {
@@ -114,7 +118,9 @@ describe("canaryd's engine on a Redis Cluster of three masters", () => {
           await victim.daemon.stop("SIGKILL");
 
           const done: RolloutDetail[] = await Promise.all(
-            started.map((view, i) => lab.waitForTerminal(i % 2 === 0 ? first.url : last.url, view.id, 40_000)),
+            started.map((view, i) =>
+              lab.waitForTerminal(i % 2 === 0 ? first.url : last.url, view.id, 40_000),
+            ),
           );
           const fleet = await witnessFleet(lab);
           plans.forEach((plan, i) => {

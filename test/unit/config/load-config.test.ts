@@ -76,7 +76,9 @@ describe("configuration", () => {
 
   it("refuses a key prefix that is not a hash tag on a Redis Cluster, naming the key", () => {
     const error = refusal(() =>
-      loadConfig({ env: { CANARYD_REDIS_CLUSTER_NODES: "10.0.0.1:7000", CANARYD_REDIS_KEY_PREFIX: "canaryd" } }),
+      loadConfig({
+        env: { CANARYD_REDIS_CLUSTER_NODES: "10.0.0.1:7000", CANARYD_REDIS_KEY_PREFIX: "canaryd" },
+      }),
     );
     expect(error.key).toBe("redis.keyPrefix");
     expect(error.message).toMatch(/redis\.keyPrefix = "canaryd": .*hash tag.*redis\.clusterNodes/);
