@@ -19,21 +19,17 @@ const boolean = (raw: string) => {
   if (["false", "0", "no"].includes(value)) return false;
   return raw;
 };
-/** `name:role:sha256` entries separated by commas. */
-const tokenList = (raw: string) =>
-  raw
-    .split(",")
-    .map((entry) => entry.trim())
-    .filter(Boolean)
-    .map((entry) => {
-      const [name, role, sha256] = entry.split(":");
-      return { name, role, sha256 };
-    });
 const list = (raw: string) =>
   raw
     .split(",")
     .map((entry) => entry.trim())
     .filter(Boolean);
+/** `name:role:sha256` entries separated by commas. */
+const tokenList = (raw: string) =>
+  list(raw).map((entry) => {
+    const [name, role, sha256] = entry.split(":");
+    return { name, role, sha256 };
+  });
 
 export const environmentBindings: readonly EnvironmentBinding[] = [
   { variable: "HOST", key: "server.host", parse: text },

@@ -49,7 +49,7 @@ export async function startPrivateRedis(options: PrivateRedisOptions): Promise<P
     if (await answersFromDir(leftover.port, dataDir))
       return handle(leftover.port, leftover.pid, true, pidFile, portFile);
     // Alive but not ours or not answering: replace it rather than run a second one on the same files.
-    if (isAlive(leftover.pid)) await terminate(leftover.pid);
+    if (isProcessAlive(leftover.pid)) await terminate(leftover.pid);
   }
 
   if (spawnSync("redis-server", ["--version"], { stdio: "ignore" }).error)
@@ -168,7 +168,8 @@ function probeClient(port: number): Redis {
   return client;
 }
 
-function isAlive(pid: number): boolean {
+/** True while a process with this pid exists (signal 0 probes without signalling). */
+export function isProcessAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
@@ -184,12 +185,12 @@ async function terminate(pid: number): Promise<void> {
     return;
   }
   await waitUntilGone(pid, 5_000);
-  if (isAlive(pid)) process.kill(pid, "SIGKILL");
+  if (isProcessAlive(pid)) process.kill(pid, "SIGKILL");
 }
 
 async function waitUntilGone(pid: number, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  while (isAlive(pid) && Date.now() < deadline) await sleep(25);
+  while (isProcessAlive(pid) && Date.now() < deadline) await sleep(25);
 }
 
 function freePort(): Promise<number> {

@@ -2,6 +2,7 @@ import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
+import { isProcessAlive } from "../../src/daemon/private-redis.ts";
 import { type DaemonProcess, projectRoot, runCanaryd } from "../support/daemon-process.ts";
 
 const demoScenario = join(projectRoot, "config/simulator/demo.yaml");
@@ -15,15 +16,6 @@ function envWithout(...names: string[]): NodeJS.ProcessEnv {
   const env = { ...process.env };
   for (const name of names) delete env[name];
   return { ...env, PORT: "0" };
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 describe("canaryd serve", () => {
@@ -40,10 +32,10 @@ describe("canaryd serve", () => {
     const ready = await fetch(`${url}/readyz`);
     expect(ready.status).toBe(200);
     const redisPid = Number(readFileSync(join(cwd, "var/redis/redis.pid"), "utf8"));
-    expect(isAlive(redisPid)).toBe(true);
+    expect(isProcessAlive(redisPid)).toBe(true);
 
     expect(await daemon.stop("SIGTERM")).toBe(0);
-    expect(isAlive(redisPid)).toBe(false);
+    expect(isProcessAlive(redisPid)).toBe(false);
   });
 
   it("refuses a bad configuration value with one message naming the key", async () => {

@@ -3,21 +3,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Redis } from "ioredis";
 import { afterEach, describe, expect, it } from "vitest";
-import { type PrivateRedis, startPrivateRedis } from "../../../src/daemon/private-redis.ts";
+import { isProcessAlive, type PrivateRedis, startPrivateRedis } from "../../../src/daemon/private-redis.ts";
 
 const started: PrivateRedis[] = [];
 afterEach(async () => {
   await Promise.all(started.splice(0).map((redis) => redis.stop()));
 });
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 async function start(dataDir: string): Promise<PrivateRedis> {
   const redis = await startPrivateRedis({ dataDir });
@@ -69,6 +60,6 @@ describe("private redis", () => {
     const dataDir = mkdtempSync(join(tmpdir(), "canaryd-redis-"));
     const redis = await startPrivateRedis({ dataDir });
     await redis.stop();
-    expect(isAlive(redis.pid)).toBe(false);
+    expect(isProcessAlive(redis.pid)).toBe(false);
   });
 });

@@ -9,10 +9,11 @@ import type {
   ExecuteEffect,
   OutcomeBody,
 } from "../../../src/engine/effects/effect-executor.ts";
+import { defaultConfig } from "../../support/default-config.ts";
 
 export const engineConfig: Config["engine"] = {
+  ...defaultConfig.engine,
   workerConcurrency: 4,
-  maxParallelScaleSets: 4,
   pollIntervalSeconds: 0.05,
   gateRetrySeconds: 0.05,
   inconclusiveTimeoutSeconds: 10,
@@ -20,12 +21,6 @@ export const engineConfig: Config["engine"] = {
   replicationTimeoutSeconds: 10,
   upgradeTimeoutSeconds: 30,
   effectAttempts: 3,
-  retryBackoffSeconds: 1,
-  jobLockSeconds: 30,
-  stalledCheckSeconds: 30,
-  recoverySweepSeconds: 15,
-  stepLockSeconds: 15,
-  allowLatestFor: [],
 };
 
 export function spec(

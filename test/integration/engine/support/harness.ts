@@ -13,6 +13,7 @@ import {
   type EngineTiming,
 } from "../../../../src/engine/engine.ts";
 import type { RolloutService } from "../../../../src/engine/rollout-service.ts";
+import { defaultConfig } from "../../../support/default-config.ts";
 import { galleryVersion, scaleSetId } from "./fake-fleet.ts";
 
 export const redisUrl = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
@@ -26,10 +27,10 @@ export function testPrefix(): string {
 
 export function testConfig(prefix: string): Pick<Config, "redis" | "engine"> {
   return {
-    redis: { url: redisUrl, clusterNodes: [], keyPrefix: prefix, privateDataDir: "var/redis" },
+    redis: { ...defaultConfig.redis, url: redisUrl, keyPrefix: prefix },
     engine: {
+      ...defaultConfig.engine,
       workerConcurrency: 8,
-      maxParallelScaleSets: 4,
       pollIntervalSeconds: 0,
       gateRetrySeconds: 0,
       inconclusiveTimeoutSeconds: 0,
@@ -37,12 +38,6 @@ export function testConfig(prefix: string): Pick<Config, "redis" | "engine"> {
       replicationTimeoutSeconds: 0,
       upgradeTimeoutSeconds: 60,
       effectAttempts: 3,
-      retryBackoffSeconds: 1,
-      jobLockSeconds: 30,
-      stalledCheckSeconds: 30,
-      recoverySweepSeconds: 15,
-      stepLockSeconds: 15,
-      allowLatestFor: [],
     },
   };
 }

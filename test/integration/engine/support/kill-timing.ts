@@ -1,27 +1,13 @@
 /** Configuration shared by the kill tests and the engine processes they kill. */
+
 import type { Config } from "../../../../src/config/schema.ts";
 import type { EngineTiming } from "../../../../src/engine/engine.ts";
+import { defaultConfig } from "../../../support/default-config.ts";
 
 export function simulatorEngineConfig(prefix: string, redisUrl: string): Pick<Config, "redis" | "engine"> {
   return {
-    redis: { url: redisUrl, clusterNodes: [], keyPrefix: prefix, privateDataDir: "var/redis" },
-    engine: {
-      workerConcurrency: 8,
-      maxParallelScaleSets: 4,
-      pollIntervalSeconds: 1,
-      gateRetrySeconds: 30,
-      inconclusiveTimeoutSeconds: 600,
-      replicationPollSeconds: 30,
-      replicationTimeoutSeconds: 3600,
-      upgradeTimeoutSeconds: 1800,
-      effectAttempts: 5,
-      retryBackoffSeconds: 1,
-      jobLockSeconds: 30,
-      stalledCheckSeconds: 30,
-      recoverySweepSeconds: 15,
-      stepLockSeconds: 15,
-      allowLatestFor: [],
-    },
+    redis: { ...defaultConfig.redis, url: redisUrl, keyPrefix: prefix },
+    engine: { ...defaultConfig.engine, workerConcurrency: 8, pollIntervalSeconds: 1 },
   };
 }
 
