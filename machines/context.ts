@@ -8,14 +8,18 @@ import type { ImageReference } from "../src/domain/image.ts";
 import type { RolloutSpec } from "../src/domain/spec.ts";
 
 export interface RolloutSettings {
-  /** Wait between evaluations of a gate that answered `inconclusive`. */
+  /** Wait between evaluations of a verdict the runbook waits for that answered `inconclusive`. */
   gateRetrySeconds: number;
   /** After this long of inconclusive answers the gate's `onInconclusive` decides. */
   inconclusiveTimeoutSeconds: number;
   replicationPollSeconds: number;
   replicationTimeoutSeconds: number;
-  /** Overrides the spec's `strategy.maxParallelScaleSets` (an operator's cap). */
+  /** An operator's cap on the spec's `strategy.maxParallelScaleSets`. */
   maxParallelScaleSets?: number;
+  /** How long a rollback retries transient Azure failures before it ends `failed` (default 14400). */
+  rollbackPersistSeconds?: number;
+  /** First wait of the rollback's convergence loop after a transient failure; doubles, capped at 300 s (default 10). */
+  rollbackRetrySeconds?: number;
 }
 
 export interface BatchProgress {
@@ -25,40 +29,93 @@ export interface BatchProgress {
   gateResults: GateResult[];
 }
 
+/** How the timeline names a batch. */
+export function batchLabel(batch: BatchProgress, index: number): string {
+  return batch.kind === "canary"
+    ? "canary batch"
+    : batch.kind === "newInstances"
+      ? "new instances"
+      : `batch ${index}`;
+}
+
+/** Every state of the per-scale-set statechart; `scale-set.chart.ts` says what each waits for. */
+export const scaleSetStates = [
+  "waiting",
+  "held",
+  "settingModel",
+  "upgrading",
+  "verifyingBatch",
+  "baking",
+  "verifyingBake",
+  "awaitingApproval",
+  "betweenBatches",
+  "observing",
+  "gateHeld",
+  "completed",
+  "rollbackWaitingInFlight",
+  "reverting",
+  "inspecting",
+  "rollbackUpgrading",
+  "rollbackVerifying",
+  "rollbackGateRetry",
+  "rollbackRetryWait",
+  "rolledBack",
+  "rollbackFailed",
+  "untouched",
+] as const;
+export type ScaleSetState = (typeof scaleSetStates)[number];
+
+/** What a scale set that a pause caught does on `resume`: the change it was about to start. */
+export type Continuation =
+  | { next: "writeModel" }
+  | { next: "upgrade"; batch: number; instanceIds: string[] }
+  | { next: "observe" };
+
 /**
- * Where one scale set is in its runbook. Rollout steps first, then rollback steps:
- * - `held`: a pause caught it before its next change (`resumeWith` says which).
- * - `gateHeld`: a gate failed or stayed inconclusive and the spec says pause; resume re-evaluates.
- * - `untouched`: a rollback found nothing of ours on it.
+ * The analysis region of a scale set (orthogonal to its runbook state): from the moment its canary
+ * is back until it completes, its gates are evaluated every `strategy.analysis.intervalSeconds`.
  */
-export type ScaleSetStep =
-  | "waiting"
-  | "settingModel"
-  | "upgrading"
-  | "gating"
-  | "gateRetry"
-  | "baking"
-  | "awaitingApproval"
-  | "betweenBatches"
-  | "observing"
-  | "held"
-  | "gateHeld"
-  | "completed"
-  | "rollbackWaitingInFlight"
-  | "reverting"
-  | "rollbackUpgrading"
-  | "rollbackGating"
-  | "rollbackGateRetry"
-  | "rolledBack"
-  | "rollbackFailed"
-  | "untouched";
+export interface AnalysisProgress {
+  /** `evaluating`: an evaluateGates is pending; `waiting`: its next timer is. */
+  status: "off" | "evaluating" | "waiting";
+  /** The runbook waits for a verdict (a batch is back, or the bake ended). */
+  want?: {
+    /** The verdict ends a bake: metric gates must cover their window. */
+    final: boolean;
+    /** The pending evaluation was issued after the verdict was asked for, so it answers it. */
+    answered: boolean;
+  };
+  /** Failed evaluations per gate since the canary came back (compared with `failureLimit`). */
+  failures: Record<string, number>;
+  /** Consecutive inconclusive evaluations while watching. */
+  inconclusiveRounds: number;
+  /** Identical passes collapse into one timeline entry: how many, from when to when. */
+  streak?: { count: number; from: string; to: string };
+  /** When the canary came back: metric windows start no earlier. */
+  since?: string;
+}
+
+/** The rollback's convergence loop for one scale set. */
+export interface RollbackProgress {
+  /** When this rollback (or its latest resumption) began: the persistence budget counts from here. */
+  startedAt?: string;
+  /** Transient failures waited out so far in this rollback. */
+  retries: number;
+  /** Instances the loop brought back (upgraded to the previous image and verified). */
+  revertedInstanceIds: string[];
+  /** The batch being upgraded back or verified. */
+  batch: string[];
+  /** The last thing that went wrong (a transient failure being retried, or why it stopped). */
+  lastError?: string;
+}
 
 export interface ScaleSetProgress {
   id: string;
   wave: string;
   waveIndex: number;
-  step: ScaleSetStep;
-  resumeWith?: "setModel" | "observe";
+  /** Set only by `enter` in scale-set.chart.ts. */
+  state: ScaleSetState;
+  resumeWith?: Continuation;
   /** Recorded at preflight from the model (invariant 1): set once, never overwritten. */
   previousImage?: ImageReference;
   location?: string;
@@ -68,15 +125,21 @@ export interface ScaleSetProgress {
   currentBatch: number;
   /** Instances canaryd knows exist (planned, protected or noticed later). */
   knownInstanceIds: string[];
-  /** Instances asked to take the new model: a rollback brings each back (invariant 2). */
+  /** Instances asked to take the new model. */
   touchedInstanceIds: string[];
+  /** When each instance came back on the new image (ISO): analysis evaluates exactly these. */
+  upgradedAt: Record<string, string>;
   protectedInstanceIds: string[];
   /** A setModelImage was issued: the model may hold the target, so rollback reverts it. */
   modelWriteIssued: boolean;
   /** Someone else changed the model: canaryd does not write it again. */
   conflict?: { found: ImageReference };
+  /** Evaluations of the verdict the runbook (or the rollback's health check) waits for. */
   gateAttempt: number;
-  gateSince?: string;
+  /** Which verification a gate hold interrupted: resume re-enters it. */
+  verifying?: "batch" | "bake";
+  analysis: AnalysisProgress;
+  rollback: RollbackProgress;
   rollbackResults: GateResult[];
   failure?: string;
 }
@@ -107,8 +170,10 @@ export interface RolloutContext {
   reason?: string;
   /** Effects emitted and not yet answered, by id. An outcome for any other id is stale. */
   pending: Record<string, Effect>;
-  /** Set by a step that decided the rollout must roll back; the machine then enters rollingBack. */
-  rollbackRequest?: { reason: string; actor: string };
+  /** Set only by `requestRollback` (rollback-request.ts); the machine then enters rollingBack. */
+  rollbackRequest?: { reason: string; actor: string; cause?: string };
+  /** A failed rollout whose scale sets on-call handed back as they are (`release`). */
+  released?: { actor: string; reason: string; at: string };
   /** True while paused: scale sets stop before their next change. */
   hold: boolean;
   /** Set by a step that decided to pause (a gate with automatic rollback off, or onInconclusive pause). */
@@ -140,11 +205,15 @@ export function note(
   ctx.log.push(data ? { type, message, actor, data } : { type, message, actor });
 }
 
-/** Forget pending effects matching `drop`: their outcomes will arrive stale and be ignored. */
+/**
+ * Forget pending effects matching `drop`: their outcomes will arrive stale and be ignored. One
+ * emitted earlier in this same step never reaches the outbox at all.
+ */
 export function cancelPending(ctx: RolloutContext, drop: (e: Effect) => boolean): void {
   for (const [id, effect] of Object.entries(ctx.pending)) {
     if (drop(effect)) delete ctx.pending[id];
   }
+  ctx.outbox = ctx.outbox.filter((e) => e.id in ctx.pending);
 }
 
 /**
@@ -159,4 +228,12 @@ export function retainedResult(result: GateResult): GateResult {
     Object.entries(result.evidence).filter(([, value]) => !Array.isArray(value)),
   );
   return { ...result, evidence };
+}
+
+/**
+ * Moves a scale set to another state of its chart. Every handler's move is checked against the
+ * targets the chart declares for it (scale-set.chart.ts), so the chart is what the code does.
+ */
+export function enter(ss: ScaleSetProgress, state: ScaleSetState): void {
+  ss.state = state;
 }

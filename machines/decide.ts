@@ -14,7 +14,7 @@ import { isOutcome, type MachineEvent, type RolloutStateName, rolloutMachine } f
 export type { RolloutSettings } from "./context.ts";
 
 /** Bump when the persisted shape changes incompatibly; the engine refuses what it cannot read. */
-export const rolloutSchemaVersion = 1;
+export const rolloutSchemaVersion = 2;
 
 /** What the engine stores: plain JSON. `revision` increases by one per accepted event. */
 export interface PersistedRollout {
@@ -87,7 +87,8 @@ const notAllowed: Record<UserEventType, string> = {
   resume: "resume continues a paused rollout",
   approve: "approve answers a rollout that is waiting for approval",
   abort: "abort stops a rollout that has not ended",
-  rollback: "rollback reverts a rollout that has not ended, or one that completed",
+  rollback: "rollback reverts a rollout that has not ended, one that completed, or resumes one that failed",
+  release: "release hands back the scale sets of a failed rollout that still holds them",
 };
 
 /** Whether a user event would be accepted now; the reason is for a person (the API's 409). */

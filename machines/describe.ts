@@ -2,49 +2,15 @@
 import {
   type RolloutPhase,
   type RolloutView,
-  type ScaleSetPhase,
   type ScaleSetView,
   terminalPhases,
 } from "../src/domain/rollout-view.ts";
 import type { ScaleSetProgress } from "./context.ts";
 import type { PersistedRollout } from "./decide.ts";
+import { unconverged } from "./rollback-runbook.ts";
+import { scaleSetPhase } from "./scale-set.chart.ts";
 
-export function scaleSetPhase(ss: ScaleSetProgress): ScaleSetPhase {
-  const batchKind = ss.batches[ss.currentBatch]?.kind;
-  switch (ss.step) {
-    case "waiting":
-    case "untouched":
-      return "waiting";
-    case "settingModel":
-      return "updatingModel";
-    case "upgrading":
-    case "gating":
-    case "gateRetry":
-    case "gateHeld":
-      return batchKind === "canary" ? "canary" : "promoting";
-    case "baking":
-      return "baking";
-    case "awaitingApproval":
-      return "awaitingApproval";
-    case "betweenBatches":
-    case "observing":
-      return "promoting";
-    case "held":
-      return ss.resumeWith === "setModel" ? "waiting" : "promoting";
-    case "completed":
-      return "completed";
-    case "rollbackWaitingInFlight":
-    case "reverting":
-    case "rollbackUpgrading":
-    case "rollbackGating":
-    case "rollbackGateRetry":
-      return "rollingBack";
-    case "rolledBack":
-      return "rolledBack";
-    case "rollbackFailed":
-      return "failed";
-  }
-}
+export { scaleSetPhase } from "./scale-set.chart.ts";
 
 /** Least advanced first: the summary shows what the slowest moving scale set is doing. */
 const progressOrder: RolloutPhase[] = ["canary", "baking", "promoting"];
@@ -65,18 +31,23 @@ export function isTerminal(state: PersistedRollout): boolean {
   return terminalPhases.has(describePhase(state));
 }
 
-/** Scale sets this rollout holds (invariant 3): all of its scale sets until it ends. */
+/**
+ * Scale sets this rollout holds (invariants 3 and 7): all of its scale sets until it ends; after
+ * it ended `failed`, every scale set whose rollback did not converge, until on-call releases them.
+ */
 export function heldScaleSetIds(state: PersistedRollout): string[] {
+  if (state.state === "failed")
+    return state.context.released ? [] : unconverged(state.context).map((s) => s.id);
   return isTerminal(state) ? [] : state.context.scaleSets.map((s) => s.id);
 }
 
-const ended = new Set(["completed", "rolledBack", "rollbackFailed"]);
+const ended = new Set(["completed", "rolledBack", "rollbackFailed", "untouched"]);
 
 /** pending: none of its scale sets started; done: all of them ended (or the rollout did); else active. */
 function waveStatus(members: ScaleSetProgress[], rolloutEnded: boolean): "pending" | "active" | "done" {
-  const started = members.some((s) => s.step !== "waiting" && s.step !== "untouched");
+  const started = members.some((s) => s.state !== "waiting" && s.state !== "untouched");
   if (!started) return "pending";
-  return rolloutEnded || members.every((s) => ended.has(s.step)) ? "done" : "active";
+  return rolloutEnded || members.every((s) => ended.has(s.state)) ? "done" : "active";
 }
 
 export type RolloutDescription = Omit<RolloutView, "createdAt" | "updatedAt">;

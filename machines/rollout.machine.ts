@@ -6,35 +6,52 @@
  *                 v                 v                   v  | resume
  *             rejected          rejected             paused
  *
- *   running / paused / completed --(gate failed, platform failure, conflict, abort, rollback,
- *   approval timeout)--> rollingBack -> rolledBack   (or failed: the rollback could not finish)
+ *   running / paused / completed --(any rollback request)--> rollingBack -> rolledBack
+ *                                                                   |  ^
+ *                                                                   v  | rollback (resume the loop)
+ *                                                                  failed --release--> (claims handed back)
  *
- * `running` moves the scale sets of each wave through their runbook (scale-set-runbook.ts):
- * model write, canary batch, gates, bake, approval, promotion batches. Every path to rollback:
- * - a gate fails (or stays inconclusive with onInconclusive fail) and rollback.automatic is on;
- *   with it off the rollout pauses instead, and resume re-evaluates the gates;
+ * This machine coordinates; each scale set runs its own statechart (scale-set.chart.ts: the
+ * rollout runbook, the analysis region, the rollback's convergence loop). Every path to rollback
+ * goes through one function, `requestRollback` (rollback-request.ts); the causes:
+ * - a gate fails more than `strategy.analysis.failureLimit` times (or stays inconclusive with
+ *   onInconclusive fail) and rollback.automatic is on; with it off the rollout pauses instead,
+ *   and resume re-evaluates the gates;
  * - a platform failure (instances.upgradeFailed, effect.failed): the reason says it is Azure's;
- * - model.conflict: someone else changed a scale set's model. canaryd never writes that scale set
- *   again, reverts the others and ends `rolledBack` with the conflict as the reason (its own
- *   changes are all undone; the conflicting model is left for its owner);
+ * - model.conflict: someone else changed a scale set's model (found at our write, or by the model
+ *   guard before an instance upgrade). canaryd never writes that scale set again; if instances of
+ *   it took our image, its rollback cannot converge and the rollout ends `failed`, naming it;
  * - no approval within strategy.approvalTimeoutSeconds;
- * - a person's `abort` or `rollback` (rollback also after `completed`). Before any model write
- *   there is nothing to revert, so the rollout goes straight to `rolledBack`.
- * `pause` stops each scale set before its next change; effects in flight still report.
+ * - a person's `abort` or `rollback` (rollback also after `completed`, and from `failed`, where it
+ *   resumes the convergence loop). Before any model write there is nothing to revert, so the
+ *   rollout goes straight to `rolledBack`.
+ * `failed` keeps the claim on every scale set whose rollback did not converge until `release`.
+ * `pause`: nothing new starts from any path (model writes, upgrades, the read before a batch)
+ * until `resume`; effects in flight still report, and the analysis keeps reading.
  *
  * The machine is a pure decider: it never performs I/O and keeps no timers; each step appends
- * effects to the outbox in context, and the engine feeds their outcomes back as events. Outcomes for effects that are not
- * pending are stale: no transition takes them.
+ * effects to the outbox in context, and the engine feeds their outcomes back as events. Outcomes
+ * for effects that are not pending are stale: no transition takes them.
  */
 import { and, assign, not, setup } from "xstate";
-import type { Effect, OutcomeEvent, RolloutEvent, UserEvent } from "../src/domain/effects.ts";
+import {
+  type Effect,
+  type OutcomeEvent,
+  outcomeTypes,
+  type RolloutEvent,
+  type UserEvent,
+  userActions,
+} from "../src/domain/effects.ts";
 import { sameScaleSet } from "../src/domain/scale-set-id.ts";
 import type { RolloutSpec } from "../src/domain/spec.ts";
+import { newAnalysis } from "./analysis.ts";
 import { emitEffect, note, outcomeActor, type RolloutContext, type RolloutSettings } from "./context.ts";
 import { pollReplication, recordPreflight, replicationTimedOut } from "./preflight.ts";
-import { applyRollbackOutcome, beginRollback, rollbackFinished } from "./rollback-runbook.ts";
+import { requestRollback } from "./rollback-request.ts";
+import { beginRollback, rollbackFinished, unconverged } from "./rollback-runbook.ts";
+import { applyScaleSetOutcome } from "./scale-set.chart.ts";
 import {
-  applyRolloutOutcome,
+  approvalTimedOut,
   approveWave,
   awaitingApproval,
   resumeScaleSets,
@@ -53,27 +70,12 @@ export interface RolloutInput {
   settings: RolloutSettings;
 }
 
-const outcomeTypes = [
-  "preflight.passed",
-  "preflight.refused",
-  "replication.checked",
-  "model.updated",
-  "model.conflict",
-  "instances.upgraded",
-  "instances.upgradeFailed",
-  "scaleSet.observed",
-  "gates.evaluated",
-  "timer.fired",
-  "model.reverted",
-  "effect.failed",
-] as const satisfies readonly OutcomeEvent["type"][];
-
 export function isOutcome(event: MachineEvent): event is OutcomeEvent {
   return (outcomeTypes as readonly string[]).includes(event.type);
 }
 
 export function isUserEvent(event: MachineEvent): event is UserEvent {
-  return ["pause", "resume", "approve", "abort", "rollback"].includes(event.type);
+  return (userActions as readonly string[]).includes(event.type);
 }
 
 /**
@@ -94,22 +96,20 @@ function takeEffect(ctx: RolloutContext, event: MachineEvent): Effect | undefine
   return effect;
 }
 
-function applyOutcome(ctx: RolloutContext, event: MachineEvent, rollingBack: boolean): void {
+function applyOutcome(ctx: RolloutContext, event: MachineEvent): void {
   const effect = takeEffect(ctx, event);
   if (!effect || !isOutcome(event)) return;
   if (effect.kind === "startTimer" && effect.timer === "approvalTimeout") {
-    ctx.approvalTimerEffectId = undefined;
-    ctx.rollbackRequest = {
-      reason: `no approval within ${effect.delaySeconds}s (strategy.approvalTimeoutSeconds)`,
-      actor: outcomeActor,
-    };
+    approvalTimedOut(ctx, effect);
     return;
   }
   const scaleSetId = "scaleSetId" in effect ? effect.scaleSetId : undefined;
   const ss = ctx.scaleSets.find((s) => s.id === scaleSetId);
-  if (!ss) return;
-  if (rollingBack) applyRollbackOutcome(ctx, ss, effect, event);
-  else applyRolloutOutcome(ctx, ss, effect, event);
+  if (ss) applyScaleSetOutcome(ctx, ss, effect, event);
+}
+
+function eventTime(event: MachineEvent): string {
+  return "at" in event ? event.at : "";
 }
 
 function userActor(event: MachineEvent): string {
@@ -140,7 +140,8 @@ export const rolloutMachine = setup({
     holdRequested: ({ context }) => context.holdRequest !== undefined,
     allDone: ({ context }) => context.allDone,
     rollbackFinished: ({ context }) => rollbackFinished(context),
-    rollbackIncomplete: ({ context }) => context.scaleSets.some((s) => s.step === "rollbackFailed"),
+    rollbackIncomplete: ({ context }) => unconverged(context).length > 0,
+    notReleased: ({ context }) => context.released === undefined,
   },
   actions: {
     requestPreflight: assign(({ context }) =>
@@ -215,10 +216,7 @@ export const rolloutMachine = setup({
       }),
     ),
     startScaleSets: assign(({ context }) => withDraft(context, (d) => startNextScaleSets(d))),
-    applyOutcome: assign(({ context, event }) => withDraft(context, (d) => applyOutcome(d, event, false))),
-    applyRollbackOutcome: assign(({ context, event }) =>
-      withDraft(context, (d) => applyOutcome(d, event, true)),
-    ),
+    applyOutcome: assign(({ context, event }) => withDraft(context, (d) => applyOutcome(d, event))),
     pause: assign(({ context, event }) =>
       withDraft(context, (d) => {
         const reason = userReason(event);
@@ -264,13 +262,32 @@ export const rolloutMachine = setup({
       withDraft(context, (d) => {
         const reason = userReason(event);
         const verb = event.type === "abort" ? "aborted" : "rollback requested";
-        d.rollbackRequest = {
-          reason: `${verb} by ${userActor(event)}${reason ? `: ${reason}` : ""}`,
-          actor: userActor(event),
-        };
+        requestRollback(
+          d,
+          event.type === "abort" ? "abort" : "rollback",
+          `${verb} by ${userActor(event)}${reason ? `: ${reason}` : ""}`,
+          userActor(event),
+        );
       }),
     ),
-    beginRollback: assign(({ context }) => withDraft(context, (d) => beginRollback(d))),
+    beginRollback: assign(({ context, event }) =>
+      withDraft(context, (d) => beginRollback(d, eventTime(event))),
+    ),
+    release: assign(({ context, event }) =>
+      withDraft(context, (d) => {
+        const actor = userActor(event);
+        const reason = userReason(event) ?? "";
+        const held = unconverged(d).map((s) => s.id);
+        d.released = { actor, reason, at: eventTime(event) };
+        note(
+          d,
+          "rollout.released",
+          `${actor} released ${held.length} scale set(s) as they are: ${reason}`,
+          { scaleSetIds: held, reason },
+          actor,
+        );
+      }),
+    ),
     settle: assign(({ context }) =>
       withDraft(context, (d) => {
         d.pending = {};
@@ -290,12 +307,15 @@ export const rolloutMachine = setup({
     ),
     noteFailed: assign(({ context }) =>
       withDraft(context, (d) => {
-        const why = d.scaleSets
-          .filter((s) => s.step === "rollbackFailed")
-          .map((s) => `${s.id}: ${s.failure ?? "unknown"}`)
-          .join("; ");
+        const stuck = unconverged(d);
+        const why = stuck.map((s) => `${s.id}: ${s.failure ?? "unknown"}`).join("; ");
         d.reason = `rollback could not finish (${why}); after: ${d.reason ?? "rollback"}`;
-        note(d, "rollout.failed", `Failed: ${d.reason}. A human must look.`);
+        note(
+          d,
+          "rollout.failed",
+          `Failed: ${d.reason}. The rollout keeps its claim on ${stuck.length} scale set(s): rollback resumes the loop, release hands them back.`,
+          { scaleSetIds: stuck.map((s) => s.id) },
+        );
       }),
     ),
     noteRejected: assign(({ context }) =>
@@ -323,14 +343,17 @@ export const rolloutMachine = setup({
               id,
               wave: wave.name,
               waveIndex,
-              step: "waiting" as const,
+              state: "waiting" as const,
               batches: [],
               currentBatch: 0,
               knownInstanceIds: [],
               touchedInstanceIds: [],
+              upgradedAt: {},
               protectedInstanceIds: [],
               modelWriteIssued: false,
               gateAttempt: 0,
+              analysis: newAnalysis(),
+              rollback: { retries: 0, revertedInstanceIds: [], batch: [] },
               rollbackResults: [],
             })),
           ),
@@ -432,9 +455,7 @@ export const rolloutMachine = setup({
         { guard: and(["rollbackFinished", "rollbackIncomplete"]), target: "failed" },
         { guard: and(["rollbackFinished", not("rollbackIncomplete")]), target: "rolledBack" },
       ],
-      on: Object.fromEntries(
-        outcomeTypes.map((t) => [t, { guard: "isPending", actions: "applyRollbackOutcome" }]),
-      ),
+      on: Object.fromEntries(outcomeTypes.map((t) => [t, { guard: "isPending", actions: "applyOutcome" }])),
     },
     completed: {
       entry: ["settle", "noteCompleted"],
@@ -442,7 +463,13 @@ export const rolloutMachine = setup({
     },
     rolledBack: { type: "final", entry: ["settle", "noteRolledBack"] },
     rejected: { type: "final", entry: ["settle", "noteRejected"] },
-    failed: { type: "final", entry: ["settle", "noteFailed"] },
+    failed: {
+      entry: ["settle", "noteFailed"],
+      on: {
+        rollback: { guard: "notReleased", target: "rollingBack", actions: "requestRollbackByUser" },
+        release: { guard: "notReleased", actions: "release" },
+      },
+    },
   },
 });
 

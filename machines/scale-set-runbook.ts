@@ -1,52 +1,45 @@
 /**
- * The rollout runbook for one scale set, step by step, as pure functions over a draft context:
+ * What a scale set does while it rolls out: the actions of the rollout half of its statechart
+ * (scale-set.chart.ts says which outcome, in which state, runs which of these):
  *
- *   setModelImage -> upgrade canary batch -> gates -> bake -> (approval) ->
- *   for each promotion batch: observe new instances (gate them like a batch) -> upgrade -> gates
- *   -> pause between batches -> completed; then the next waiting scale set of the wave starts (up
- *   to the parallel cap), and the next wave when this one is done.
+ *   waiting -> settingModel -> upgrading canary -> verifyingBatch -> baking -> verifyingBake ->
+ *   (awaitingApproval) -> observing -> upgrading batch i -> verifyingBatch -> (betweenBatches) ->
+ *   observing -> ... -> completed; then the next waiting scale set of the wave starts (up to the
+ *   parallel cap), and the next wave when this one is done.
  *
- * Approval: `afterCanary` asks once, in the first wave; `eachWave` asks in every wave. One
- * `approve` releases every scale set of the current wave that waits after its canary bake.
- *
- * Anything that goes wrong is reported through `ctx.rollbackRequest` (automatic rollback) or
- * `ctx.holdRequest` (pause); the machine (rollout.machine.ts) turns those into its phases, and
- * rollback-runbook.ts takes over.
+ * Gates are the analysis region's business (analysis.ts): it watches from the canary's return to
+ * completion and answers the verdicts the runbook asks for. Every change (model write, instance
+ * upgrade, and the read that precedes a batch) goes through `whenFree`: while the rollout is
+ * paused the scale set parks in `held` with what it was about to do, so nothing new starts from
+ * any path until `resume`. Anything that must be reverted goes through `requestRollback`.
  */
 import type { Effect, OutcomeEvent } from "../src/domain/effects.ts";
 import { formatImage } from "../src/domain/image-reference.ts";
 import { scaleSetName } from "../src/domain/scale-set-id.ts";
+import { type AnalysisListener, startAnalysis, stopAnalysis, wantVerdict } from "./analysis.ts";
 import {
   type BatchProgress,
+  batchLabel,
+  type Continuation,
   cancelPending,
   emitEffect,
+  enter,
   note,
   type RolloutContext,
-  retainedResult,
   type ScaleSetProgress,
 } from "./context.ts";
 import { RolloutInvariantError } from "./errors.ts";
+import { requestRollback } from "./rollback-request.ts";
 
+/** Scale sets of one wave moving at once: the spec's value, capped by the operator's. */
 export function maxParallel(ctx: RolloutContext): number {
-  return Math.max(1, ctx.settings.maxParallelScaleSets ?? ctx.spec.strategy.maxParallelScaleSets);
-}
-
-/** Attempts a gate gets while answering inconclusive (the first evaluation included). */
-export function maxGateAttempts(ctx: RolloutContext): number {
-  const { inconclusiveTimeoutSeconds, gateRetrySeconds } = ctx.settings;
-  return Math.max(1, Math.floor(inconclusiveTimeoutSeconds / Math.max(1, gateRetrySeconds)));
+  const wanted = ctx.spec.strategy.maxParallelScaleSets;
+  const cap = ctx.settings.maxParallelScaleSets ?? wanted;
+  return Math.max(1, Math.min(wanted, cap));
 }
 
 export function name(ss: ScaleSetProgress): string {
   return scaleSetName(ss.id);
-}
-
-function batchLabel(batch: BatchProgress, index: number): string {
-  return batch.kind === "canary"
-    ? "canary batch"
-    : batch.kind === "newInstances"
-      ? "new instances"
-      : `batch ${index}`;
 }
 
 function currentBatch(ss: ScaleSetProgress): BatchProgress | undefined {
@@ -57,13 +50,15 @@ function addTouched(ss: ScaleSetProgress, ids: string[]): void {
   for (const id of ids) if (!ss.touchedInstanceIds.includes(id)) ss.touchedInstanceIds.push(id);
 }
 
+const idle = new Set(["waiting", "completed"]);
+
 // ---------------------------------------------------------------- starting scale sets, wave by wave
 
 /** Starts waiting scale sets of the current wave up to the cap; moves to the next wave when one is done. */
 export function startNextScaleSets(ctx: RolloutContext): void {
   for (;;) {
     const wave = ctx.scaleSets.filter((s) => s.waveIndex === ctx.waveIndex);
-    if (wave.length > 0 && wave.every((s) => s.step === "completed")) {
+    if (wave.length > 0 && wave.every((s) => s.state === "completed")) {
       const waveName = ctx.spec.waves[ctx.waveIndex]?.name ?? String(ctx.waveIndex);
       note(ctx, "wave.completed", `Wave ${waveName} completed`, { wave: waveName });
       ctx.waveIndex += 1;
@@ -73,29 +68,57 @@ export function startNextScaleSets(ctx: RolloutContext): void {
       }
       continue;
     }
-    let active = wave.filter((s) => s.step !== "waiting" && s.step !== "completed").length;
+    let active = wave.filter((s) => !idle.has(s.state)).length;
     for (const ss of wave) {
       if (active >= maxParallel(ctx)) break;
-      if (ss.step !== "waiting") continue;
-      if (active === 0 && wave.every((s) => s.step === "waiting")) {
+      if (ss.state !== "waiting") continue;
+      if (active === 0 && wave.every((s) => s.state === "waiting")) {
         note(ctx, "wave.started", `Wave ${ss.wave} started`, { wave: ss.wave });
       }
-      writeModel(ctx, ss);
+      note(ctx, "scaleSet.started", `${name(ss)}: started`, { scaleSetId: ss.id, wave: ss.wave });
+      whenFree(ctx, ss, { next: "writeModel" });
       active += 1;
     }
     return;
   }
 }
 
-function writeModel(ctx: RolloutContext, ss: ScaleSetProgress): void {
+// ---------------------------------------------------------------- changes, each behind the pause
+
+/** Starts a change now, or parks the scale set in `held` with it while the rollout is paused. */
+function whenFree(ctx: RolloutContext, ss: ScaleSetProgress, change: Continuation): void {
   if (ctx.hold) {
-    ss.step = "held";
-    ss.resumeWith = "setModel";
+    enter(ss, "held");
+    ss.resumeWith = change;
+    note(ctx, "scaleSet.held", `${name(ss)}: paused before its next change (${change.next})`, {
+      scaleSetId: ss.id,
+      next: change.next,
+    });
     return;
   }
+  switch (change.next) {
+    case "writeModel":
+      writeModel(ctx, ss);
+      return;
+    case "upgrade":
+      upgradeBatch(ctx, ss, change.batch, change.instanceIds);
+      return;
+    case "observe":
+      enter(ss, "observing");
+      emitEffect(ctx, {
+        kind: "observeScaleSet",
+        scaleSetId: ss.id,
+        knownInstanceIds: [...ss.knownInstanceIds],
+        image: ctx.targetImage,
+      });
+      return;
+  }
+}
+
+function writeModel(ctx: RolloutContext, ss: ScaleSetProgress): void {
   if (!ss.previousImage)
     throw new RolloutInvariantError(`invariant 1: no previous image recorded for ${ss.id}`);
-  ss.step = "settingModel";
+  enter(ss, "settingModel");
   ss.modelWriteIssued = true;
   emitEffect(ctx, {
     kind: "setModelImage",
@@ -105,25 +128,18 @@ function writeModel(ctx: RolloutContext, ss: ScaleSetProgress): void {
   });
 }
 
-// ---------------------------------------------------------------- batches
-
 function upgradeBatch(ctx: RolloutContext, ss: ScaleSetProgress, index: number, instanceIds: string[]): void {
   const batch = ss.batches[index];
-  if (!batch) return;
+  if (!batch) throw new RolloutInvariantError(`${ss.id} has no batch ${index}`);
   ss.currentBatch = index;
   batch.status = "upgrading";
-  ss.step = "upgrading";
+  enter(ss, "upgrading");
   addTouched(ss, batch.instanceIds);
   note(
     ctx,
     "batch.upgrading",
     `${name(ss)} ${batchLabel(batch, index)}: upgrading ${instanceIds.join(", ")}`,
-    {
-      scaleSetId: ss.id,
-      batch: index,
-      kind: batch.kind,
-      instanceIds,
-    },
+    { scaleSetId: ss.id, batch: index, kind: batch.kind, instanceIds },
   );
   emitEffect(ctx, {
     kind: "upgradeInstances",
@@ -134,49 +150,24 @@ function upgradeBatch(ctx: RolloutContext, ss: ScaleSetProgress, index: number, 
   });
 }
 
-function evaluateBatch(ctx: RolloutContext, ss: ScaleSetProgress, attempt: number): void {
-  const batch = currentBatch(ss);
-  if (!batch) return;
-  batch.status = "gating";
-  ss.step = "gating";
-  ss.gateAttempt = attempt;
-  emitEffect(ctx, {
-    kind: "evaluateGates",
-    scaleSetId: ss.id,
-    instanceIds: batch.instanceIds,
-    gates: ctx.spec.gates,
-    maxUnhealthyPercent: ctx.spec.strategy.maxUnhealthyPercent,
-    since: ss.gateSince ?? "",
-    attempt,
-  });
-}
-
-/** Before the next planned batch: look for instances that appeared (scale-out, repair). */
-function observeThenContinue(ctx: RolloutContext, ss: ScaleSetProgress): void {
-  if (ctx.hold) {
-    ss.step = "held";
-    ss.resumeWith = "observe";
-    return;
-  }
-  ss.step = "observing";
-  emitEffect(ctx, { kind: "observeScaleSet", scaleSetId: ss.id, knownInstanceIds: [...ss.knownInstanceIds] });
-}
-
 function nextPlannedBatch(ctx: RolloutContext, ss: ScaleSetProgress): void {
   const index = ss.batches.findIndex((b) => b.status === "pending");
   const batch = ss.batches[index];
-  if (!batch) {
-    ss.step = "completed";
-    note(ctx, "scaleSet.completed", `${name(ss)}: every instance runs ${formatImage(ctx.targetImage)}`, {
-      scaleSetId: ss.id,
-      touchedInstanceIds: ss.touchedInstanceIds,
-      protectedInstanceIds: ss.protectedInstanceIds,
-    });
-    startNextScaleSets(ctx);
+  if (batch) {
+    whenFree(ctx, ss, { next: "upgrade", batch: index, instanceIds: batch.instanceIds });
     return;
   }
-  upgradeBatch(ctx, ss, index, batch.instanceIds);
+  stopAnalysis(ctx, ss);
+  enter(ss, "completed");
+  note(ctx, "scaleSet.completed", `${name(ss)}: every instance runs ${formatImage(ctx.targetImage)}`, {
+    scaleSetId: ss.id,
+    touchedInstanceIds: ss.touchedInstanceIds,
+    protectedInstanceIds: ss.protectedInstanceIds,
+  });
+  startNextScaleSets(ctx);
 }
+
+// ---------------------------------------------------------------- approval
 
 function approvalNeeded(ctx: RolloutContext, ss: ScaleSetProgress): boolean {
   const policy = ctx.spec.strategy.approval;
@@ -186,10 +177,10 @@ function approvalNeeded(ctx: RolloutContext, ss: ScaleSetProgress): boolean {
 
 function afterBake(ctx: RolloutContext, ss: ScaleSetProgress): void {
   if (!approvalNeeded(ctx, ss)) {
-    observeThenContinue(ctx, ss);
+    whenFree(ctx, ss, { next: "observe" });
     return;
   }
-  ss.step = "awaitingApproval";
+  enter(ss, "awaitingApproval");
   note(ctx, "approval.requested", `${name(ss)}: canary baked; waiting for approval of wave ${ss.wave}`, {
     scaleSetId: ss.id,
     wave: ss.wave,
@@ -221,243 +212,274 @@ export function approveWave(ctx: RolloutContext, actor: string, reason: string |
     ctx.approvalTimerEffectId = undefined;
   }
   for (const ss of ctx.scaleSets) {
-    if (ss.step === "awaitingApproval" && ss.waveIndex === ctx.waveIndex) observeThenContinue(ctx, ss);
+    if (ss.state === "awaitingApproval" && ss.waveIndex === ctx.waveIndex)
+      whenFree(ctx, ss, { next: "observe" });
   }
 }
 
 export function awaitingApproval(ctx: RolloutContext): boolean {
-  return ctx.scaleSets.some((s) => s.step === "awaitingApproval");
+  return ctx.scaleSets.some((s) => s.state === "awaitingApproval");
 }
 
-/** Resume after a pause: held scale sets take their next step, gate-held ones are re-evaluated. */
+/** The approval timer ran out: nobody said yes, so the canary's change is reverted. */
+export function approvalTimedOut(ctx: RolloutContext, effect: Effect): void {
+  ctx.approvalTimerEffectId = undefined;
+  const seconds = effect.kind === "startTimer" ? effect.delaySeconds : 0;
+  requestRollback(ctx, "approvalTimeout", `no approval within ${seconds}s (strategy.approvalTimeoutSeconds)`);
+}
+
+// ---------------------------------------------------------------- pause and resume
+
+/** Resume after a pause: held scale sets start the change they were about to; gate-held ones verify again. */
 export function resumeScaleSets(ctx: RolloutContext): void {
   for (const ss of ctx.scaleSets) {
-    if (ss.step === "held") {
-      const how = ss.resumeWith;
+    if (ss.state === "held" && ss.resumeWith) {
+      const change = ss.resumeWith;
       ss.resumeWith = undefined;
-      if (how === "setModel") writeModel(ctx, ss);
-      else observeThenContinue(ctx, ss);
-    } else if (ss.step === "gateHeld") {
-      evaluateBatch(ctx, ss, 1);
+      whenFree(ctx, ss, change);
+    } else if (ss.state === "gateHeld") {
+      const upgradeInFlight = Object.values(ctx.pending).some(
+        (e) => e.kind === "upgradeInstances" && e.scaleSetId === ss.id,
+      );
+      if (upgradeInFlight) {
+        // Its outcome verifies the batch, and the analysis restarts with it.
+        enter(ss, "upgrading");
+        ss.analysis.status = "off";
+        continue;
+      }
+      const bake = ss.verifying === "bake";
+      enter(ss, bake ? "verifyingBake" : "verifyingBatch");
+      const batch = currentBatch(ss);
+      if (batch) batch.status = "gating";
+      const since = ss.analysis.since ?? "";
+      startAnalysis(ctx, ss, since);
+      wantVerdict(ctx, ss, bake);
     }
   }
 }
 
-// ---------------------------------------------------------------- gate verdicts
+// ---------------------------------------------------------------- what the analysis concludes
 
-function onGatesFailed(ctx: RolloutContext, ss: ScaleSetProgress, why: string): void {
-  const batch = currentBatch(ss);
-  if (batch) batch.status = "failed";
-  if (ctx.spec.rollback.automatic) {
-    ctx.rollbackRequest = { reason: why, actor: "canaryd" };
-  } else {
-    ss.step = "gateHeld";
-    ctx.holdRequest = `${why}; automatic rollback is off: resume re-evaluates the gates, rollback reverts`;
-  }
+/**
+ * A gate failed with automatic rollback off (or stayed inconclusive with onInconclusive pause):
+ * the scale set stops where it is. Its pending reads and timers are dropped; an upgrade already in
+ * flight still reports (gateHeld takes its outcome).
+ */
+function gateHold(ctx: RolloutContext, ss: ScaleSetProgress, why: string): void {
+  cancelPending(
+    ctx,
+    (e) =>
+      "scaleSetId" in e &&
+      e.scaleSetId === ss.id &&
+      (e.kind === "observeScaleSet" ||
+        (e.kind === "startTimer" && (e.timer === "bake" || e.timer === "pauseBetweenBatches"))),
+  );
+  enter(ss, "gateHeld");
+  ctx.holdRequest = why;
 }
 
-function onGatesPassed(ctx: RolloutContext, ss: ScaleSetProgress): void {
-  const batch = currentBatch(ss);
-  if (!batch) return;
-  batch.status = "passed";
-  if (batch.kind === "canary") {
-    const bake = ctx.spec.strategy.bakeSeconds;
-    if (bake > 0) {
-      ss.step = "baking";
-      emitEffect(ctx, { kind: "startTimer", timer: "bake", scaleSetId: ss.id, delaySeconds: bake });
-    } else {
-      afterBake(ctx, ss);
-    }
-    return;
-  }
-  if (batch.kind === "newInstances") {
-    nextPlannedBatch(ctx, ss);
-    return;
-  }
-  const pause = ctx.spec.strategy.pauseBetweenBatchesSeconds;
-  const morePlanned = ss.batches.some((b) => b.status === "pending");
-  if (pause > 0 && morePlanned) {
-    ss.step = "betweenBatches";
-    emitEffect(ctx, {
-      kind: "startTimer",
-      timer: "pauseBetweenBatches",
-      scaleSetId: ss.id,
-      delaySeconds: pause,
-    });
-  } else {
-    observeThenContinue(ctx, ss);
-  }
-}
-
-function onGatesEvaluated(
+/** An upgrade that was in flight when a gate hold began: recorded; resume verifies the batch. */
+export function onUpgradedWhileHeld(
   ctx: RolloutContext,
   ss: ScaleSetProgress,
-  event: Extract<OutcomeEvent, { type: "gates.evaluated" }>,
+  event: Outcome<"instances.upgraded">,
 ): void {
   const batch = currentBatch(ss);
   if (!batch) return;
-  batch.gateResults.push(...event.results.map(retainedResult));
-  const label = batchLabel(batch, ss.currentBatch);
-  const summary = event.results.map((r) => `${r.gate} ${r.verdict}: ${r.summary}`).join("; ");
+  for (const id of batch.instanceIds) ss.upgradedAt[id] ??= event.at;
+  ss.verifying = "batch";
   note(
     ctx,
-    "gates.evaluated",
-    `${name(ss)} ${label}: gates ${event.verdict}${summary ? ` (${summary})` : ""}`,
+    "instances.upgraded",
+    `${name(ss)} ${batchLabel(batch, ss.currentBatch)}: upgraded while held; resume verifies it`,
     {
       scaleSetId: ss.id,
-      batch: ss.currentBatch,
-      attempt: ss.gateAttempt,
-      verdict: event.verdict,
-      results: event.results,
+      instanceIds: batch.instanceIds,
     },
   );
-  if (event.verdict === "passed") {
-    onGatesPassed(ctx, ss);
-    return;
-  }
-  if (event.verdict === "failed") {
-    const platform = event.results.some((r) => r.verdict === "failed" && r.platformFailure);
-    const failedGates = event.results.filter((r) => r.verdict === "failed").map((r) => r.gate);
-    onGatesFailed(
-      ctx,
-      ss,
-      `${name(ss)} ${label}: ${platform ? "platform failure (not the image)" : "gate failed"}: ${
-        failedGates.join(", ") || "gates"
-      }`,
-    );
-    return;
-  }
-  if (ss.gateAttempt < maxGateAttempts(ctx)) {
-    ss.step = "gateRetry";
-    emitEffect(ctx, {
-      kind: "startTimer",
-      timer: "gateRetry",
-      scaleSetId: ss.id,
-      delaySeconds: ctx.settings.gateRetrySeconds,
-    });
-    return;
-  }
-  // Inconclusive for too long: the gates that could not answer decide; any `fail` wins over `pause`.
-  const undecided = event.results.filter((r) => r.verdict === "inconclusive").map((r) => r.gate);
-  const specs = ctx.spec.gates.filter((g) => undecided.includes(g.kind));
-  const pause = specs.length > 0 && specs.every((g) => g.onInconclusive === "pause");
-  const why = `${name(ss)} ${label}: gates inconclusive for ${ctx.settings.inconclusiveTimeoutSeconds}s (${
-    undecided.join(", ") || "no answer"
-  })`;
-  if (pause) {
-    ss.step = "gateHeld";
-    ctx.holdRequest = `${why}; onInconclusive is pause: resume re-evaluates, rollback reverts`;
-  } else {
-    onGatesFailed(ctx, ss, why);
-  }
 }
 
-// ---------------------------------------------------------------- outcomes while rolling out
-
-/** Applies an outcome for a rollout-purpose effect of this scale set. */
-export function applyRolloutOutcome(
-  ctx: RolloutContext,
-  ss: ScaleSetProgress,
-  effect: Effect,
-  event: OutcomeEvent,
-): void {
-  switch (event.type) {
-    case "model.updated":
-      note(ctx, "model.updated", `${name(ss)}: model set to ${formatImage(ctx.targetImage)}`, {
-        scaleSetId: ss.id,
-        previous: ss.previousImage,
-        target: ctx.targetImage,
-      });
-      upgradeBatch(ctx, ss, 0, ss.batches[0]?.instanceIds ?? []);
-      if (ss.batches.length === 0) nextPlannedBatch(ctx, ss);
-      return;
-    case "model.conflict":
-      ss.conflict = { found: event.found };
-      ss.modelWriteIssued = false;
-      note(
-        ctx,
-        "model.conflict",
-        `${name(ss)}: model holds ${formatImage(event.found)}, set by someone else`,
-        {
-          scaleSetId: ss.id,
-          found: event.found,
-        },
-      );
-      ctx.rollbackRequest = {
-        reason: `${name(ss)} was changed by someone else (model holds ${formatImage(event.found)}); canaryd did not overwrite it`,
-        actor: "canaryd",
-      };
-      return;
-    case "instances.upgraded": {
-      const batch = currentBatch(ss);
-      if (!batch) return;
-      note(ctx, "instances.upgraded", `${name(ss)} ${batchLabel(batch, ss.currentBatch)}: upgraded`, {
-        scaleSetId: ss.id,
-        instanceIds: batch.instanceIds,
-      });
-      ss.gateSince = event.at;
-      evaluateBatch(ctx, ss, 1);
+export const runbookListener: AnalysisListener = {
+  verdictPassed(ctx, ss) {
+    const batch = currentBatch(ss);
+    if (!batch) return;
+    if (ss.state === "verifyingBake") {
+      note(ctx, "bake.verified", `${name(ss)}: gates passed after the bake`, { scaleSetId: ss.id });
+      afterBake(ctx, ss);
       return;
     }
-    case "instances.upgradeFailed":
-      note(ctx, "instances.upgradeFailed", `${name(ss)}: upgrade failed: ${event.reason}`, {
+    if (ss.state !== "verifyingBatch") return;
+    batch.status = "passed";
+    if (batch.kind === "canary") {
+      const bake = ctx.spec.strategy.bakeSeconds;
+      if (bake > 0) {
+        enter(ss, "baking");
+        emitEffect(ctx, { kind: "startTimer", timer: "bake", scaleSetId: ss.id, delaySeconds: bake });
+      } else afterBake(ctx, ss);
+      return;
+    }
+    if (batch.kind === "newInstances") {
+      // Look again before the next planned batch: more may have appeared meanwhile.
+      whenFree(ctx, ss, { next: "observe" });
+      return;
+    }
+    const pause = ctx.spec.strategy.pauseBetweenBatchesSeconds;
+    if (pause > 0 && ss.batches.some((b) => b.status === "pending")) {
+      enter(ss, "betweenBatches");
+      emitEffect(ctx, {
+        kind: "startTimer",
+        timer: "pauseBetweenBatches",
         scaleSetId: ss.id,
-        platformFailure: event.platformFailure,
+        delaySeconds: pause,
       });
-      ctx.rollbackRequest = {
-        reason: `${name(ss)}: upgrade failed${event.platformFailure ? " (platform failure, not the image)" : ""}: ${event.reason}`,
-        actor: "canaryd",
-      };
+    } else whenFree(ctx, ss, { next: "observe" });
+  },
+  gatesFailed(ctx, ss, why, platform) {
+    const batch = currentBatch(ss);
+    if (batch) batch.status = "failed";
+    if (ctx.spec.rollback.automatic) {
+      requestRollback(ctx, platform ? "platformFailure" : "gateFailed", why);
       return;
-    case "scaleSet.observed":
-      onObserved(ctx, ss, event);
+    }
+    gateHold(ctx, ss, `${why}; automatic rollback is off: resume re-evaluates the gates, rollback reverts`);
+  },
+  inconclusive(ctx, ss, why, pause) {
+    if (pause) {
+      gateHold(ctx, ss, `${why}; onInconclusive is pause: resume re-evaluates, rollback reverts`);
       return;
-    case "gates.evaluated":
-      onGatesEvaluated(ctx, ss, event);
-      return;
-    case "timer.fired":
-      if (effect.kind !== "startTimer") return;
-      if (effect.timer === "bake") {
-        note(ctx, "bake.completed", `${name(ss)}: canary baked for ${effect.delaySeconds}s`, {
-          scaleSetId: ss.id,
-        });
-        afterBake(ctx, ss);
-      } else if (effect.timer === "pauseBetweenBatches") {
-        note(ctx, "pause.completed", `${name(ss)}: ${effect.delaySeconds}s pause between batches over`, {
-          scaleSetId: ss.id,
-        });
-        observeThenContinue(ctx, ss);
-      } else if (effect.timer === "gateRetry") {
-        note(
-          ctx,
-          "gates.retry",
-          `${name(ss)}: evaluating inconclusive gates again (attempt ${ss.gateAttempt + 1})`,
-          {
-            scaleSetId: ss.id,
-          },
-        );
-        evaluateBatch(ctx, ss, ss.gateAttempt + 1);
-      }
-      return;
-    case "effect.failed":
-      note(ctx, "effect.failed", `${name(ss)}: ${effect.kind} could not be done: ${event.reason}`, {
+    }
+    runbookListener.gatesFailed(ctx, ss, why, false);
+  },
+};
+
+/** Entering a verification: the batch waits for a verdict from an evaluation issued from now on. */
+function verify(ctx: RolloutContext, ss: ScaleSetProgress, what: "batch" | "bake"): void {
+  ss.verifying = what;
+  enter(ss, what === "bake" ? "verifyingBake" : "verifyingBatch");
+  const batch = currentBatch(ss);
+  if (batch && what === "batch") batch.status = "gating";
+  wantVerdict(ctx, ss, what === "bake");
+}
+
+// ---------------------------------------------------------------- outcomes of rollout effects
+
+type Outcome<T extends OutcomeEvent["type"]> = Extract<OutcomeEvent, { type: T }>;
+
+export function onModelUpdated(ctx: RolloutContext, ss: ScaleSetProgress): void {
+  note(ctx, "model.updated", `${name(ss)}: model set to ${formatImage(ctx.targetImage)}`, {
+    scaleSetId: ss.id,
+    previous: ss.previousImage,
+    target: ctx.targetImage,
+  });
+  if (ss.batches.length === 0) whenFree(ctx, ss, { next: "observe" });
+  else whenFree(ctx, ss, { next: "upgrade", batch: 0, instanceIds: ss.batches[0]?.instanceIds ?? [] });
+}
+
+/** Someone else's image is in the model: canaryd stops on this scale set and never overwrites it. */
+export function onRolloutConflict(
+  ctx: RolloutContext,
+  ss: ScaleSetProgress,
+  event: Outcome<"model.conflict">,
+  effect: Effect,
+): void {
+  ss.conflict = { found: event.found };
+  // A conflict on our own first write means the write never happened: nothing of ours is there.
+  if (effect.kind === "setModelImage") ss.modelWriteIssued = false;
+  const during =
+    effect.kind === "upgradeInstances" ? "before an instance upgrade; none was issued" : "at the model write";
+  note(
+    ctx,
+    "model.conflict",
+    `${name(ss)}: model holds ${formatImage(event.found)}, set by someone else (${during})`,
+    {
+      scaleSetId: ss.id,
+      found: event.found,
+      effect: effect.kind,
+    },
+  );
+  requestRollback(
+    ctx,
+    "modelConflict",
+    `${name(ss)} was changed by someone else (model holds ${formatImage(event.found)}); canaryd did not overwrite it`,
+  );
+}
+
+export function onUpgraded(
+  ctx: RolloutContext,
+  ss: ScaleSetProgress,
+  event: Outcome<"instances.upgraded">,
+): void {
+  const batch = currentBatch(ss);
+  if (!batch) return;
+  for (const id of batch.instanceIds) ss.upgradedAt[id] ??= event.at;
+  note(ctx, "instances.upgraded", `${name(ss)} ${batchLabel(batch, ss.currentBatch)}: upgraded`, {
+    scaleSetId: ss.id,
+    instanceIds: batch.instanceIds,
+  });
+  startAnalysis(ctx, ss, event.at);
+  verify(ctx, ss, "batch");
+}
+
+export function onUpgradeFailed(
+  ctx: RolloutContext,
+  ss: ScaleSetProgress,
+  event: Outcome<"instances.upgradeFailed">,
+): void {
+  note(ctx, "instances.upgradeFailed", `${name(ss)}: upgrade failed: ${event.reason}`, {
+    scaleSetId: ss.id,
+    platformFailure: event.platformFailure,
+  });
+  requestRollback(
+    ctx,
+    event.platformFailure ? "platformFailure" : "effectFailed",
+    `${name(ss)}: upgrade failed${event.platformFailure ? " (platform failure, not the image)" : ""}: ${event.reason}`,
+  );
+}
+
+export function onRolloutEffectFailed(
+  ctx: RolloutContext,
+  ss: ScaleSetProgress,
+  event: Outcome<"effect.failed">,
+  effect: Effect,
+): void {
+  note(ctx, "effect.failed", `${name(ss)}: ${effect.kind} could not be done: ${event.reason}`, {
+    scaleSetId: ss.id,
+    effect: effect.kind,
+    transient: event.transient,
+  });
+  requestRollback(ctx, "effectFailed", `${name(ss)}: ${effect.kind} failed on the platform: ${event.reason}`);
+}
+
+export function onRolloutTimer(
+  ctx: RolloutContext,
+  ss: ScaleSetProgress,
+  _event: unknown,
+  effect: Effect,
+): void {
+  if (effect.kind !== "startTimer") return;
+  if (effect.timer === "bake") {
+    note(
+      ctx,
+      "bake.completed",
+      `${name(ss)}: canary baked for ${effect.delaySeconds}s; asking the gates once more`,
+      {
         scaleSetId: ss.id,
-        effect: effect.kind,
-      });
-      ctx.rollbackRequest = {
-        reason: `${name(ss)}: ${effect.kind} failed on the platform: ${event.reason}`,
-        actor: "canaryd",
-      };
-      return;
-    default:
-      return;
+      },
+    );
+    verify(ctx, ss, "bake");
+  } else if (effect.timer === "pauseBetweenBatches") {
+    note(ctx, "pause.completed", `${name(ss)}: ${effect.delaySeconds}s pause between batches over`, {
+      scaleSetId: ss.id,
+    });
+    whenFree(ctx, ss, { next: "observe" });
   }
 }
 
-function onObserved(
+/** Before the next planned batch: instances that appeared (scale-out, repair) are gated like a batch. */
+export function onObserved(
   ctx: RolloutContext,
   ss: ScaleSetProgress,
-  event: Extract<OutcomeEvent, { type: "scaleSet.observed" }>,
+  event: Outcome<"scaleSet.observed">,
 ): void {
   const fresh = event.newInstances.filter((i) => !ss.knownInstanceIds.includes(i.instanceId));
   for (const i of fresh) ss.knownInstanceIds.push(i.instanceId);
@@ -484,11 +506,11 @@ function onObserved(
   // Instances created from the old model (before our write) need the upgrade; the rest already run the target.
   const stale = gated.filter((i) => !i.latestModelApplied).map((i) => i.instanceId);
   if (stale.length > 0) {
-    upgradeBatch(ctx, ss, index, stale);
+    whenFree(ctx, ss, { next: "upgrade", batch: index, instanceIds: stale });
     return;
   }
   ss.currentBatch = index;
   addTouched(ss, ids);
-  ss.gateSince = event.at;
-  evaluateBatch(ctx, ss, 1);
+  for (const id of ids) ss.upgradedAt[id] ??= event.at;
+  verify(ctx, ss, "batch");
 }

@@ -10,7 +10,19 @@ import type { InstanceFacts, ScaleSetFacts } from "./fleet.ts";
 import type { ImageReference } from "./image.ts";
 import type { GateSpec } from "./spec.ts";
 
-export type TimerKind = "bake" | "pauseBetweenBatches" | "approvalTimeout" | "gateRetry" | "replicationPoll";
+/**
+ * Delayed jobs the machine asks for. `analysis`: the next evaluation of a scale set's gates while
+ * it is in flight; `gateRetry`: an evaluation the runbook waits on answered inconclusive;
+ * `rollbackRetry`: the convergence loop waits out a transient Azure failure.
+ */
+export type TimerKind =
+  | "bake"
+  | "pauseBetweenBatches"
+  | "approvalTimeout"
+  | "gateRetry"
+  | "analysis"
+  | "rollbackRetry"
+  | "replicationPoll";
 
 export type EffectRequest =
   /** Read every scale set of the spec and the image's availability; record baselines. */
@@ -19,7 +31,11 @@ export type EffectRequest =
   | { kind: "checkReplication" }
   /** Write the model's imageReference; refuses if the model holds neither `previous` nor `target`. */
   | { kind: "setModelImage"; scaleSetId: string; target: ImageReference; previous: ImageReference }
-  /** One manual upgrade (`updateInstances`) of these instances, observed until they are back. */
+  /**
+   * One manual upgrade (`updateInstances`) of these instances, observed until they are back.
+   * Model guard (invariant 8): before every `updateInstances` the executor reads the model; unless
+   * it holds `image` (what canaryd wrote), the answer is `model.conflict` and nothing is issued.
+   */
   | {
       kind: "upgradeInstances";
       scaleSetId: string;
@@ -27,23 +43,44 @@ export type EffectRequest =
       image: ImageReference;
       purpose: "rollout" | "rollback";
     }
-  /** List the scale set's instances to notice ones that appeared (scale-out, repair). */
-  | { kind: "observeScaleSet"; scaleSetId: string; knownInstanceIds: string[] }
-  /** Evaluate the spec's gates on these instances. `attempt` counts inconclusive retries. */
+  /**
+   * List the scale set's instances to notice ones that appeared (scale-out, repair), after
+   * reading the model: unless it still holds `image` (the target canaryd wrote), the answer is
+   * `model.conflict`. Absent `image`: no model check.
+   */
+  | { kind: "observeScaleSet"; scaleSetId: string; knownInstanceIds: string[]; image?: ImageReference }
+  /**
+   * Evaluate gates on these instances. `analysis`: the spec's gates on every instance that runs
+   * the new image so far (continuous analysis); `rollback`: instance health after a revert.
+   * `attempt` counts evaluations of the verdict the runbook waits for.
+   */
   | {
       kind: "evaluateGates";
       scaleSetId: string;
+      /** Absent: analysis. */
+      purpose?: "analysis" | "rollback";
       instanceIds: string[];
       gates: GateSpec[];
       maxUnhealthyPercent: number;
-      /** ISO time the batch finished upgrading: metric windows start no earlier. */
+      /** ISO time the first of these instances came back on the image: metric windows start no earlier. */
       since: string;
       attempt: number;
+      /** A verdict that ends a bake: metric gates must cover their window (not just the data so far). */
+      final?: boolean;
+      /** Instances of the scale set still on the previous image (the compare gate's baseline). */
+      baselineInstanceIds?: string[];
+      /** When each evaluated instance came back on the new image (ISO), for before/after comparisons. */
+      upgradedAt?: Record<string, string>;
     }
   /** A delayed job that answers with `timer.fired`. */
   | { kind: "startTimer"; timer: TimerKind; scaleSetId?: string; delaySeconds: number }
   /** Put the model back to exactly the recorded previous reference. */
-  | { kind: "revertModel"; scaleSetId: string; previous: ImageReference; target: ImageReference };
+  | { kind: "revertModel"; scaleSetId: string; previous: ImageReference; target: ImageReference }
+  /**
+   * The rollback's read (level-triggered): the model and every instance that exists now, each
+   * classified against `image` (the recorded previous image).
+   */
+  | { kind: "inspectScaleSet"; scaleSetId: string; image: ImageReference };
 
 /** An effect as the machine emits it: `id` is unique within the rollout and deterministic. */
 export type Effect = EffectRequest & { id: string };
@@ -103,8 +140,59 @@ export type OutcomeEvent =
   | (Outcome & { type: "gates.evaluated"; scaleSetId: string; verdict: GateVerdict; results: GateResult[] })
   | (Outcome & { type: "timer.fired"; timer: TimerKind; scaleSetId?: string })
   | (Outcome & { type: "model.reverted"; scaleSetId: string })
-  /** The engine gave up on an effect after retries with backoff. */
-  | (Outcome & { type: "effect.failed"; reason: string });
+  | (Outcome & {
+      type: "scaleSet.inspected";
+      scaleSetId: string;
+      /** The model holds exactly the image asked about. */
+      modelOnImage: boolean;
+      model?: ImageReference;
+      instances: InspectedInstance[];
+    })
+  /**
+   * The engine gave up on an effect: `transient` when the last error was one that may pass (429,
+   * 5xx, timeouts), false when it will not (authorization, a deleted scale set, a bad request).
+   */
+  | (Outcome & { type: "effect.failed"; reason: string; transient?: boolean });
+
+/** One instance as the rollback's read sees it against the image it must run. */
+export interface InspectedInstance {
+  instanceId: string;
+  /** Runs exactly the image asked about. */
+  onImage: boolean;
+  latestModelApplied: boolean;
+  protectedFromScaleSetActions: boolean;
+  provisioningState: string;
+}
+
+/**
+ * Every outcome type, once. The machine routes outcomes with this list; the type below fails to
+ * compile when an `OutcomeEvent` variant is missing from it.
+ */
+export const outcomeTypes = [
+  "preflight.passed",
+  "preflight.refused",
+  "replication.checked",
+  "model.updated",
+  "model.conflict",
+  "instances.upgraded",
+  "instances.upgradeFailed",
+  "scaleSet.observed",
+  "scaleSet.inspected",
+  "gates.evaluated",
+  "timer.fired",
+  "model.reverted",
+  "effect.failed",
+] as const satisfies readonly OutcomeEvent["type"][];
+export type OutcomeType = (typeof outcomeTypes)[number];
+const everyOutcomeListed: [Exclude<OutcomeEvent["type"], OutcomeType>] extends [never] ? true : false = true;
+void everyOutcomeListed;
+
+/**
+ * What a person can ask of a rollout (the API's action routes, the CLI, the machine's user events).
+ * `release` hands back the scale sets a failed rollback still holds, as they are.
+ */
+export const userActions = ["pause", "resume", "approve", "abort", "rollback", "release"] as const;
+export type UserAction = (typeof userActions)[number];
 
 export interface Actor {
   /** Who acted: a token's name, `system`, or `anonymous` when auth is off. */
@@ -113,7 +201,7 @@ export interface Actor {
 }
 
 export type UserEvent = {
-  type: "pause" | "resume" | "approve" | "abort" | "rollback";
+  type: UserAction;
   actor: Actor;
   reason?: string;
   at: string;

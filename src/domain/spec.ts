@@ -80,15 +80,29 @@ export const rolloutSpecSchema = z.strictObject({
       maxUnhealthyPercent: z.number().min(0).max(100).default(0),
       approval: z.enum(["none", "afterCanary", "eachWave"]).default("none"),
       approvalTimeoutSeconds: z.number().int().min(1).optional(),
-      /** Scale sets of one wave that move at the same time. */
+      /** Scale sets of one wave that move at the same time (capped by engine.maxParallelScaleSets). */
       maxParallelScaleSets: z.number().int().min(1).max(50).default(1),
+      /** Continuous analysis: every gate is evaluated again at this interval while a scale set is in flight. */
+      analysis: z
+        .strictObject({
+          intervalSeconds: z.number().int().min(10).max(3_600).default(60),
+          /** Failed evaluations a gate may have before it fails the batch. */
+          failureLimit: z.number().int().min(0).max(100).default(0),
+        })
+        .prefault({}),
     })
     .prefault({}),
   gates: z.array(gateSchema).default([
     { kind: "instanceHealth", onInconclusive: "fail" },
     { kind: "bootDiagnostics", failOn: [], onInconclusive: "fail" },
   ]),
-  rollback: z.strictObject({ automatic: z.boolean().default(true) }).prefault({}),
+  rollback: z
+    .strictObject({
+      automatic: z.boolean().default(true),
+      /** Largest share of a scale set's instances one rollback upgrade takes back at once. */
+      batchPercent: z.number().gt(0).max(100).default(100),
+    })
+    .prefault({}),
   owner: z.string().max(200).optional(),
   changeRecord: z.string().max(200).optional(),
   labels: z.record(z.string().max(63), z.string().max(256)).default({}),

@@ -43,6 +43,8 @@ export interface Decider<S extends PersistedState = PersistedState> {
   isTerminal(state: S): boolean;
   /** Whether the machine still waits for this effect; one it cancelled (a rollback began) is not run. */
   isPending(state: S, effectId: string): boolean;
+  /** Every effect the machine waits for. */
+  pendingEffectIds(state: S): string[];
   /** Scale sets the rollout holds now (invariant 3): claimed while active, released when terminal. */
   heldScaleSetIds(state: S): string[];
 }

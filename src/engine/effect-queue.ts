@@ -54,4 +54,15 @@ export class EffectQueue {
       })),
     );
   }
+
+  /**
+   * Removes the jobs of effects the machine cancelled (a verdict asked for drops the analysis
+   * timer; a rollback drops reads and timers). Best effort: a job already running, or one left by
+   * a crash here, is dropped by the worker when it finds the effect no longer pending.
+   */
+  async cancel(rolloutId: string, effectIds: string[]): Promise<void> {
+    await Promise.all(
+      effectIds.map((effectId) => this.queue.remove(effectJobId(rolloutId, effectId)).catch(() => 0)),
+    );
+  }
 }

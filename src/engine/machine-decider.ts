@@ -33,6 +33,7 @@ export function machineDecider(settings: RolloutSettings): Decider<PersistedRoll
     describe: describeRollout,
     isTerminal,
     isPending: (state, effectId) => effectId in state.context.pending,
+    pendingEffectIds: (state) => Object.keys(state.context.pending),
     heldScaleSetIds,
   };
 }

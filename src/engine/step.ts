@@ -103,7 +103,7 @@ export class Stepper<S extends PersistedState> {
     const terminal = decider.isTerminal(decision.state);
     const phase = decider.describe(decision.state).phase;
     const heldBefore = decider.heldScaleSetIds(record.state);
-    const heldAfter = terminal ? [] : decider.heldScaleSetIds(decision.state);
+    const heldAfter = decider.heldScaleSetIds(decision.state);
     const keep = new Set(heldAfter.map(scaleSetKey));
     const outbox = decision.effects.map((e) => outboxEntryFor(e, decision.state.revision, now));
     const committed = await store.commit({
@@ -125,6 +125,15 @@ export class Stepper<S extends PersistedState> {
     if (committed.kind === "busy") throw scaleSetBusy(committed.scaleSetId, committed.holderId);
 
     await this.deps.queue.enqueue(id, outbox);
+    const stillPending = new Set(decider.pendingEffectIds(decision.state));
+    const cancelled = decider
+      .pendingEffectIds(record.state)
+      .filter((e) => e !== answeredEffectId && !stillPending.has(e));
+    if (cancelled.length > 0) {
+      // Not needed for correctness (the worker drops a cancelled effect it finds), only for a tidy queue.
+      await Promise.all(cancelled.map((e) => store.dropOutboxEntry(id, e)));
+      await this.deps.queue.cancel(id, cancelled);
+    }
     logger.info(
       {
         rolloutId: id,

@@ -5,13 +5,14 @@
  * with backoff; 429s were already retried by the SDK after Retry-After.
  */
 import type { AzureAdapters } from "../../azure/adapters.ts";
+import { runsImage } from "../../azure/image-reference.ts";
 import type { Config } from "../../config/schema.ts";
 import type { Effect } from "../../domain/effects.ts";
 import { imageReferenceFromSpec } from "../../domain/image-reference.ts";
 import { evaluateGates } from "../../gates/evaluate-gates.ts";
 import { checkReplication } from "./check-replication.ts";
 import type { EffectContext, EffectStep, ExecuteEffect } from "./effect-executor.ts";
-import { type ModelWriteProgress, stepModelWrite } from "./model-image.ts";
+import { type ModelWriteProgress, modelHolds, stepModelWrite } from "./model-image.ts";
 import { runPreflight } from "./preflight.ts";
 import { createScaleSetLocations } from "./scale-set-locations.ts";
 import { stepUpgrade, type UpgradeProgress } from "./upgrade-instances.ts";
@@ -100,6 +101,14 @@ export function createEffectExecutor(deps: EffectExecutorDeps): ExecuteEffect {
           signal,
         );
       case "observeScaleSet": {
+        if (effect.image) {
+          const model = (await azure.compute.readModelImage(effect.scaleSetId, signal)).imageReference ?? {};
+          if (!modelHolds(model, effect.image))
+            return {
+              done: true,
+              outcome: { type: "model.conflict", scaleSetId: effect.scaleSetId, found: model },
+            };
+        }
         const known = new Set(effect.knownInstanceIds);
         const instances = await azure.compute.listInstances(effect.scaleSetId, signal);
         return {
@@ -108,6 +117,27 @@ export function createEffectExecutor(deps: EffectExecutorDeps): ExecuteEffect {
             type: "scaleSet.observed",
             scaleSetId: effect.scaleSetId,
             newInstances: instances.filter((instance) => !known.has(instance.instanceId)),
+          },
+        };
+      }
+      case "inspectScaleSet": {
+        // The rollback's level-triggered read: the model and every instance that exists now.
+        const model = (await azure.compute.readModelImage(effect.scaleSetId, signal)).imageReference;
+        const instances = await azure.compute.listInstances(effect.scaleSetId, signal);
+        return {
+          done: true,
+          outcome: {
+            type: "scaleSet.inspected",
+            scaleSetId: effect.scaleSetId,
+            modelOnImage: model !== undefined && modelHolds(model, effect.image),
+            ...(model ? { model } : {}),
+            instances: instances.map((i) => ({
+              instanceId: i.instanceId,
+              onImage: runsImage(i.imageReference, effect.image),
+              latestModelApplied: i.latestModelApplied,
+              protectedFromScaleSetActions: i.protectedFromScaleSetActions,
+              provisioningState: i.provisioningState,
+            })),
           },
         };
       }

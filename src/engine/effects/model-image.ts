@@ -49,8 +49,10 @@ export function pinned(reference: ImageReference): ImageReference {
   return { ...reference, version: reference.exactVersion };
 }
 
-const holds = (model: ImageReference, image: ImageReference) =>
+/** The model names `image` (as recorded, or pinned to the exact version it stood for). */
+export const modelHolds = (model: ImageReference, image: ImageReference) =>
   sameImage(model, image) || sameImage(model, pinned(image));
+const holds = modelHolds;
 
 export async function stepModelWrite(
   compute: Pick<ComputeAdapter, "readModelImage" | "startModelImageUpdate">,

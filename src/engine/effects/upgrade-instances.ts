@@ -3,6 +3,10 @@
  * paged call) and issues one `updateInstances` for the batch's instances that are neither on the
  * image nor already updating nor issued before, so a restarted or repeated effect observes a
  * half-done upgrade instead of upgrading an instance twice.
+ *
+ * Model guard (invariant 8): a manual upgrade applies whatever the model holds, so before every
+ * `updateInstances` the model is read; unless it holds the image this effect upgrades to (what
+ * canaryd wrote), the step answers `model.conflict` and issues nothing.
  */
 import type { ComputeAdapter } from "../../azure/compute.ts";
 import { AzureAdapterError } from "../../azure/errors.ts";
@@ -12,6 +16,7 @@ import type { ImageReference } from "../../domain/image.ts";
 import { formatImage } from "../../domain/image-reference.ts";
 import { isPlatformErrorCode } from "../../gates/platform-failures.ts";
 import type { EffectStep } from "./effect-executor.ts";
+import { modelHolds } from "./model-image.ts";
 
 export interface UpgradeProgress {
   /** When this effect first looked (ISO): the upgrade timeout counts from here. */
@@ -45,7 +50,8 @@ export function classifyInstance(
   if (inProgress.has(state)) return "updating";
   const onImage = runsImage(facts.imageReference, image);
   if (state === "failed" && (onImage || issued)) return "failed";
-  if (onImage) return "done";
+  // On the image but an older model (someone changed another model property): upgrade it once.
+  if (onImage) return facts.latestModelApplied || issued ? "done" : "needsUpgrade";
   if (issued) return "updating";
   // A manual upgrade leaves protected instances alone: they are reported, not waited for.
   if (facts.protectedFromScaleSetActions) return "protected";
@@ -53,7 +59,7 @@ export function classifyInstance(
 }
 
 export async function stepUpgrade(
-  compute: Pick<ComputeAdapter, "listInstances" | "startManualUpgrade">,
+  compute: Pick<ComputeAdapter, "listInstances" | "startManualUpgrade" | "readModelImage">,
   request: UpgradeRequest,
   options: UpgradeOptions,
   now: Date,
@@ -96,6 +102,12 @@ export async function stepUpgrade(
 
   const toIssue = withState("needsUpgrade");
   if (toIssue.length > 0) {
+    const model = (await compute.readModelImage(request.scaleSetId, signal)).imageReference ?? {};
+    if (!modelHolds(model, request.image))
+      return {
+        done: true,
+        outcome: { type: "model.conflict", scaleSetId: request.scaleSetId, found: model },
+      };
     try {
       await compute.startManualUpgrade(request.scaleSetId, toIssue, signal);
       progress.issued = [...progress.issued, { instanceIds: toIssue, at: now.toISOString() }];

@@ -133,8 +133,11 @@ describe("upgradeInstances", () => {
     }
     expect(upgrades()).toHaveLength(1);
     const armCalls = fleet.sim.requestLog().filter((entry) => !entry.operation.startsWith("admin."));
-    // One list per step plus the one manual upgrade; nothing per instance.
-    expect(armCalls).toHaveLength(steps.length + 1);
+    // One list per step, the model read before the one manual upgrade (the guard) and the upgrade;
+    // nothing per instance.
+    expect(armCalls).toHaveLength(steps.length + 2);
+    const upgradeAt = armCalls.findIndex((c) => c.operation === "virtualMachineScaleSets.updateInstances");
+    expect(armCalls[upgradeAt - 1]?.operation).toBe("virtualMachineScaleSets.get");
     console.info(
       `ARM calls for a batch of ${batch.length} instances: ${armCalls.length} (${(armCalls.length / batch.length).toFixed(2)} per instance, ${steps.length} observation steps at ${engineConfig.pollIntervalSeconds} s)`,
     );

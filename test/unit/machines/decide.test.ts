@@ -28,6 +28,8 @@ function run(d: Decision, stop: (d: Decision, next: Effect) => boolean, answer =
   let current = d;
   while (queue.length > 0) {
     const effect = queue.shift() as Effect;
+    // Cancelled since (a verdict asked for drops the analysis timer): the engine drops it too.
+    if (!(effect.id in current.state.context.pending)) continue;
     if (stop(current, effect)) return current;
     current = decide(current.state, answer(effect, fleet));
     expect(current.ignored).toBeUndefined();

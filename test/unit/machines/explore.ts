@@ -11,7 +11,7 @@ import { type Decision, decide, type PersistedRollout, startRollout } from "../.
 import type { Effect, OutcomeEvent, RolloutEvent, UserEvent } from "../../../src/domain/effects.ts";
 import type { ScaleSetFacts } from "../../../src/domain/fleet.ts";
 import type { RolloutSpec } from "../../../src/domain/spec.ts";
-import { at, instance, settings, success, targetImage } from "./fixtures.ts";
+import { at, instance, previousImage, settings, success, targetImage } from "./fixtures.ts";
 
 /** Image names in the simulated fleet: `prev`, `target`, or `other` (someone else's write). */
 export interface World {
@@ -33,13 +33,45 @@ export interface Transition {
   to: Node;
 }
 
-export const allUserEvents: UserEvent["type"][] = ["pause", "resume", "approve", "abort", "rollback"];
+export const allUserEvents: UserEvent["type"][] = [
+  "pause",
+  "resume",
+  "approve",
+  "abort",
+  "rollback",
+  "release",
+];
 
 function imageName(ref: { id?: string }): string {
-  return ref.id === targetImage.id ? "target" : "prev";
+  return ref.id === targetImage.id ? "target" : ref.id === "someone-else" ? "other" : "prev";
 }
 
-/** Every outcome the world could report for an effect, with the world it leaves. */
+const imageOf = (name: string) =>
+  name === "target" ? targetImage : name === "other" ? { id: "someone-else" } : previousImage;
+
+/**
+ * Changes of the world that no effect asked for, possible at any moment: a scale-out (instance
+ * `9` appears, created from the model as it is now) and someone else's model write. Each is a fault.
+ */
+function worldChanges(world: World): World[] {
+  const changes: World[] = [];
+  for (const [id, list] of Object.entries(world.instances)) {
+    if (!("9" in list)) {
+      const w = structuredClone(world);
+      const l = w.instances[id];
+      if (l) l["9"] = w.models[id] ?? "prev";
+      changes.push(w);
+    }
+    if (world.models[id] !== "other") {
+      const w = structuredClone(world);
+      w.models[id] = "other";
+      changes.push(w);
+    }
+  }
+  return changes;
+}
+
+/** Every outcome the world could report for an effect, with the world it leaves; the healthy one first. */
 function outcomes(
   effect: Effect,
   world: World,
@@ -52,7 +84,21 @@ function outcomes(
     fn(w);
     return { event, world: w };
   };
-  const failed = same({ ...base, type: "effect.failed", reason: "gave up after retries" });
+  const transient = same({
+    ...base,
+    type: "effect.failed",
+    reason: "503 ServiceUnavailable",
+    transient: true,
+  });
+  const permanent = same({
+    ...base,
+    type: "effect.failed",
+    reason: "403 AuthorizationFailed",
+    transient: false,
+  });
+  const model = "scaleSetId" in effect && effect.scaleSetId ? world.models[effect.scaleSetId] : undefined;
+  const conflict = (scaleSetId: string) =>
+    same({ ...base, type: "model.conflict", scaleSetId, found: imageOf(model ?? "other") });
   switch (effect.kind) {
     case "preflight":
       return [
@@ -69,7 +115,7 @@ function outcomes(
           type: "preflight.refused",
           findings: [{ code: "UpgradePolicyAutomatic", message: "web-b: Automatic" }],
         }),
-        failed,
+        permanent,
       ];
     case "checkReplication":
       return [
@@ -83,23 +129,21 @@ function outcomes(
         }),
       ];
     case "setModelImage":
+      // Like the executor: read first; someone else's image is a conflict, never overwritten.
+      if (model === "other") return [conflict(effect.scaleSetId)];
       return [
         edit(success(effect, fleet), (w) => {
           w.models[effect.scaleSetId] = "target";
         }),
-        edit(
-          { ...base, type: "model.conflict", scaleSetId: effect.scaleSetId, found: { id: "someone-else" } },
-          (w) => {
-            w.models[effect.scaleSetId] = "other";
-          },
-        ),
-        failed,
+        transient,
       ];
     case "upgradeInstances": {
+      // The model guard: the executor reads the model before it upgrades anything.
+      if (model !== imageName(effect.image)) return [conflict(effect.scaleSetId)];
       const upgrade = (w: World) => {
         for (const id of effect.instanceIds) {
           const list = w.instances[effect.scaleSetId];
-          if (list) list[id] = w.models[effect.scaleSetId] ?? "prev";
+          if (list && id in list) list[id] = w.models[effect.scaleSetId] ?? "prev";
         }
       };
       return [
@@ -111,46 +155,59 @@ function outcomes(
           reason: "AllocationFailed",
           platformFailure: true,
         }),
+        transient,
       ];
     }
     case "observeScaleSet": {
+      if (effect.image && model !== imageName(effect.image)) return [conflict(effect.scaleSetId)];
       const list = world.instances[effect.scaleSetId] ?? {};
-      const options = [same(success(effect, fleet))];
-      // One scale-out per scale set: instance 9 appears running the current model.
-      if (!("9" in list)) {
-        options.push(
-          edit(
-            {
-              ...base,
-              type: "scaleSet.observed",
-              scaleSetId: effect.scaleSetId,
-              newInstances: [instance("9")],
-            },
-            (w) => {
-              const l = w.instances[effect.scaleSetId];
-              if (l) l["9"] = w.models[effect.scaleSetId] ?? "prev";
-            },
+      const fresh = Object.entries(list).filter(([id]) => !effect.knownInstanceIds.includes(id));
+      return [
+        same({
+          ...base,
+          type: "scaleSet.observed",
+          scaleSetId: effect.scaleSetId,
+          newInstances: fresh.map(([id, image]) =>
+            instance(id, undefined, { latestModelApplied: image === model }),
           ),
-        );
-      }
-      return options;
+        }),
+        transient,
+      ];
+    }
+    case "inspectScaleSet": {
+      const wanted = imageName(effect.image);
+      const list = world.instances[effect.scaleSetId] ?? {};
+      return [
+        same({
+          ...base,
+          type: "scaleSet.inspected",
+          scaleSetId: effect.scaleSetId,
+          modelOnImage: model === wanted,
+          model: imageOf(model ?? "prev"),
+          instances: Object.entries(list).map(([id, image]) => ({
+            instanceId: id,
+            onImage: image === wanted,
+            latestModelApplied: image === model,
+            protectedFromScaleSetActions: false,
+            provisioningState: "Succeeded",
+          })),
+        }),
+        transient,
+        permanent,
+      ];
     }
     case "evaluateGates":
       return (["passed", "failed", "inconclusive"] as const).map((v) => same(success(effect, fleet, v)));
     case "startTimer":
       return [same(success(effect, fleet))];
     case "revertModel":
+      if (model === "other") return [conflict(effect.scaleSetId)];
       return [
         edit(success(effect, fleet), (w) => {
           w.models[effect.scaleSetId] = imageName(effect.previous);
         }),
-        same({
-          ...base,
-          type: "model.conflict",
-          scaleSetId: effect.scaleSetId,
-          found: { id: "someone-else" },
-        }),
-        failed,
+        transient,
+        permanent,
       ];
   }
 }
@@ -174,15 +231,21 @@ function key(node: Node): string {
   const effects = Object.values(pending)
     .map(({ id: _id, ...e }) => JSON.stringify(e))
     .sort();
-  const progress = scaleSets.map(({ rollbackResults: _rr, failure: _fl, batches, ...ss }) => ({
-    ...ss,
-    batches: batches.map(({ gateResults: _g, ...b }) => b),
-  }));
+  const progress = scaleSets.map(
+    ({ rollbackResults: _rr, failure: _fl, batches, analysis, rollback, ...ss }) => ({
+      ...ss,
+      analysis: { ...analysis, streak: analysis.streak !== undefined },
+      rollback: { ...rollback, lastError: undefined },
+      batches: batches.map(({ gateResults: _g, ...b }) => b),
+    }),
+  );
   return JSON.stringify([node.state.state, rest, progress, effects, node.world]);
 }
 
 export interface ExploreOptions {
   maxStates?: number;
+  /** Let the world change by itself (scale-out, someone else's model write), each a fault. Default true. */
+  worldChanges?: boolean;
   /** User events tried at every state (default: all five). */
   userEvents?: UserEvent["type"][];
   /** Outcomes other than the healthy one allowed per path (default 3; 0 = a healthy world). */
@@ -225,6 +288,16 @@ export function explore(
       }
     }
     if (moves.length === 0) terminal.set(node.state.state, (terminal.get(node.state.state) ?? 0) + 1);
+    const live = !["rolledBack", "rejected"].includes(node.state.state);
+    if ((options.worldChanges ?? true) && live && node.world.faults < (options.maxFaults ?? 3)) {
+      for (const w of worldChanges(node.world)) {
+        const to: Node = { state: node.state, world: { ...w, faults: node.world.faults + 1 } };
+        const k = key(to);
+        if (seen.has(k)) continue;
+        seen.add(k);
+        stack.push(to);
+      }
+    }
     for (const type of options.userEvents ?? allUserEvents) {
       moves.push({ event: { type, actor: { id: "bob" }, reason: "test", at }, world: node.world });
     }

@@ -125,5 +125,22 @@ export function success(
       };
     case "revertModel":
       return { ...base, type: "model.reverted", scaleSetId: effect.scaleSetId };
+    case "inspectScaleSet": {
+      const ss = fleet.find((f) => f.id === effect.scaleSetId);
+      return {
+        ...base,
+        type: "scaleSet.inspected",
+        scaleSetId: effect.scaleSetId,
+        modelOnImage: true,
+        model: effect.image,
+        instances: (ss?.instances ?? []).map((i) => ({
+          instanceId: i.instanceId,
+          onImage: true,
+          latestModelApplied: true,
+          protectedFromScaleSetActions: i.protectedFromScaleSetActions,
+          provisioningState: "Succeeded",
+        })),
+      };
+    }
   }
 }

@@ -141,6 +141,28 @@ export class FakeFleet {
           done: true,
           outcome: { type: "scaleSet.observed", scaleSetId: effect.scaleSetId, newInstances: [] },
         };
+      case "inspectScaleSet": {
+        const ss = this.find(effect.scaleSetId);
+        return {
+          done: true,
+          outcome: {
+            type: "scaleSet.inspected",
+            scaleSetId: ss.id,
+            modelOnImage: sameImage(ss.model, effect.image),
+            model: ss.model,
+            instances: [...ss.instances.keys()].map((id) => {
+              const facts = this.instance(ss, id);
+              return {
+                instanceId: id,
+                onImage: facts.imageReference !== undefined && sameImage(facts.imageReference, effect.image),
+                latestModelApplied: facts.latestModelApplied,
+                protectedFromScaleSetActions: false,
+                provisioningState: facts.provisioningState,
+              };
+            }),
+          },
+        };
+      }
       case "evaluateGates": {
         const verdict = this.options.verdict?.(effect) ?? "passed";
         return {
