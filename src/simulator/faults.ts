@@ -1,6 +1,7 @@
 /**
- * Faults switchable at run time: throttling, 5xx bursts, latency, LROs that end Failed, and holds
- * (requests wait until released, so a test can stop the world at an exact point). Instance faults
+ * Faults switchable at run time: throttling, 5xx bursts, latency, LROs that end Failed, holds
+ * (requests wait until released, so a test can stop the world at an exact point), and ARM outages
+ * (every ARM request answers 503 with Retry-After for a simulated duration). Not persisted. Instance faults
  * (failed provisioning, never coming back) live in the fleet state; see `index.ts`.
  */
 import { randomUUID } from "node:crypto";
