@@ -4,6 +4,9 @@
  * @azure/arm-compute client; plus the request-log filters a test uses to prove "no manualupgrade
  * on X after T".
  */
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import type { RestError } from "@azure/core-rest-pipeline";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { adminRequest, type Harness, RG, startHarness } from "./support.ts";
@@ -102,7 +105,21 @@ describe("Resource Manager outage", () => {
     expect(error.response?.headers.get("retry-after")).toBe("0");
     const attempts = h.sim.requestLog({ operation: "virtualMachineScaleSets.get", scaleSet: "web-d", since });
     expect(attempts.map((e) => e.status)).toEqual([503, 503, 503, 503]);
-    // Admin is not ARM: it keeps answering during the outage.
+    // Metrics (without `metrics: true`) and admin are not ARM: they keep answering during the outage.
+    const [metrics] = await h
+      .metrics("westeurope")
+      .queryResources(
+        [h.scaleSetId("web-a")],
+        ["Percentage CPU"],
+        "Microsoft.Compute/virtualMachineScaleSets",
+        {
+          startTime: new Date(Date.now() - 5 * 60_000),
+          endTime: new Date(),
+          interval: "PT1M",
+          aggregation: "average",
+        },
+      );
+    expect(metrics?.getMetricByName("Percentage CPU")?.timeseries?.length).toBeGreaterThan(0);
     expect((await adminRequest(h.sim, "GET", "/faults")).json).toMatchObject({
       value: [{ id: outage.id, kind: "armOutage" }],
     });
@@ -222,5 +239,32 @@ describe("request log", () => {
       `/requests?operation=virtualMachineScaleSets.updateInstances&scaleSet=web-b&sinceSimulatedMs=${Math.floor(t)}`,
     );
     expect((overHttp.json as { value: unknown[] }).value).toHaveLength(1);
+  });
+});
+
+describe("state file", () => {
+  it("a restart keeps the etag, the replacement instances and the model another actor wrote", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "canaryd-sim-ops-"));
+    const stateFile = join(dir, "state.json");
+    try {
+      const first = await startHarness({ stateFile, certDir: dir });
+      first.sim.repairInstance("web-d", "10");
+      first.sim.scaleOut("web-d", 1);
+      const etag = first.sim.foreignModelWrite("web-d", { id: first.versionId("1.1.0") }).etag;
+      await first.sim.close();
+
+      const second = await startHarness({ stateFile, certDir: dir });
+      const ss = await second.compute.virtualMachineScaleSets.get(RG, "web-d");
+      expect(ss.etag).toBe(etag);
+      expect(ss.virtualMachineProfile?.storageProfile?.imageReference?.id).toBe(second.versionId("1.1.0"));
+      const ids = [];
+      for await (const vm of second.compute.virtualMachineScaleSetVMs.list(RG, "web-d"))
+        ids.push(vm.instanceId);
+      expect(ids).toEqual(["1", "4", "5", "6", "12", "13", "14"]);
+      expect(second.sim.scaleOut("web-d", 1).instanceIds).toEqual(["15"]);
+      await second.sim.close();
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
