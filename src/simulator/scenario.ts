@@ -144,6 +144,39 @@ export const scenarioEventSchema = z
   });
 export type ScenarioEvent = z.infer<typeof scenarioEventSchema>;
 
+/** An event must name a scale set the scenario defines (by name or ARM id), so a typo fails at load. */
+function checkEventTargets(
+  scenario: {
+    subscriptionId: string;
+    resourceGroups: { name: string; scaleSets: { name: string }[] }[];
+    events: ScenarioEvent[];
+  },
+  ctx: z.RefinementCtx,
+): void {
+  const known = new Set<string>();
+  for (const rg of scenario.resourceGroups) {
+    for (const ss of rg.scaleSets) {
+      known.add(ss.name.toLowerCase());
+      known.add(
+        `/subscriptions/${scenario.subscriptionId}/resourcegroups/${rg.name}/providers/microsoft.compute/virtualmachinescalesets/${ss.name}`.toLowerCase(),
+      );
+    }
+  }
+  scenario.events.forEach((event, i) => {
+    const targets: [string, (string | number)[]][] = [];
+    if ("scaleSet" in event.action) targets.push([event.action.scaleSet, ["action", "scaleSet"]]);
+    if (event.after?.scaleSet) targets.push([event.after.scaleSet, ["after", "scaleSet"]]);
+    for (const [target, path] of targets) {
+      if (!known.has(target.toLowerCase()))
+        ctx.addIssue({
+          code: "custom",
+          path: ["events", i, ...path],
+          message: `no scale set ${target} in the scenario`,
+        });
+    }
+  });
+}
+
 // --- end of events ---
 
 export const scenarioSchema = z
@@ -154,6 +187,7 @@ export const scenarioSchema = z
     marketplaceImages: z.array(marketplaceImageSchema).default([]),
     events: z.array(scenarioEventSchema).default([]),
   })
+  .superRefine(checkEventTargets)
   .superRefine((scenario, ctx) => {
     // A scale set must run an image the scenario defines, or its instances would have no behaviour.
     scenario.resourceGroups.forEach((rg, g) => {

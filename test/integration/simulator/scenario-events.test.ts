@@ -97,7 +97,7 @@ describe("scenario events", () => {
 });
 
 describe("event schema", () => {
-  it("refuses an event with both at and after, naming the field", async () => {
+  it("refuses an event with both at and after, a bad count, an unknown scale set; naming the field", async () => {
     const base = await loadScenarioFile(DEMO);
     expect(() =>
       parseScenario({
@@ -117,5 +117,16 @@ describe("event schema", () => {
         events: [{ at: 1, action: { kind: "scaleOut", scaleSet: "web-a", count: 0 } }],
       }),
     ).toThrow(/events\.0\.action\.count/);
+    expect(() =>
+      parseScenario({
+        ...base,
+        events: [
+          {
+            after: { operation: "virtualMachineScaleSets.updateInstances", scaleSet: "web-zz" },
+            action: { kind: "repair", scaleSet: "web-a", instanceId: "0" },
+          },
+        ],
+      }),
+    ).toThrow(/events\.0\.after\.scaleSet: no scale set web-zz/);
   });
 });
