@@ -19,7 +19,7 @@ import type { RequestLogEntry, RequestLogFilter } from "./request-log.ts";
 import { RequestLog } from "./request-log.ts";
 import type { SimContext } from "./router.ts";
 import { instanceImages } from "./routes/admin.ts";
-import type { Scenario, ScenarioImage } from "./scenario.ts";
+import type { Scenario, ScenarioEventInput, ScenarioImage } from "./scenario.ts";
 import { loadScenarioFile, parseScenario } from "./scenario.ts";
 import type { ScenarioEventStatus } from "./scenario-events.ts";
 import { ScenarioEvents } from "./scenario-events.ts";
@@ -30,7 +30,7 @@ import { readStateFile, StateWriter, stateFromScenario } from "./state.ts";
 export { StaticTokenCredential, simulatorClientOptions } from "./client-support.ts";
 export type { FaultSpec } from "./faults.ts";
 export type { RequestLogEntry, RequestLogFilter } from "./request-log.ts";
-export type { Scenario, ScenarioImage } from "./scenario.ts";
+export type { Scenario, ScenarioEventInput, ScenarioImage } from "./scenario.ts";
 export { loadScenarioFile, parseScenario } from "./scenario.ts";
 export type { ScenarioEventStatus } from "./scenario-events.ts";
 
@@ -125,6 +125,8 @@ export interface RunningSimulator {
   };
   /** The scenario's events with their state (pending, triggered, fired, failed). */
   events(): ScenarioEventStatus[];
+  /** Adds an event at run time (the scenario's `events` schema; `at` counts from the scenario's start). */
+  addEvent(event: ScenarioEventInput): ScenarioEventStatus;
 }
 
 async function loadOrCreateToken(dir: string): Promise<string> {
@@ -255,5 +257,6 @@ export async function startSimulator(options: SimulatorOptions): Promise<Running
     foreignModelWrite: (scaleSet, image) => foreignModelWrite(ctx, scaleSet, image),
     armOutage: (options) => controls.addFault({ kind: "armOutage", ...options }),
     events: () => scenarioEvents.list(),
+    addEvent: (event) => scenarioEvents.add(event),
   };
 }

@@ -18,7 +18,7 @@ export interface SimContext {
   changed(): void;
   admin: AdminHooks;
   /** The scenario's events and their state (set once the simulator has started them). */
-  scenarioEvents?: { list(): unknown[] };
+  scenarioEvents?: { list(): unknown[]; add(event: unknown): unknown };
 }
 
 /** In-process controls the admin routes expose over HTTP (implemented in index.ts). */

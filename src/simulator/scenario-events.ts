@@ -1,5 +1,5 @@
 /**
- * Runs a scenario's `events`: each fires once, at a simulated time (`at`) or a simulated delay after
+ * Runs a scenario's `events` (and events added at run time): each fires once, at a simulated time (`at`) or a simulated delay after
  * the N-th successful request to an operation (`after`), and does one action (scale-out, repair,
  * another actor's model write, an ARM outage) through the same code as the admin endpoint.
  *
@@ -8,13 +8,14 @@
  * is in the restored fleet); triggered events are armed again and count requests from zero.
  * A failing action (e.g. repairing an unknown instance) is recorded with its error code, never thrown.
  */
-import { ArmError } from "./arm-errors.ts";
+import { ArmError, invalidParameter } from "./arm-errors.ts";
 import type { SimClock } from "./clock.ts";
-import { foreignModelWrite, repairInstance, scaleOut } from "./fleet-ops.ts";
+import { foreignModelWrite, repairInstance, scaleOut, scaleSetByNameOrId } from "./fleet-ops.ts";
 import type { RequestLogEntry } from "./request-log.ts";
 import { scaleSetOfPath } from "./request-log.ts";
 import type { SimContext } from "./router.ts";
 import type { EventAction, ScenarioEvent } from "./scenario.ts";
+import { scenarioEventSchema } from "./scenario.ts";
 
 export interface ScenarioEventStatus {
   index: number;
@@ -47,6 +48,24 @@ export function runEventAction(
   }
 }
 
+function statusOf(
+  event: ScenarioEvent,
+  index: number,
+  state: ScenarioEventStatus["state"],
+): ScenarioEventStatus {
+  const after = event.after;
+  return {
+    index,
+    ...(event.name ? { name: event.name } : {}),
+    trigger:
+      event.at !== undefined
+        ? `at ${event.at}s`
+        : `after ${after?.occurrence ?? 1}x ${after?.operation}${after?.scaleSet ? ` on ${after.scaleSet}` : ""}${event.delaySeconds ? ` +${event.delaySeconds}s` : ""}`,
+    action: event.action,
+    state,
+  };
+}
+
 export class ScenarioEvents {
   readonly #statuses: ScenarioEventStatus[];
   readonly #events: ScenarioEvent[];
@@ -56,6 +75,7 @@ export class ScenarioEvents {
   readonly #clock: SimClock;
   readonly #addFault: (spec: unknown) => { id: string };
   #closed = false;
+  #listening = false;
 
   /** `restoredSimMs`: the simulated ms a restored state had reached (0 on a fresh start). */
   constructor(
@@ -71,16 +91,7 @@ export class ScenarioEvents {
     this.#addFault = addFault;
     this.#statuses = events.map((event, index) => {
       const passed = event.at !== undefined && restoredSimMs > 0 && event.at * 1000 <= restoredSimMs;
-      return {
-        index,
-        ...(event.name ? { name: event.name } : {}),
-        trigger:
-          event.at !== undefined
-            ? `at ${event.at}s`
-            : `after ${event.after?.occurrence ?? 1}x ${event.after?.operation}${event.after?.scaleSet ? ` on ${event.after.scaleSet}` : ""}${event.delaySeconds ? ` +${event.delaySeconds}s` : ""}`,
-        action: event.action,
-        state: passed ? "fired" : "pending",
-      };
+      return statusOf(event, index, passed ? "fired" : "pending");
     });
   }
 
@@ -89,7 +100,35 @@ export class ScenarioEvents {
       if (event.at !== undefined && this.#statuses[index]?.state === "pending")
         this.#schedule(index, event.at * 1000);
     });
-    if (this.#events.some((e) => e.after)) this.#ctx.log.onEntry((entry) => this.#observe(entry));
+    if (this.#events.some((e) => e.after)) this.#listen();
+  }
+
+  /**
+   * Adds an event at run time (same schema as the scenario's; `at` counts from the scenario's start,
+   * so a time already passed fires at once). 400 for an invalid event, 404 for an unknown scale set.
+   */
+  add(input: unknown): ScenarioEventStatus {
+    const parsed = scenarioEventSchema.safeParse(input);
+    if (!parsed.success) {
+      throw invalidParameter(
+        `Invalid event: ${parsed.error.issues.map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`).join("; ")}`,
+      );
+    }
+    const event = parsed.data;
+    if ("scaleSet" in event.action) scaleSetByNameOrId(this.#ctx.fleet, event.action.scaleSet);
+    if (event.after?.scaleSet) scaleSetByNameOrId(this.#ctx.fleet, event.after.scaleSet);
+    const index = this.#events.push(event) - 1;
+    const status = statusOf(event, index, "pending");
+    this.#statuses.push(status);
+    if (event.at !== undefined) this.#schedule(index, event.at * 1000);
+    else this.#listen();
+    return { ...status };
+  }
+
+  #listen(): void {
+    if (this.#listening) return;
+    this.#listening = true;
+    this.#ctx.log.onEntry((entry) => this.#observe(entry));
   }
 
   list(): ScenarioEventStatus[] {

@@ -143,6 +143,7 @@ export const scenarioEventSchema = z
     message: "give exactly one of at or after",
   });
 export type ScenarioEvent = z.infer<typeof scenarioEventSchema>;
+export type ScenarioEventInput = z.input<typeof scenarioEventSchema>;
 
 /** An event must name a scale set the scenario defines (by name or ARM id), so a typo fails at load. */
 function checkEventTargets(

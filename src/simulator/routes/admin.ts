@@ -237,4 +237,15 @@ export const adminRoutes: Route[] = [
     (ctx) => ({ status: 200, body: { value: ctx.scenarioEvents?.list() ?? [] } }),
     options,
   ),
+  route(
+    "POST",
+    "^/admin/events$",
+    "admin.addEvent",
+    (ctx, req) => {
+      if (!ctx.scenarioEvents)
+        throw new ArmError(503, "NotReady", "The simulator has not started its events yet.");
+      return { status: 201, body: ctx.scenarioEvents.add(req.body) };
+    },
+    options,
+  ),
 ];

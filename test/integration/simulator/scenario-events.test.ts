@@ -96,6 +96,44 @@ describe("scenario events", () => {
   });
 });
 
+describe("events added at run time", () => {
+  it("a repair triggered by the first manualupgrade on web-d (in-process), a timed scale-out over HTTP; 404 for an unknown scale set", async () => {
+    const added = h.sim.addEvent({
+      name: "repair after upgrade",
+      after: { operation: "virtualMachineScaleSets.updateInstances", scaleSet: "web-d" },
+      action: { kind: "repair", scaleSet: "web-d", instanceId: "1" },
+    });
+    expect(added).toMatchObject({ state: "pending", index: 4 });
+    await h.compute.virtualMachineScaleSets.updateInstances(RG, "web-d", { instanceIds: ["4"] }, FAST);
+    await sleep(50);
+    expect(h.sim.events().find((e) => e.name === "repair after upgrade")).toMatchObject({
+      state: "fired",
+      result: { removedInstanceId: "1", instanceId: "13" },
+    });
+
+    const timed = await adminRequest(h.sim, "POST", "/events", {
+      name: "late grow",
+      at: 0,
+      action: { kind: "scaleOut", scaleSet: "web-d", count: 1 },
+    });
+    expect(timed).toMatchObject({ status: 201, json: { state: "pending" } });
+    await sleep(50);
+    expect(h.sim.events().find((e) => e.name === "late grow")).toMatchObject({
+      state: "fired",
+      result: { instanceIds: ["14"] },
+    });
+    const ids = [];
+    for await (const vm of h.compute.virtualMachineScaleSetVMs.list(RG, "web-d")) ids.push(vm.instanceId);
+    expect(ids).toEqual(["4", "5", "6", "10", "12", "13", "14"]);
+
+    const unknown = await adminRequest(h.sim, "POST", "/events", {
+      at: 0,
+      action: { kind: "scaleOut", scaleSet: "nope", count: 1 },
+    });
+    expect(unknown).toMatchObject({ status: 404, json: { error: { code: "NotFound" } } });
+  });
+});
+
 describe("event schema", () => {
   it("refuses an event with both at and after, a bad count, an unknown scale set; naming the field", async () => {
     const base = await loadScenarioFile(DEMO);
