@@ -7,6 +7,7 @@ import { ArmError, invalidParameter } from "./arm-errors.ts";
 import type { FaultController } from "./faults.ts";
 import { faultSpecSchema } from "./faults.ts";
 import type { Fleet } from "./fleet.ts";
+import { scaleSetByNameOrId } from "./fleet-ops.ts";
 import type { AdminHooks } from "./router.ts";
 import type { InstanceState, ScaleSetState } from "./state.ts";
 
@@ -45,11 +46,9 @@ export function createFaultControls(fleet: Fleet, faults: FaultController, chang
       }
       const fault = parsed.data;
       if ("operation" in fault) return { id: faults.add(fault).id };
-      const wanted = fault.scaleSet.toLowerCase();
-      const ss =
-        fleet.scaleSet(fault.scaleSet) ?? fleet.state.scaleSets.find((s) => s.name.toLowerCase() === wanted);
-      const instance = ss?.instances.find((i) => i.instanceId === fault.instanceId);
-      if (!ss || !instance) {
+      const ss = scaleSetByNameOrId(fleet, fault.scaleSet);
+      const instance = ss.instances.find((i) => i.instanceId === fault.instanceId);
+      if (!instance) {
         throw new ArmError(
           404,
           "NotFound",

@@ -1,6 +1,7 @@
 /**
- * Faults switchable at run time: throttling, 5xx bursts, latency, LROs that end Failed, and holds
- * (requests wait until released, so a test can stop the world at an exact point). Instance faults
+ * Faults switchable at run time: throttling, 5xx bursts, latency, LROs that end Failed, holds
+ * (requests wait until released, so a test can stop the world at an exact point), and ARM outages
+ * (every ARM request answers 503 with Retry-After for a simulated duration). Not persisted. Instance faults
  * (failed provisioning, never coming back) live in the fleet state; see `index.ts`.
  */
 import { randomUUID } from "node:crypto";
@@ -14,6 +15,20 @@ const window = {
   /** Applies for this many wall-clock seconds, then disappears. */
   durationSeconds: z.number().positive().optional(),
 };
+
+/**
+ * Azure Resource Manager is down: every ARM request (compute, galleries, LRO polls; metrics only
+ * with `metrics: true`; never admin or blob downloads) answers 503 ServiceUnavailable with
+ * `Retry-After` for `simulatedSeconds` of simulated time from when it is added.
+ */
+export const armOutageSchema = z.object({
+  kind: z.literal("armOutage"),
+  operation: z.literal("*").default("*"),
+  simulatedSeconds: z.number().positive(),
+  /** Wall-clock seconds the client is told to wait (what the SDK's retry policy sleeps). */
+  retryAfterSeconds: z.number().int().min(0).default(1),
+  metrics: z.boolean().default(false),
+});
 
 export const faultSpecSchema = z.discriminatedUnion("kind", [
   z.object({ kind: z.literal("throttle"), ...window, retryAfterSeconds: z.number().int().min(0).default(1) }),
@@ -36,6 +51,7 @@ export const faultSpecSchema = z.discriminatedUnion("kind", [
     instanceId: z.string().min(1),
     errorCode: z.string().default("AllocationFailed"),
   }),
+  armOutageSchema,
   z.object({
     kind: z.literal("instanceNeverReturns"),
     scaleSet: z.string().min(1),
@@ -63,26 +79,38 @@ interface HeldRequest {
 /** What the server must do with a request before handling it. */
 export type FaultAction =
   | { kind: "throttle"; retryAfterSeconds: number }
-  | { kind: "serverError"; status: number };
+  | { kind: "serverError"; status: number }
+  | { kind: "outage"; retryAfterSeconds: number };
+
+/** Operations that are not Azure Resource Manager calls: an ARM outage leaves them alone. */
+function outageCovers(operation: string, metrics: boolean): boolean {
+  if (operation.startsWith("bootDiagnostics.")) return false;
+  return metrics || !operation.startsWith("metrics.");
+}
 
 export class FaultController {
   readonly #faults: ActiveFault[] = [];
   readonly #held: HeldRequest[] = [];
   readonly #heldWaiters: { predicate: () => boolean; resolve: () => void }[] = [];
   readonly #now: () => number;
+  /** Simulated seconds per wall-clock second: turns an outage's simulated length into wall time. */
+  readonly #timeScale: number;
 
-  constructor(now: () => number = Date.now) {
+  constructor(now: () => number = Date.now, timeScale = 1) {
     this.#now = now;
+    this.#timeScale = timeScale;
   }
 
   add(spec: RequestFault): ActiveFault {
     const fault: ActiveFault = {
       id: randomUUID(),
       spec,
-      ...(spec.count !== undefined ? { remaining: spec.count } : {}),
-      ...(spec.durationSeconds !== undefined
-        ? { expiresAtMs: this.#now() + spec.durationSeconds * 1000 }
-        : {}),
+      ...("count" in spec && spec.count !== undefined ? { remaining: spec.count } : {}),
+      ...(spec.kind === "armOutage"
+        ? { expiresAtMs: this.#now() + (spec.simulatedSeconds * 1000) / this.#timeScale }
+        : spec.durationSeconds !== undefined
+          ? { expiresAtMs: this.#now() + spec.durationSeconds * 1000 }
+          : {}),
     };
     this.#faults.push(fault);
     return fault;
@@ -155,8 +183,13 @@ export class FaultController {
     return fault;
   }
 
-  /** Latency and holds first (they delay), then at most one refusal (429 or 5xx). */
+  /** An outage first (ARM is down: nothing else happens), then latency and holds (they delay), then at most one refusal (429 or 5xx). */
   async apply(operation: string): Promise<FaultAction | undefined> {
+    this.#expire();
+    const outage = this.#faults.find(
+      (f) => f.spec.kind === "armOutage" && outageCovers(operation, f.spec.metrics),
+    )?.spec;
+    if (outage?.kind === "armOutage") return { kind: "outage", retryAfterSeconds: outage.retryAfterSeconds };
     const latency = this.#take(operation, "latency")?.spec;
     if (latency?.kind === "latency") {
       const ms = latency.latencyMs;

@@ -14,21 +14,25 @@ import { createFaultControls } from "./fault-controls.ts";
 import type { FaultSpec } from "./faults.ts";
 import { FaultController } from "./faults.ts";
 import { Fleet, resolveImage } from "./fleet.ts";
-import type { RequestLogEntry } from "./request-log.ts";
+import { foreignModelWrite, repairInstance, scaleOut } from "./fleet-ops.ts";
+import type { RequestLogEntry, RequestLogFilter } from "./request-log.ts";
 import { RequestLog } from "./request-log.ts";
 import type { SimContext } from "./router.ts";
 import { instanceImages } from "./routes/admin.ts";
-import type { Scenario } from "./scenario.ts";
+import type { Scenario, ScenarioEventInput, ScenarioImage } from "./scenario.ts";
 import { loadScenarioFile, parseScenario } from "./scenario.ts";
+import type { ScenarioEventStatus } from "./scenario-events.ts";
+import { ScenarioEvents } from "./scenario-events.ts";
 import { createSimulatorServer } from "./server.ts";
 import type { SimState } from "./state.ts";
 import { readStateFile, StateWriter, stateFromScenario } from "./state.ts";
 
 export { StaticTokenCredential, simulatorClientOptions } from "./client-support.ts";
 export type { FaultSpec } from "./faults.ts";
-export type { RequestLogEntry } from "./request-log.ts";
-export type { Scenario } from "./scenario.ts";
+export type { RequestLogEntry, RequestLogFilter } from "./request-log.ts";
+export type { Scenario, ScenarioEventInput, ScenarioImage } from "./scenario.ts";
 export { loadScenarioFile, parseScenario } from "./scenario.ts";
+export type { ScenarioEventStatus } from "./scenario-events.ts";
 
 export interface SimulatorOptions {
   /** A parsed scenario object or the path of a scenario YAML file. */
@@ -87,7 +91,8 @@ export interface InstanceImage {
 export interface RunningSimulator {
   connection: SimulatorConnection;
   close(): Promise<void>;
-  requestLog(filter?: { operation?: string; since?: string }): RequestLogEntry[];
+  /** Requests answered, oldest first; filter by operation, method, scale set (name or id), wall or simulated time. */
+  requestLog(filter?: RequestLogFilter): RequestLogEntry[];
   clearRequestLog(): void;
   instanceImages(scaleSetId: string): InstanceImage[];
   addFault(spec: FaultSpec): { id: string };
@@ -101,6 +106,27 @@ export interface RunningSimulator {
   waitForHeld(operation?: string, count?: number): Promise<void>;
   /** Simulated milliseconds since the scenario was loaded. */
   simulatedMs(): number;
+  // --- rollback convergence (fleet-ops.ts): the same operations as /admin/scalesets/{name}/… ---
+  /** Adds `count` instances built from the scale set's current model, with new (higher) instance ids. */
+  scaleOut(scaleSet: string, count: number): { scaleSetId: string; instanceIds: string[]; capacity: number };
+  /** Automatic repair (Replace): deletes the instance, creates one from the current model with a new id. */
+  repairInstance(
+    scaleSet: string,
+    instanceId: string,
+  ): { scaleSetId: string; removedInstanceId: string; instanceId: string };
+  /** Another actor's completed PUT/PATCH of the model's image: the model and etag change, instances do not. */
+  foreignModelWrite(
+    scaleSet: string,
+    image: ScenarioImage,
+  ): { scaleSetId: string; etag: string; imageReference: InstanceImage["imageReference"] };
+  /** Every ARM call answers 503 ServiceUnavailable with Retry-After for `simulatedSeconds`; returns the fault id. */
+  armOutage(options: { simulatedSeconds: number; retryAfterSeconds?: number; metrics?: boolean }): {
+    id: string;
+  };
+  /** The scenario's events with their state (pending, triggered, fired, failed). */
+  events(): ScenarioEventStatus[];
+  /** Adds an event at run time (the scenario's `events` schema; `at` counts from the scenario's start). */
+  addEvent(event: ScenarioEventInput): ScenarioEventStatus;
 }
 
 async function loadOrCreateToken(dir: string): Promise<string> {
@@ -137,7 +163,7 @@ export async function startSimulator(options: SimulatorOptions): Promise<Running
   const state: SimState = restored ?? stateFromScenario(scenario, Date.now(), resolveImage);
   const clock = new SimClock({ timeScale, startSimMs: state.simMs });
   const fleet = new Fleet(state, clock);
-  const faults = new FaultController();
+  const faults = new FaultController(Date.now, timeScale);
   const log = new RequestLog();
   const writer = options.stateFile
     ? new StateWriter(options.stateFile, () => {
@@ -170,6 +196,15 @@ export async function startSimulator(options: SimulatorOptions): Promise<Running
     admin: controls,
   };
 
+  const scenarioEvents = new ScenarioEvents(
+    scenario.events,
+    ctx,
+    clock,
+    (spec) => controls.addFault(spec),
+    restored?.simMs ?? 0,
+  );
+  ctx.scenarioEvents = scenarioEvents;
+
   const server = createSimulatorServer(ctx, certificates, token);
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
@@ -177,6 +212,7 @@ export async function startSimulator(options: SimulatorOptions): Promise<Running
   });
   const port = (server.address() as AddressInfo).port;
   baseUrl = `https://${urlHost(publicHost)}:${port}`;
+  scenarioEvents.start();
 
   const connection: SimulatorConnection = {
     resourceManagerEndpoint: baseUrl,
@@ -196,6 +232,7 @@ export async function startSimulator(options: SimulatorOptions): Promise<Running
   return {
     connection,
     async close() {
+      scenarioEvents.close();
       faults.clear();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
@@ -215,5 +252,11 @@ export async function startSimulator(options: SimulatorOptions): Promise<Running
     held: (operation) => faults.held(operation),
     waitForHeld: (operation, count) => faults.waitForHeld(operation, count),
     simulatedMs: () => clock.simNow(),
+    scaleOut: (scaleSet, count) => scaleOut(ctx, scaleSet, count),
+    repairInstance: (scaleSet, instanceId) => repairInstance(ctx, scaleSet, instanceId),
+    foreignModelWrite: (scaleSet, image) => foreignModelWrite(ctx, scaleSet, image),
+    armOutage: (options) => controls.addFault({ kind: "armOutage", ...options }),
+    events: () => scenarioEvents.list(),
+    addEvent: (event) => scenarioEvents.add(event),
   };
 }

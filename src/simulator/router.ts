@@ -17,6 +17,8 @@ export interface SimContext {
   /** Marks the fleet state dirty so it gets persisted. */
   changed(): void;
   admin: AdminHooks;
+  /** The scenario's events and their state (set once the simulator has started them). */
+  scenarioEvents?: { list(): unknown[]; add(event: unknown): unknown };
 }
 
 /** In-process controls the admin routes expose over HTTP (implemented in index.ts). */
@@ -33,6 +35,8 @@ export interface SimRequest {
   /** Capture groups of the route pattern, URI-decoded. */
   params: string[];
   body: unknown;
+  /** Request headers, lowercased names (If-Match, If-None-Match). */
+  headers: Record<string, string | string[] | undefined>;
 }
 
 export interface SimResponse {

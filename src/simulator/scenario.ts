@@ -2,6 +2,7 @@
 import { readFile } from "node:fs/promises";
 import { parse } from "yaml";
 import { z } from "zod";
+import { armOutageSchema } from "./faults.ts";
 
 const name = z.string().min(1);
 
@@ -107,13 +108,87 @@ const timingSchema = z
   })
   .prefault({});
 
+// --- events: things that happen to the fleet at a simulated time or after a request (scenario-events.ts) ---
+
+/** What an event does; the same operations as the admin endpoint and `RunningSimulator`. */
+export const eventActionSchema = z.discriminatedUnion("kind", [
+  /** Adds `count` instances from the current model, with new instance ids. */
+  z.object({ kind: z.literal("scaleOut"), scaleSet: name, count: z.number().int().min(1).max(1000) }),
+  /** Automatic repair (Replace): the instance is deleted and a new one, with a new id, is created. */
+  z.object({ kind: z.literal("repair"), scaleSet: name, instanceId: name }),
+  /** Another actor sets the model's image (no instance is upgraded on a Manual scale set). */
+  z.object({ kind: z.literal("foreignModelWrite"), scaleSet: name, image: scenarioImageSchema }),
+  armOutageSchema,
+]);
+export type EventAction = z.infer<typeof eventActionSchema>;
+
+export const scenarioEventSchema = z
+  .object({
+    name: z.string().optional(),
+    /** Simulated seconds from the scenario's start. */
+    at: z.number().min(0).optional(),
+    /** The `occurrence`-th successful (status < 400) request to `operation` (on `scaleSet`, if given). */
+    after: z
+      .object({
+        operation: name,
+        scaleSet: name.optional(),
+        occurrence: z.number().int().min(1).default(1),
+      })
+      .optional(),
+    /** Simulated seconds between the trigger and the action (with `after`). */
+    delaySeconds: z.number().min(0).default(0),
+    action: eventActionSchema,
+  })
+  .refine((e) => (e.at === undefined) !== (e.after === undefined), {
+    message: "give exactly one of at or after",
+  });
+export type ScenarioEvent = z.infer<typeof scenarioEventSchema>;
+export type ScenarioEventInput = z.input<typeof scenarioEventSchema>;
+
+/** An event must name a scale set the scenario defines (by name or ARM id), so a typo fails at load. */
+function checkEventTargets(
+  scenario: {
+    subscriptionId: string;
+    resourceGroups: { name: string; scaleSets: { name: string }[] }[];
+    events: ScenarioEvent[];
+  },
+  ctx: z.RefinementCtx,
+): void {
+  const known = new Set<string>();
+  for (const rg of scenario.resourceGroups) {
+    for (const ss of rg.scaleSets) {
+      known.add(ss.name.toLowerCase());
+      known.add(
+        `/subscriptions/${scenario.subscriptionId}/resourcegroups/${rg.name}/providers/microsoft.compute/virtualmachinescalesets/${ss.name}`.toLowerCase(),
+      );
+    }
+  }
+  scenario.events.forEach((event, i) => {
+    const targets: [string, (string | number)[]][] = [];
+    if ("scaleSet" in event.action) targets.push([event.action.scaleSet, ["action", "scaleSet"]]);
+    if (event.after?.scaleSet) targets.push([event.after.scaleSet, ["after", "scaleSet"]]);
+    for (const [target, path] of targets) {
+      if (!known.has(target.toLowerCase()))
+        ctx.addIssue({
+          code: "custom",
+          path: ["events", i, ...path],
+          message: `no scale set ${target} in the scenario`,
+        });
+    }
+  });
+}
+
+// --- end of events ---
+
 export const scenarioSchema = z
   .object({
     subscriptionId: z.uuid(),
     timing: timingSchema,
     resourceGroups: z.array(resourceGroupSchema).min(1),
     marketplaceImages: z.array(marketplaceImageSchema).default([]),
+    events: z.array(scenarioEventSchema).default([]),
   })
+  .superRefine(checkEventTargets)
   .superRefine((scenario, ctx) => {
     // A scale set must run an image the scenario defines, or its instances would have no behaviour.
     scenario.resourceGroups.forEach((rg, g) => {

@@ -92,6 +92,7 @@ export function createSimulatorServer(
 ): Server {
   const server = createServer({ cert: tls.cert, key: tls.key, keepAlive: true }, (req, res) => {
     const started = Date.now();
+    const startedSimMs = ctx.fleet.clock.simNow();
     const url = new URL(req.url ?? "/", requestOrigin(req.headers.host, ctx.baseUrl));
     const method = req.method ?? "GET";
     const matched = matchRoute(ROUTES, method, url.pathname);
@@ -104,6 +105,7 @@ export function createSimulatorServer(
         operation,
         status: response.status,
         time: new Date(started).toISOString(),
+        simulatedMs: Math.round(startedSimMs),
         durationMs: Date.now() - started,
       });
     };
@@ -145,6 +147,14 @@ export function createSimulatorServer(
             },
           );
         }
+        if (action?.kind === "outage") {
+          throw new ArmError(
+            503,
+            "ServiceUnavailable",
+            "The service is currently unavailable. Azure Resource Manager cannot process the request; retry later.",
+            { headers: { "Retry-After": String(action.retryAfterSeconds) } },
+          );
+        }
         if (action?.kind === "serverError") {
           throw new ArmError(
             action.status,
@@ -166,7 +176,7 @@ export function createSimulatorServer(
         }
       }
       if (ctx.fleet.settle()) ctx.changed();
-      return await route.handle(ctx, { method, url, params, body });
+      return await route.handle(ctx, { method, url, params, body, headers: req.headers });
     };
     handle().then(finish, (error: unknown) => {
       if (error instanceof ArmError) return finish(errorResponse(error));

@@ -56,6 +56,11 @@ export interface ScaleSetState {
   uniqueId: string;
   timeCreated: string;
   instances: InstanceState[];
+  // --- rollback-convergence operations (fleet-ops.ts); optional so older state files load ---
+  /** Counts writes to the scale set resource; the wire `etag` is `"N"` (1 when absent). */
+  etagVersion?: number;
+  /** The highest numeric instance id ever used: new instances get higher ones, never a reused id. */
+  highestInstanceId?: number;
 }
 
 export interface GalleryImageState {
@@ -140,7 +145,7 @@ export function galleryVersionId(
   return `${armPrefix(sub, rg)}/galleries/${gallery}/images/${image}/versions/${version}`;
 }
 
-function scenarioImageToWire(sub: string, rg: string, image: ScenarioImage): WireImageReference {
+export function scenarioImageToWire(sub: string, rg: string, image: ScenarioImage): WireImageReference {
   if ("gallery" in image) {
     return {
       id: galleryVersionId(sub, image.resourceGroup ?? rg, image.gallery, image.image, image.version),

@@ -4,6 +4,7 @@
  */
 import type { Fleet } from "./fleet.ts";
 import { regionDisplayName } from "./fleet.ts";
+import { etagOf } from "./fleet-ops.ts";
 import type { GalleryImageState, GalleryVersionState, InstanceState, ScaleSetState } from "./state.ts";
 
 const HEALTH_EXTENSION = "HealthExtension";
@@ -44,6 +45,7 @@ export function scaleSetJson(fleet: Fleet, ss: ScaleSetState) {
     name: ss.name,
     id: ss.id,
     type: "Microsoft.Compute/virtualMachineScaleSets",
+    etag: etagOf(ss),
     location: ss.location,
     tags: ss.tags,
     sku: { name: ss.sku, tier: "Standard", capacity: ss.instances.length },

@@ -2,9 +2,12 @@
  * The admin endpoint (`/admin/...`, outside ARM paths, same bearer token): switch faults on and
  * off, release held requests, and inspect what instances run and what the simulator was asked.
  */
-import { ArmError } from "../arm-errors.ts";
+import { z } from "zod";
+import { ArmError, invalidParameter } from "../arm-errors.ts";
+import { foreignModelWrite, repairInstance, scaleOut } from "../fleet-ops.ts";
 import type { Route, SimContext, SimRequest, SimResponse } from "../router.ts";
 import { route } from "../router.ts";
+import { scenarioImageSchema } from "../scenario.ts";
 
 /** What each instance of a scale set runs now: the image inspection tests and the demo rely on. */
 export function instanceImages(ctx: SimContext, scaleSetId: string) {
@@ -22,6 +25,19 @@ export function instanceImages(ctx: SimContext, scaleSetId: string) {
 }
 
 const options = { faultable: false } as const;
+
+/** Parses an admin request body, refusing it with 400 InvalidParameter naming each problem. */
+function parseBody<T extends z.ZodType>(schema: T, body: unknown): z.infer<T> {
+  const parsed = schema.safeParse(body ?? {});
+  if (!parsed.success) {
+    throw invalidParameter(
+      `Invalid request body: ${parsed.error.issues.map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`).join("; ")}`,
+    );
+  }
+  return parsed.data;
+}
+
+const SCALE_SET_ADMIN = "^/admin/scalesets/([^/]+)";
 
 /**
  * `GET /admin/held[?operation=…][&wait=true&count=N&timeoutMs=T]`: with `wait`, answers once N
@@ -125,12 +141,19 @@ export const adminRoutes: Route[] = [
     "^/admin/requests$",
     "admin.requests",
     (ctx, req) => {
-      const operation = req.url.searchParams.get("operation") ?? undefined;
-      const since = req.url.searchParams.get("since") ?? undefined;
+      const q = req.url.searchParams;
+      const text = (key: string) => (q.get(key) ? { [key]: q.get(key) as string } : {});
+      const sinceSim = q.get("sinceSimulatedMs");
       return {
         status: 200,
         body: {
-          value: ctx.log.entries({ ...(operation ? { operation } : {}), ...(since ? { since } : {}) }),
+          value: ctx.log.entries({
+            ...text("operation"),
+            ...text("since"),
+            ...text("scaleSet"),
+            ...text("method"),
+            ...(sinceSim ? { sinceSimulatedMs: Number(sinceSim) } : {}),
+          }),
         },
       };
     },
@@ -175,6 +198,54 @@ export const adminRoutes: Route[] = [
         wallTime: new Date(ctx.fleet.clock.wallNow()).toISOString(),
       },
     }),
+    options,
+  ),
+  route(
+    "POST",
+    `${SCALE_SET_ADMIN}/scaleout$`,
+    "admin.scaleOut",
+    (ctx, req) => {
+      const { count } = parseBody(z.object({ count: z.number().int().min(1).max(1000) }), req.body);
+      return { status: 200, body: scaleOut(ctx, req.params[0] ?? "", count) };
+    },
+    options,
+  ),
+  route(
+    "POST",
+    `${SCALE_SET_ADMIN}/repair$`,
+    "admin.repair",
+    (ctx, req) => {
+      const { instanceId } = parseBody(z.object({ instanceId: z.string().min(1) }), req.body);
+      return { status: 200, body: repairInstance(ctx, req.params[0] ?? "", instanceId) };
+    },
+    options,
+  ),
+  route(
+    "POST",
+    `${SCALE_SET_ADMIN}/modelwrite$`,
+    "admin.foreignModelWrite",
+    (ctx, req) => {
+      const { image } = parseBody(z.object({ image: scenarioImageSchema }), req.body);
+      return { status: 200, body: foreignModelWrite(ctx, req.params[0] ?? "", image) };
+    },
+    options,
+  ),
+  route(
+    "GET",
+    "^/admin/events$",
+    "admin.events",
+    (ctx) => ({ status: 200, body: { value: ctx.scenarioEvents?.list() ?? [] } }),
+    options,
+  ),
+  route(
+    "POST",
+    "^/admin/events$",
+    "admin.addEvent",
+    (ctx, req) => {
+      if (!ctx.scenarioEvents)
+        throw new ArmError(503, "NotReady", "The simulator has not started its events yet.");
+      return { status: 201, body: ctx.scenarioEvents.add(req.body) };
+    },
     options,
   ),
 ];

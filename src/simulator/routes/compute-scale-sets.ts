@@ -1,6 +1,7 @@
 /** Microsoft.Compute/virtualMachineScaleSets: get, list, createOrUpdate, update, manual upgrade, reimage, instance view. */
 import { randomUUID } from "node:crypto";
 import { conflict, invalidParameter } from "../arm-errors.ts";
+import { bumpEtag, checkPreconditions, setModelImage } from "../fleet-ops.ts";
 import { checkResourceGroup, checkSubscription, findScaleSet } from "../lookup.ts";
 import { lroHeaders } from "../lro.ts";
 import type { Route, SimContext, SimRequest, SimResponse } from "../router.ts";
@@ -23,7 +24,7 @@ function asObject(value: unknown, target: string): Record<string, unknown> {
 }
 
 /** Checks an image reference from a request body and that the image it names exists. */
-function parseImageReference(ctx: SimContext, value: unknown): WireImageReference {
+export function parseImageReference(ctx: SimContext, value: unknown): WireImageReference {
   const target = "properties.virtualMachineProfile.storageProfile.imageReference";
   const raw = asObject(value, target);
   const pick = (key: string) => (typeof raw[key] === "string" ? (raw[key] as string) : undefined);
@@ -70,10 +71,6 @@ function refuseWhileBusy(ctx: SimContext, ss: ScaleSetState): void {
   }
 }
 
-function imageChanged(a: WireImageReference, b: WireImageReference): boolean {
-  return JSON.stringify(a).toLowerCase() !== JSON.stringify(b).toLowerCase();
-}
-
 /** Applies a PUT/PATCH body's model changes; Automatic and Rolling scale sets then upgrade their instances. */
 function applyModel(
   ctx: SimContext,
@@ -107,18 +104,14 @@ function applyModel(
     ss.tags = Object.fromEntries(Object.entries(tags).map(([k, v]) => [k, String(v)]));
   }
   if (mode) ss.upgradePolicy = mode;
-  const changed = image !== undefined && imageChanged(image, ss.image);
-  if (image) ss.image = image;
   const fleet = ctx.fleet;
   const failWith = ctx.faults.takeLroFailure(operation);
   const op = fleet.startOperation(ss, "modelUpdate", {
     dueSimMs: fleet.clock.simNow() + fleet.state.timing.modelUpdateSeconds * 1000,
     ...(failWith ? { failWith } : {}),
   });
-  if (changed && ss.upgradePolicy !== "Manual") {
-    const ids = ss.instances.filter((i) => !i.protectedFromScaleSetActions).map((i) => i.instanceId);
-    fleet.beginReboot(ss, ids, () => ss.image);
-  }
+  if (image) setModelImage(fleet, ss, image);
+  bumpEtag(ss);
   ctx.changed();
   return op;
 }
@@ -126,6 +119,7 @@ function applyModel(
 function update(ctx: SimContext, req: SimRequest): SimResponse {
   const ss = findScaleSet(ctx, req.params);
   const body = asObject(req.body, "parameters");
+  checkPreconditions(req, ss, ss.name);
   refuseWhileBusy(ctx, ss);
   const op = applyModel(ctx, ss, body, "virtualMachineScaleSets.update");
   return {
@@ -140,6 +134,7 @@ function createOrUpdate(ctx: SimContext, req: SimRequest): SimResponse {
   checkResourceGroup(ctx, sub, rg);
   const body = asObject(req.body, "parameters");
   const existing = ctx.fleet.scaleSet(`${armPrefix(sub, rg)}/virtualMachineScaleSets/${name}`);
+  checkPreconditions(req, existing, name);
   if (existing) {
     refuseWhileBusy(ctx, existing);
     const op = applyModel(ctx, existing, body, "virtualMachineScaleSets.createOrUpdate");
@@ -190,6 +185,8 @@ function createOrUpdate(ctx: SimContext, req: SimRequest): SimResponse {
       bootedAtWallMs: fleet.clock.wallNow(),
       epochs: [],
     })),
+    etagVersion: 1,
+    highestInstanceId: capacity - 1,
   };
   fleet.addScaleSet(ss);
   fleet.beginReboot(

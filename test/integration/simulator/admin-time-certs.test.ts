@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ensureCertificates } from "../../../src/simulator/certificates.ts";
-import { type Harness, RG, startHarness } from "./support.ts";
+import { adminRequest, type Harness, RG, startHarness } from "./support.ts";
 
 const FAST = { updateIntervalInMs: 10 };
 
@@ -17,28 +17,7 @@ beforeAll(async () => {
 afterAll(async () => h.close());
 
 function admin(method: string, path: string, body?: unknown): Promise<{ status: number; json: unknown }> {
-  const url = `${h.sim.connection.adminEndpoint}${path}`;
-  return new Promise((resolve, reject) => {
-    const req = request(
-      url,
-      {
-        method,
-        ca: h.sim.connection.caCert,
-        headers: { authorization: `Bearer ${h.sim.connection.token}`, "content-type": "application/json" },
-      },
-      (res) => {
-        let text = "";
-        res.on("data", (c) => {
-          text += c;
-        });
-        res.on("end", () =>
-          resolve({ status: res.statusCode ?? 0, json: text ? JSON.parse(text) : undefined }),
-        );
-      },
-    );
-    req.on("error", reject);
-    req.end(body === undefined ? undefined : JSON.stringify(body));
-  });
+  return adminRequest(h.sim, method, path, body);
 }
 
 describe("admin endpoint", () => {

@@ -1,5 +1,6 @@
 /** Starts a simulator on the demo scenario for one test file, with the real SDK clients pointed at it. */
 import { mkdtemp, rm } from "node:fs/promises";
+import { request } from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ComputeManagementClient } from "@azure/arm-compute";
@@ -54,4 +55,35 @@ export async function startHarness(options: Partial<SimulatorOptions> = {}): Pro
       if (!options.certDir) await rm(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** One request to the admin endpoint over HTTPS (the simulator's CA, its token); JSON in and out. */
+export function adminRequest(
+  sim: RunningSimulator,
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<{ status: number; json: unknown }> {
+  const url = `${sim.connection.adminEndpoint}${path}`;
+  return new Promise((resolve, reject) => {
+    const req = request(
+      url,
+      {
+        method,
+        ca: sim.connection.caCert,
+        headers: { authorization: `Bearer ${sim.connection.token}`, "content-type": "application/json" },
+      },
+      (res) => {
+        let text = "";
+        res.on("data", (c) => {
+          text += c;
+        });
+        res.on("end", () =>
+          resolve({ status: res.statusCode ?? 0, json: text ? JSON.parse(text) : undefined }),
+        );
+      },
+    );
+    req.on("error", reject);
+    req.end(body === undefined ? undefined : JSON.stringify(body));
+  });
 }
