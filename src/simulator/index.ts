@@ -22,7 +22,7 @@ import type { Scenario } from "./scenario.ts";
 import { loadScenarioFile, parseScenario } from "./scenario.ts";
 import { createSimulatorServer } from "./server.ts";
 import type { SimState } from "./state.ts";
-import { readStateFile, StateWriter, stateFromScenario } from "./state.ts";
+import { metricsModelOf, readStateFile, StateWriter, stateFromScenario } from "./state.ts";
 
 export { StaticTokenCredential, simulatorClientOptions } from "./client-support.ts";
 export type { FaultSpec } from "./faults.ts";
@@ -53,6 +53,12 @@ export interface SimulatorOptions {
   certDir?: string;
   /** VMs per page of a VM list (ARM pages; small values make tests exercise `nextLink`). */
   vmListPageSize?: number;
+  /** Overrides the scenario's `seed` (metric noise). */
+  seed?: number | string;
+  /** Overrides the scenario's `metrics.ingestionDelaySeconds` (tests use 0). */
+  metricsIngestionDelaySeconds?: number;
+  /** The wall clock the simulator reads (default Date.now): tests move time with it. */
+  now?: () => number;
 }
 
 /** The connection file's JSON: everything a client needs to reach the simulator. */
@@ -67,6 +73,15 @@ export interface SimulatorConnection {
   caCert: string;
   token: string;
   subscriptionId: string;
+  /** Simulated seconds before a minute's metric samples can be read (the newest minutes are absent). */
+  metricsIngestionDelaySeconds: number;
+  /** Simulated seconds per wall-clock second. */
+  timeScale: number;
+  /**
+   * Where simulated time meets the wall clock: simulated time has reached
+   * `clockOrigin + (now - clockOrigin) * timeScale`; a client clock built the same way agrees.
+   */
+  clockOrigin: string;
 }
 
 export interface InstanceImage {
@@ -101,6 +116,13 @@ export interface RunningSimulator {
   waitForHeld(operation?: string, count?: number): Promise<void>;
   /** Simulated milliseconds since the scenario was loaded. */
   simulatedMs(): number;
+  /** How far simulated time has reached, as a timestamp (the wall clock at time scale 1). */
+  reachedTime(): Date;
+  /** An instance's version history, oldest first (version null: down); undefined if unknown. */
+  versionHistory(
+    scaleSetId: string,
+    instanceId: string,
+  ): { from: string; version: string | null }[] | undefined;
 }
 
 async function loadOrCreateToken(dir: string): Promise<string> {
@@ -135,7 +157,15 @@ export async function startSimulator(options: SimulatorOptions): Promise<Running
 
   const restored = options.stateFile && !options.fresh ? await readStateFile(options.stateFile) : undefined;
   const state: SimState = restored ?? stateFromScenario(scenario, Date.now(), resolveImage);
-  const clock = new SimClock({ timeScale, startSimMs: state.simMs });
+  state.metricsModel ??= metricsModelOf(scenario);
+  if (options.seed !== undefined) state.metricsModel.seed = options.seed;
+  if (options.metricsIngestionDelaySeconds !== undefined)
+    state.metricsModel.ingestionDelaySeconds = options.metricsIngestionDelaySeconds;
+  const clock = new SimClock({
+    timeScale,
+    startSimMs: state.simMs,
+    ...(options.now ? { now: options.now } : {}),
+  });
   const fleet = new Fleet(state, clock);
   const faults = new FaultController();
   const log = new RequestLog();
@@ -187,6 +217,9 @@ export async function startSimulator(options: SimulatorOptions): Promise<Running
     caCert: certificates.caCert,
     token,
     subscriptionId: state.subscriptionId,
+    metricsIngestionDelaySeconds: state.metricsModel.ingestionDelaySeconds,
+    timeScale,
+    clockOrigin: new Date(clock.originWallMs).toISOString(),
   };
   if (options.connectionFile) {
     await mkdir(dirname(options.connectionFile), { recursive: true });
@@ -215,5 +248,10 @@ export async function startSimulator(options: SimulatorOptions): Promise<Running
     held: (operation) => faults.held(operation),
     waitForHeld: (operation, count) => faults.waitForHeld(operation, count),
     simulatedMs: () => clock.simNow(),
+    reachedTime: () => new Date(clock.reachedWallMs()),
+    versionHistory: (scaleSetId, instanceId) => {
+      const instance = fleet.scaleSet(scaleSetId)?.instances.find((i) => i.instanceId === instanceId);
+      return instance && fleet.versionHistory(instance);
+    },
   };
 }
