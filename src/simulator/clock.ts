@@ -26,21 +26,6 @@ export class SimClock {
     return this.#startSimMs + (this.#now() - this.#startWallMs) * this.timeScale;
   }
 
-  /** The wall-clock instant this clock started at: where the `reachedWallMs` axis meets the wall clock. */
-  get originWallMs(): number {
-    return this.#startWallMs;
-  }
-
-  /**
-   * How far simulated time has reached, as a wall-clock timestamp: this clock's start plus the
-   * simulated time since (the wall clock at time scale 1, ahead of it when faster). A client
-   * clock `origin + (now - origin) * timeScale` with an origin at or after this clock's start
-   * never passes it.
-   */
-  reachedWallMs(): number {
-    return this.#startWallMs + (this.#now() - this.#startWallMs) * this.timeScale;
-  }
-
   /** The wall-clock instant at which a simulated instant happens (or happened). */
   wallAt(simMs: number): number {
     return this.#now() - (this.simNow() - simMs) / this.timeScale;

@@ -75,13 +75,6 @@ export interface SimulatorConnection {
   subscriptionId: string;
   /** Simulated seconds before a minute's metric samples can be read (the newest minutes are absent). */
   metricsIngestionDelaySeconds: number;
-  /** Simulated seconds per wall-clock second. */
-  timeScale: number;
-  /**
-   * Where simulated time meets the wall clock: simulated time has reached
-   * `clockOrigin + (now - clockOrigin) * timeScale`; a client clock built the same way agrees.
-   */
-  clockOrigin: string;
 }
 
 export interface InstanceImage {
@@ -116,8 +109,6 @@ export interface RunningSimulator {
   waitForHeld(operation?: string, count?: number): Promise<void>;
   /** Simulated milliseconds since the scenario was loaded. */
   simulatedMs(): number;
-  /** How far simulated time has reached, as a timestamp (the wall clock at time scale 1). */
-  reachedTime(): Date;
   /** An instance's version history, oldest first (version null: down); undefined if unknown. */
   versionHistory(
     scaleSetId: string,
@@ -218,8 +209,6 @@ export async function startSimulator(options: SimulatorOptions): Promise<Running
     token,
     subscriptionId: state.subscriptionId,
     metricsIngestionDelaySeconds: state.metricsModel.ingestionDelaySeconds,
-    timeScale,
-    clockOrigin: new Date(clock.originWallMs).toISOString(),
   };
   if (options.connectionFile) {
     await mkdir(dirname(options.connectionFile), { recursive: true });
@@ -248,7 +237,6 @@ export async function startSimulator(options: SimulatorOptions): Promise<Running
     held: (operation) => faults.held(operation),
     waitForHeld: (operation, count) => faults.waitForHeld(operation, count),
     simulatedMs: () => clock.simNow(),
-    reachedTime: () => new Date(clock.reachedWallMs()),
     versionHistory: (scaleSetId, instanceId) => {
       const instance = fleet.scaleSet(scaleSetId)?.instances.find((i) => i.instanceId === instanceId);
       return instance && fleet.versionHistory(instance);

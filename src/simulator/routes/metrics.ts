@@ -43,18 +43,36 @@ function vmNameFilter(filter: string | null): "all" | string[] | undefined {
   return clauses.includes("*") ? "all" : clauses.map((c) => c.toLowerCase());
 }
 
+/**
+ * The time axis of a query. At time scale 1 it is the wall clock. Faster, the caller's clock runs
+ * ahead of the wall clock by an amount the simulator cannot know (each clock has its own origin),
+ * so the query's `endtime` is taken as the caller's now and the version history is projected onto
+ * the caller's axis: a wall instant `w` is `endtime - (wallNow - w) * timeScale` there. Ages and
+ * the ingestion delay are then simulated seconds on the axis the caller reads.
+ */
 interface Window {
   startMs: number;
   endMs: number;
   intervalMs: number;
   interval: string;
-  /** Minutes starting at or after this have no values yet (not reached, or not yet ingested). */
+  /** Minutes starting at or after this have no values yet (not yet reached, or not yet ingested). */
   horizonMs: number;
+  /** From the query's axis to the wall clock the version history is kept on, and back. */
+  toWall(ms: number): number;
+  fromWall(ms: number): number;
 }
 
 const MINUTE = 60_000;
 
-function parseWindow(req: SimRequest, nowMs: number, horizonMs: number): Window {
+function axis(nowMs: number, endMs: number, timeScale: number) {
+  if (timeScale === 1) return { toWall: (ms: number) => ms, fromWall: (ms: number) => ms };
+  return {
+    toWall: (ms: number) => nowMs - (endMs - ms) / timeScale,
+    fromWall: (ms: number) => endMs - (nowMs - ms) * timeScale,
+  };
+}
+
+function parseWindow(req: SimRequest, nowMs: number, timeScale: number, delayMs: number): Window {
   const q = req.url.searchParams;
   const interval = q.get("interval") ?? "PT1M";
   const intervalMs = parseDuration(interval);
@@ -67,7 +85,8 @@ function parseWindow(req: SimRequest, nowMs: number, horizonMs: number): Window 
   }
   if ((endMs - startMs) / intervalMs > MAX_POINTS)
     throw badRequest("Too many data points requested; use a larger interval.");
-  return { startMs, endMs, intervalMs, interval, horizonMs };
+  const { toWall, fromWall } = axis(nowMs, endMs, timeScale);
+  return { startMs, endMs, intervalMs, interval, horizonMs: fromWall(nowMs) - delayMs, toWall, fromWall };
 }
 
 function point(values: number[], timeStamp: string, aggregations: Aggregation[]) {
@@ -90,16 +109,16 @@ function minuteSamples(fleet: Fleet, ss: ScaleSetState, instance: InstanceState,
   const samples = new Map<number, number>();
   const model = fleet.state.metricsModel;
   if (!model) return samples;
-  const scale = fleet.clock.timeScale;
   const first = Math.floor(w.startMs / w.intervalMs) * w.intervalMs;
   const end = Math.min(w.endMs, w.horizonMs);
   for (let minute = first; minute < end; minute += MINUTE) {
     // A minute shows what ran at its last instant, so the minute an upgrade finished in already
-    // shows the new version; its age is taken at the minute's middle, in simulated seconds.
-    const run = fleet.runningAt(instance, minute + MINUTE - 1);
-    const behaviour = run?.behaviourKey == null ? undefined : fleet.behaviourOf(run.behaviourKey);
+    // shows the new version; its age is taken at the minute's middle.
+    const run = fleet.runningAt(instance, w.toWall(minute + MINUTE - 1));
+    const behaviour =
+      run === undefined || run.behaviourKey === null ? undefined : fleet.behaviourOf(run.behaviourKey);
     if (!run || !behaviour) continue;
-    const ageSeconds = (Math.max(0, minute + MINUTE / 2 - run.sinceWallMs) * scale) / 1000;
+    const ageSeconds = Math.max(0, minute + MINUTE / 2 - w.fromWall(run.sinceWallMs)) / 1000;
     const value = metricSample({
       behaviour,
       metricName: metric,
@@ -176,9 +195,8 @@ function getBatch(ctx: SimContext, req: SimRequest): SimResponse {
   ) {
     throw badRequest("The body must list 1 to 50 resource ids in 'resourceids'.");
   }
-  // Simulated time as a timestamp, less the (simulated) ingestion delay: see SimClock.reachedWallMs.
   const delayMs = (ctx.fleet.state.metricsModel?.ingestionDelaySeconds ?? 0) * 1000;
-  const w = parseWindow(req, ctx.fleet.clock.wallNow(), ctx.fleet.clock.reachedWallMs() - delayMs);
+  const w = parseWindow(req, ctx.fleet.clock.wallNow(), ctx.fleet.clock.timeScale, delayMs);
   const scaleSets = (ids as string[]).map((id) => {
     if (!id.toLowerCase().startsWith(`/subscriptions/${sub.toLowerCase()}/`)) {
       throw badRequest(

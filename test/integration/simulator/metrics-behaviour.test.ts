@@ -225,6 +225,47 @@ describe("noise", () => {
   });
 });
 
+describe("at a time scale", () => {
+  it("projects the history onto the caller's clock (endtime is its now): 1.6.0's onset after 120 of its seconds", async () => {
+    const clock = testClock();
+    const scale = 60;
+    const h = await startHarness({
+      scenario: await instantDemo(),
+      timeScale: scale,
+      now: clock.now,
+      metricsIngestionDelaySeconds: 60,
+    });
+    // The caller's accelerated clock has its own origin, here 7 wall seconds before the simulator's.
+    const origin = clock.now() - 7_000;
+    const callerNow = () => origin + (clock.now() - origin) * scale;
+    try {
+      clock.advance(1_000);
+      const upgradedAt = callerNow();
+      await upgrade(h, "web-c", "1", "1.6.0");
+      clock.advance(10_000); // ten minutes on the caller's clock
+      const end = callerNow();
+      const series = await perVm(h, "northeurope", "web-c", {
+        startTime: new Date(upgradedAt - 5 * MINUTE),
+        endTime: new Date(end),
+      });
+      const points = series.get("web-c_1") ?? [];
+      const before = points.filter((p) => p.at + MINUTE <= upgradedAt);
+      const early = points.filter((p) => p.at >= upgradedAt && p.at + MINUTE / 2 - upgradedAt < 120_000);
+      const late = points.filter((p) => p.at >= upgradedAt + 120_000 && p.at + MINUTE <= end - MINUTE);
+      expect(before.length).toBeGreaterThanOrEqual(4);
+      expect(early.length).toBeGreaterThanOrEqual(1);
+      expect(late.length).toBeGreaterThanOrEqual(6);
+      for (const p of [...before, ...early]) expect(p.average).toBeLessThan(40);
+      for (const p of late) expect(p.average).toBeGreaterThan(80);
+      // The ingestion delay is counted on the caller's clock too: its last minute is absent.
+      expect(points.at(-1)?.at).toBe(floorMinute(end));
+      expect(points.at(-1)?.average).toBeUndefined();
+    } finally {
+      await h.close();
+    }
+  });
+});
+
 describe("ingestion delay", () => {
   it("hides the minutes younger than metricsIngestionDelaySeconds and says so in the connection", async () => {
     const clock = testClock();
