@@ -1,4 +1,9 @@
-/** What an image version's behaviour looks like from outside: serial console text and metric samples. */
+/**
+ * What an image version's behaviour looks like from outside: serial console text and metric
+ * samples. Pure functions of their inputs (no state, no clock): a metric sample is a function of
+ * the scenario seed, the instance, the metric, the minute and the version's age, so the metrics
+ * endpoint can recompute any window at any time, also after a restart.
+ */
 import type { Behaviour, MetricLevel } from "./scenario.ts";
 import type { SimMetricsModel, SimState } from "./state.ts";
 

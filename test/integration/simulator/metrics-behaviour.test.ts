@@ -168,6 +168,44 @@ describe("per-VM series and version history", () => {
 
 const DAY_MINUTES = 23 * 60;
 
+describe("a ramp", () => {
+  it("rises linearly from the base level to the level over rampSeconds", async () => {
+    const clock = testClock();
+    const scenario = await instantDemo((s) => {
+      const version = s.resourceGroups[0]?.galleries[0]?.images[0]?.versions.find((v) => v.name === "1.1.0");
+      if (version) version.behaviour.metrics = { [CPU]: { level: 85, afterSeconds: 0, rampSeconds: 600 } };
+      s.metrics.instanceSpread = 0;
+    });
+    const h = await startHarness({ scenario, timeScale: 1, now: clock.now });
+    try {
+      clock.advance(10_000);
+      const upgradedAt = clock.now();
+      await upgrade(h, "web-d", "4", "1.1.0");
+      clock.advance(20 * MINUTE);
+      const series = await perVm(h, "northeurope", "web-d", {
+        startTime: new Date(upgradedAt),
+        endTime: new Date(upgradedAt + 20 * MINUTE),
+      });
+      // Heavy-tailed noise spikes now and then: nearly every minute, not each, is near the line.
+      const points = (series.get("web-d_4") ?? []).filter((p) => p.at >= upgradedAt);
+      const near = points.filter((p) => {
+        const age = Math.min(600, (p.at + MINUTE / 2 - upgradedAt) / 1000);
+        const expected = 25 + (60 * age) / 600; // base 25 -> 85 over 600 s
+        return Math.abs((p.average ?? 0) - expected) < expected * 0.12;
+      });
+      expect(points.length).toBeGreaterThanOrEqual(19);
+      expect(near.length).toBeGreaterThanOrEqual(points.length - 2);
+      const values = (series.get("web-d_4") ?? [])
+        .filter((p) => p.at >= upgradedAt)
+        .map((p) => p.average ?? 0);
+      expect(values.at(-1)).toBeGreaterThan(70);
+      expect(values[0]).toBeLessThan(40);
+    } finally {
+      await h.close();
+    }
+  });
+});
+
 describe("noise", () => {
   /** 23 hours (the demo's instances booted a day ago) of web-a's per-VM minutes from a simulator started with `seed`, at a fixed window. */
   async function day(seed: number | string, end: number, change?: (s: Scenario) => void) {
