@@ -95,13 +95,9 @@ export function metricUnit(metricName: string): string {
 // of (seed, instance, metric, minute), so re-reading a window gives the same numbers, one seed
 // reproduces a run and another seed gives other noise.
 
-/** 32-bit FNV-1a, finished with murmur3's avalanche so neighbouring keys give unrelated values. */
-function hash32(text: string): number {
-  let h = 2166136261;
-  for (let i = 0; i < text.length; i++) {
-    h ^= text.charCodeAt(i);
-    h = Math.imul(h, 16777619);
-  }
+/** murmur3's 32-bit finaliser: every input bit flips about half the output bits. */
+function fmix32(value: number): number {
+  let h = value >>> 0;
   h ^= h >>> 16;
   h = Math.imul(h, 0x85ebca6b);
   h ^= h >>> 13;
@@ -110,21 +106,53 @@ function hash32(text: string): number {
   return h >>> 0;
 }
 
-/** A uniform draw in (0, 1), the `i`-th for this key. */
-function uniform(key: string, i: number): number {
-  return (hash32(`${key}#${i}`) + 0.5) / 4294967296;
+/** 32-bit FNV-1a of a string, finished with fmix32. */
+function hashText(text: string): number {
+  let h = 2166136261;
+  for (let i = 0; i < text.length; i++) {
+    h ^= text.charCodeAt(i);
+    h = Math.imul(h, 16777619);
+  }
+  return fmix32(h);
 }
 
-/** A standard normal draw (Box-Muller) from draws `i` and `i + 1`. */
-function gaussian(key: string, i: number): number {
-  return Math.sqrt(-2 * Math.log(uniform(key, i))) * Math.cos(2 * Math.PI * uniform(key, i + 1));
+/** The `i`-th uniform draw in (0, 1) of stream `stream` (a hash). */
+function uniform(stream: number, i: number): number {
+  return (fmix32(stream ^ fmix32(Math.imul(i + 1, 0x9e3779b1))) + 0.5) / 4294967296;
+}
+
+/** A standard normal draw (Box-Muller) from uniform draws `i` and `i + 1`. */
+function gaussian(stream: number, i: number): number {
+  return Math.sqrt(-2 * Math.log(uniform(stream, i))) * Math.cos(2 * Math.PI * uniform(stream, i + 1));
 }
 
 /** Student-t with 3 degrees of freedom (variance 3): a normal with tails that now and then spike. */
-function studentT3(key: string): number {
-  const chi2 = gaussian(key, 2) ** 2 + gaussian(key, 4) ** 2 + gaussian(key, 6) ** 2;
-  const t = gaussian(key, 0) / Math.sqrt(chi2 / 3);
+function studentT3(stream: number): number {
+  const chi2 = gaussian(stream, 2) ** 2 + gaussian(stream, 4) ** 2 + gaussian(stream, 6) ** 2;
+  const t = gaussian(stream, 0) / Math.sqrt(chi2 / 3);
   return Math.max(-10, Math.min(10, t));
+}
+
+/** The draws of one instance and metric: its offset, and per minute its noise and whether it is lost. */
+export interface NoiseSource {
+  /** The instance's own relative offset from the level. */
+  offset: number;
+  /** A Student-t (3 degrees of freedom) draw for the minute starting at `minuteMs`, capped at ±10. */
+  t(minuteMs: number): number;
+  /** Whether Monitor lost this minute. */
+  missing(minuteMs: number): boolean;
+}
+
+export function noiseSource(model: SimMetricsModel, instanceKey: string, metricName: string): NoiseSource {
+  const root = hashText(`${model.seed}|${instanceKey}|${metricName.toLowerCase()}`);
+  const minuteStream = (minuteMs: number, purpose: number) =>
+    fmix32(root ^ fmix32(Math.imul(Math.floor(minuteMs / 60_000), 0x27d4eb2f) + purpose));
+  return {
+    offset: model.instanceSpread * Math.max(-3, Math.min(3, gaussian(fmix32(root ^ 0x6f666673), 0))),
+    t: (minuteMs) => studentT3(minuteStream(minuteMs, 1)),
+    missing: (minuteMs) =>
+      model.missingMinuteRate > 0 && uniform(minuteStream(minuteMs, 2), 0) < model.missingMinuteRate,
+  };
 }
 
 /** The fleet's base level of a metric: the scenario's `metrics.baseline`, else the platform default. */
@@ -162,8 +190,8 @@ export interface SampleInput {
   behaviour: Behaviour;
   metricName: string;
   model: SimMetricsModel;
-  /** Identifies the instance for its offset and noise (scale set id / instance id). */
-  instanceKey: string;
+  /** The instance's draws for this metric (noiseSource). */
+  noise: NoiseSource;
   /** Start of the minute. */
   minuteMs: number;
   /** Simulated seconds since the instance took the version it runs in this minute. */
@@ -172,15 +200,12 @@ export interface SampleInput {
 
 /** One instance's sample for one minute, or undefined when Monitor lost that minute. */
 export function metricSample(input: SampleInput): number | undefined {
-  const { behaviour, metricName, model } = input;
-  const key = `${model.seed}|${input.instanceKey}|${metricName.toLowerCase()}`;
-  if (model.missingMinuteRate > 0 && uniform(`${key}|${input.minuteMs}|missing`, 0) < model.missingMinuteRate)
-    return undefined;
+  const { behaviour, metricName, model, noise } = input;
+  if (noise.missing(input.minuteMs)) return undefined;
   const level = metricLevel(behaviour, metricName, baseLevel(model, metricName), input.ageSeconds);
-  const offset = model.instanceSpread * Math.max(-3, Math.min(3, gaussian(`${key}|offset`, 0)));
   // t3 has standard deviation sqrt(3): noise/3 gives the standard deviation of a uniform ±noise.
-  const jitter = (behaviour.noise / 3) * studentT3(`${key}|${input.minuteMs}`);
-  const value = level * (1 + offset + jitter);
+  const jitter = (behaviour.noise / 3) * noise.t(input.minuteMs);
+  const value = level * (1 + noise.offset + jitter);
   const bounded =
     metricUnit(metricName) === "Percent" ? Math.min(100, Math.max(0, value)) : Math.max(0, value);
   return Math.round(bounded * 100) / 100;

@@ -9,7 +9,7 @@
  * Stateless: nothing is stored, a re-read answers the same numbers.
  */
 import { ArmError } from "../arm-errors.ts";
-import { isKnownMetric, metricSample, metricUnit } from "../behaviour.ts";
+import { isKnownMetric, metricSample, metricUnit, noiseSource } from "../behaviour.ts";
 import type { Fleet } from "../fleet.ts";
 import { normalizeRegion } from "../fleet.ts";
 import type { Route, SimContext, SimRequest, SimResponse } from "../router.ts";
@@ -109,6 +109,7 @@ function minuteSamples(fleet: Fleet, ss: ScaleSetState, instance: InstanceState,
   const samples = new Map<number, number>();
   const model = fleet.state.metricsModel;
   if (!model) return samples;
+  const noise = noiseSource(model, `${ss.id}/${instance.instanceId}`, metric);
   const first = Math.floor(w.startMs / w.intervalMs) * w.intervalMs;
   const end = Math.min(w.endMs, w.horizonMs);
   for (let minute = first; minute < end; minute += MINUTE) {
@@ -123,7 +124,7 @@ function minuteSamples(fleet: Fleet, ss: ScaleSetState, instance: InstanceState,
       behaviour,
       metricName: metric,
       model,
-      instanceKey: `${ss.id}/${instance.instanceId}`,
+      noise,
       minuteMs: minute,
       ageSeconds,
     });
