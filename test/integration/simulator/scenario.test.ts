@@ -79,4 +79,13 @@ describe("invalid scenarios", () => {
     expect((error as Error).message).toContain("resourceGroups.0.scaleSets.0.image");
     expect((error as Error).message).toContain("duplicate scale set web-a");
   });
+
+  it("refuse a relative metric level without its sign and a missing-minute rate above 1", async () => {
+    const demo = parse(await readFile(DEMO, "utf8"));
+    demo.resourceGroups[0].galleries[0].images[0].versions[7].behaviour.metrics["Percentage CPU"] = "60%";
+    demo.metrics.missingMinuteRate = 2;
+    expect(() => parseScenario(demo)).toThrow(
+      /galleries\.0\.images\.0\.versions\.7\.behaviour\.metrics\.Percentage CPU.*metrics\.missingMinuteRate|metrics\.missingMinuteRate.*versions\.7/,
+    );
+  });
 });
