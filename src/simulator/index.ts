@@ -147,7 +147,7 @@ export async function startSimulator(options: SimulatorOptions): Promise<Running
   const sasKey = createHmac("sha256", token).update("boot-diagnostics-sas").digest();
 
   const restored = options.stateFile && !options.fresh ? await readStateFile(options.stateFile) : undefined;
-  const state: SimState = restored ?? stateFromScenario(scenario, Date.now(), resolveImage);
+  const state: SimState = restored ?? stateFromScenario(scenario, (options.now ?? Date.now)(), resolveImage);
   state.metricsModel ??= metricsModelOf(scenario);
   if (options.seed !== undefined) state.metricsModel.seed = options.seed;
   if (options.metricsIngestionDelaySeconds !== undefined)
