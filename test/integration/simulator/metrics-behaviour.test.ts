@@ -24,10 +24,25 @@ async function instantDemo(change: (s: Scenario) => void = () => {}): Promise<Sc
   return scenario;
 }
 
-/** A clock that stands still until the test moves it forward. */
+/**
+ * A clock that stands still until the test moves it forward. It starts at a fixed instant, so
+ * every run draws the same noise (the draws hash the minute) and a failure replays.
+ */
 function testClock() {
-  let now = Date.now();
+  let now = Date.parse("2026-12-01T10:00:17.000Z");
   return { now: () => now, advance: (ms: number) => (now += ms) };
+}
+
+/**
+ * The noise is heavy-tailed: now and then a minute spikes far from the level (-25 % and more).
+ * A level is judged on the median and on most minutes, as a canary analysis would.
+ */
+function mostly(points: { average?: number }[], test: (value: number) => boolean) {
+  const values = points.map((p) => p.average).filter((x): x is number => typeof x === "number");
+  const sorted = [...values].sort((a, b) => a - b);
+  const median = sorted[Math.floor(sorted.length / 2)] ?? Number.NaN;
+  expect(test(median)).toBe(true);
+  expect(values.filter(test).length).toBeGreaterThanOrEqual(Math.ceil(values.length * 0.8));
 }
 
 async function upgrade(h: Harness, scaleSet: string, instanceId: string, version: string) {
@@ -122,8 +137,8 @@ describe("per-VM series and version history", () => {
     const after = points.filter((p) => p.at >= upgradedAt);
     expect(before.length).toBeGreaterThanOrEqual(9);
     expect(after.length).toBeGreaterThanOrEqual(9);
-    for (const p of before) expect(p.average).toBeLessThan(40); // 1.0.0: ~27
-    for (const p of after) expect(p.average).toBeGreaterThan(80); // 1.4.0: ~95
+    mostly(before, (x) => x < 40); // 1.0.0: ~27
+    mostly(after, (x) => x > 80); // 1.4.0: ~95
     const history = h.sim.versionHistory(h.scaleSetId("web-a"), "0") ?? [];
     expect(history.map((e) => e.version)).toEqual(["1.0.0", null, "1.4.0"]);
   });
@@ -142,10 +157,10 @@ describe("per-VM series and version history", () => {
     const late = points.filter((p) => p.at >= upgradedAt + 120_000);
     expect(early.length).toBeGreaterThanOrEqual(1);
     expect(late.length).toBeGreaterThanOrEqual(7);
-    for (const p of early) expect(p.average).toBeLessThan(40);
-    for (const p of late) expect(p.average).toBeGreaterThan(80);
+    mostly(early, (x) => x < 40);
+    mostly(late, (x) => x > 80);
     // The instances still on 1.0.0 stay at the fleet's level all along.
-    for (const p of series.get("web-b_0") ?? []) expect(p.average).toBeLessThan(40);
+    mostly(series.get("web-b_0") ?? [], (x) => x < 40);
   });
 
   it("1.7.0 runs 60 % above the fleet: ~40 % where the others run at ~27 %", async () => {
@@ -295,8 +310,8 @@ describe("at a time scale", () => {
       expect(before.length).toBeGreaterThanOrEqual(4);
       expect(early.length).toBeGreaterThanOrEqual(1);
       expect(late.length).toBeGreaterThanOrEqual(6);
-      for (const p of [...before, ...early]) expect(p.average).toBeLessThan(40);
-      for (const p of late) expect(p.average).toBeGreaterThan(80);
+      mostly([...before, ...early], (x) => x < 40);
+      mostly(late, (x) => x > 80);
       // The ingestion delay is counted on the caller's clock too: its last minute is absent.
       expect(points.at(-1)?.at).toBe(floorMinute(end));
       expect(points.at(-1)?.average).toBeUndefined();
