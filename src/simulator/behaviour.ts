@@ -1,6 +1,11 @@
-/** What an image version's behaviour looks like from outside: serial console text and metric samples. */
-import type { Behaviour } from "./scenario.ts";
-import type { SimState } from "./state.ts";
+/**
+ * What an image version's behaviour looks like from outside: serial console text and metric
+ * samples. Pure functions of their inputs (no state, no clock): a metric sample is a function of
+ * the scenario seed, the instance, the metric, the minute and the version's age, so the metrics
+ * endpoint can recompute any window at any time, also after a restart.
+ */
+import type { Behaviour, MetricLevel } from "./scenario.ts";
+import type { SimMetricsModel, SimState } from "./state.ts";
 
 const CLEAN_BOOT = [
   "[    0.000000] Linux version 6.8.0-1015-azure (buildd@lcy02-amd64-045) #17-Ubuntu SMP",
@@ -84,28 +89,123 @@ export function metricUnit(metricName: string): string {
   return METRIC_DEFAULTS[metricName.toLowerCase()]?.unit ?? "Count";
 }
 
-/** Deterministic noise in [-1, 1] from a string seed, so a re-read window shows the same numbers. */
-function noise(seed: string): number {
-  let h = 2166136261;
-  for (let i = 0; i < seed.length; i++) {
-    h ^= seed.charCodeAt(i);
-    h = Math.imul(h, 16777619);
-  }
-  return ((h >>> 0) / 0xffffffff) * 2 - 1;
+// ---- Metric samples ----
+// One sample per instance and minute: the version's level at the time since the instance took it,
+// times the instance's own offset, plus heavy-tailed per-minute noise. Every random draw is a hash
+// of (seed, instance, metric, minute), so re-reading a window gives the same numbers, one seed
+// reproduces a run and another seed gives other noise.
+
+/** murmur3's 32-bit finaliser: every input bit flips about half the output bits. */
+function fmix32(value: number): number {
+  let h = value >>> 0;
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
 }
 
-/** One metric sample of an instance running `behaviour` at `timestampMs`. */
-export function metricSample(
+/** 32-bit FNV-1a of a string, finished with fmix32. */
+function hashText(text: string): number {
+  let h = 2166136261;
+  for (let i = 0; i < text.length; i++) {
+    h ^= text.charCodeAt(i);
+    h = Math.imul(h, 16777619);
+  }
+  return fmix32(h);
+}
+
+/** The `i`-th uniform draw in (0, 1) of stream `stream` (a hash). */
+function uniform(stream: number, i: number): number {
+  return (fmix32(stream ^ fmix32(Math.imul(i + 1, 0x9e3779b1))) + 0.5) / 4294967296;
+}
+
+/** A standard normal draw (Box-Muller) from uniform draws `i` and `i + 1`. */
+function gaussian(stream: number, i: number): number {
+  return Math.sqrt(-2 * Math.log(uniform(stream, i))) * Math.cos(2 * Math.PI * uniform(stream, i + 1));
+}
+
+/** Student-t with 3 degrees of freedom (variance 3): a normal with tails that now and then spike. */
+function studentT3(stream: number): number {
+  const chi2 = gaussian(stream, 2) ** 2 + gaussian(stream, 4) ** 2 + gaussian(stream, 6) ** 2;
+  const t = gaussian(stream, 0) / Math.sqrt(chi2 / 3);
+  return Math.max(-10, Math.min(10, t));
+}
+
+/** The draws of one instance and metric: its offset, and per minute its noise and whether it is lost. */
+export interface NoiseSource {
+  /** The instance's own relative offset from the level. */
+  offset: number;
+  /** A Student-t (3 degrees of freedom) draw for the minute starting at `minuteMs`, capped at ±10. */
+  t(minuteMs: number): number;
+  /** Whether Monitor lost this minute. */
+  missing(minuteMs: number): boolean;
+}
+
+export function noiseSource(model: SimMetricsModel, instanceKey: string, metricName: string): NoiseSource {
+  const root = hashText(`${model.seed}|${instanceKey}|${metricName.toLowerCase()}`);
+  const minuteStream = (minuteMs: number, purpose: number) =>
+    fmix32(root ^ fmix32(Math.imul(Math.floor(minuteMs / 60_000), 0x27d4eb2f) + purpose));
+  return {
+    offset: model.instanceSpread * Math.max(-3, Math.min(3, gaussian(fmix32(root ^ 0x6f666673), 0))),
+    t: (minuteMs) => studentT3(minuteStream(minuteMs, 1)),
+    missing: (minuteMs) =>
+      model.missingMinuteRate > 0 && uniform(minuteStream(minuteMs, 2), 0) < model.missingMinuteRate,
+  };
+}
+
+/** The fleet's base level of a metric: the scenario's `metrics.baseline`, else the platform default. */
+export function baseLevel(model: SimMetricsModel, metricName: string): number {
+  const name = metricName.toLowerCase();
+  const configured = Object.entries(model.baseline).find(([key]) => key.toLowerCase() === name);
+  return configured?.[1] ?? METRIC_DEFAULTS[name]?.value ?? 0;
+}
+
+function resolveLevel(level: MetricLevel, base: number): number {
+  return typeof level === "number" ? level : base * (1 + Number.parseFloat(level) / 100);
+}
+
+/** The level (no noise) of a metric on an instance that took `behaviour` `ageSeconds` ago. */
+export function metricLevel(
   behaviour: Behaviour,
   metricName: string,
-  seed: string,
-  timestampMs: number,
+  base: number,
+  ageSeconds: number,
 ): number {
-  const configured = Object.entries(behaviour.metrics).find(
+  const spec = Object.entries(behaviour.metrics).find(
     ([name]) => name.toLowerCase() === metricName.toLowerCase(),
-  );
-  const mean = configured?.[1] ?? METRIC_DEFAULTS[metricName.toLowerCase()]?.value ?? 0;
-  const value = mean * (1 + behaviour.noise * noise(`${seed}|${metricName}|${timestampMs}`));
+  )?.[1];
+  if (spec === undefined) return base;
+  if (typeof spec !== "object") return resolveLevel(spec, base);
+  const initial = resolveLevel(spec.initial ?? base, base);
+  const level = resolveLevel(spec.level, base);
+  const since = ageSeconds - spec.afterSeconds;
+  if (since < 0) return initial;
+  if (since >= spec.rampSeconds) return level;
+  return initial + ((level - initial) * since) / spec.rampSeconds;
+}
+
+export interface SampleInput {
+  behaviour: Behaviour;
+  metricName: string;
+  model: SimMetricsModel;
+  /** The instance's draws for this metric (noiseSource). */
+  noise: NoiseSource;
+  /** Start of the minute. */
+  minuteMs: number;
+  /** Simulated seconds since the instance took the version it runs in this minute. */
+  ageSeconds: number;
+}
+
+/** One instance's sample for one minute, or undefined when Monitor lost that minute. */
+export function metricSample(input: SampleInput): number | undefined {
+  const { behaviour, metricName, model, noise } = input;
+  if (noise.missing(input.minuteMs)) return undefined;
+  const level = metricLevel(behaviour, metricName, baseLevel(model, metricName), input.ageSeconds);
+  // t3 has standard deviation sqrt(3): noise/3 gives the standard deviation of a uniform ±noise.
+  const jitter = (behaviour.noise / 3) * noise.t(input.minuteMs);
+  const value = level * (1 + noise.offset + jitter);
   const bounded =
     metricUnit(metricName) === "Percent" ? Math.min(100, Math.max(0, value)) : Math.max(0, value);
   return Math.round(bounded * 100) / 100;

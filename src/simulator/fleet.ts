@@ -8,6 +8,7 @@ import type { SimClock } from "./clock.ts";
 import type { Behaviour } from "./scenario.ts";
 import type {
   GalleryVersionState,
+  InstanceEpoch,
   InstanceState,
   OperationError,
   OperationState,
@@ -305,6 +306,40 @@ export class Fleet {
       this.#busy.add(instance);
       pushEpoch(instance, { fromWallMs: wallNow, behaviourKey: null });
     }
+  }
+
+  // ---- Per-instance version history (what the metrics endpoint reads) ----
+  // `instance.epochs` records every change of what an instance runs: an upgrade's start (down,
+  // key null) and its boot (the version's behaviour key), on the wall-clock axis metric timestamps
+  // use. Past samples therefore show the version the instance ran then, and the age of that version.
+
+  /**
+   * What the instance ran at wall instant `wallMs`: the behaviour key (null: down) and since when.
+   * Undefined before its recorded history. An instance without epochs runs its image since boot.
+   */
+  runningAt(
+    instance: InstanceState,
+    wallMs: number,
+  ): { behaviourKey: string | null; sinceWallMs: number } | undefined {
+    if (instance.epochs.length === 0) {
+      return wallMs < instance.bootedAtWallMs
+        ? undefined
+        : { behaviourKey: this.behaviourKey(instance.image), sinceWallMs: instance.bootedAtWallMs };
+    }
+    let found: InstanceEpoch | undefined;
+    for (const epoch of instance.epochs) {
+      if (epoch.fromWallMs > wallMs) break;
+      found = epoch;
+    }
+    return found && { behaviourKey: found.behaviourKey, sinceWallMs: found.fromWallMs };
+  }
+
+  /** The instance's recorded history, oldest first: from when it ran which version (null: down). */
+  versionHistory(instance: InstanceState): { from: string; version: string | null }[] {
+    return instance.epochs.map((epoch) => ({
+      from: new Date(epoch.fromWallMs).toISOString(),
+      version: epoch.behaviourKey === null ? null : (epoch.behaviourKey.split("/").pop() ?? null),
+    }));
   }
 
   /** Keeps the operation list bounded: finished operations older than an hour are dropped. */

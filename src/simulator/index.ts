@@ -25,7 +25,7 @@ import type { ScenarioEventStatus } from "./scenario-events.ts";
 import { ScenarioEvents } from "./scenario-events.ts";
 import { createSimulatorServer } from "./server.ts";
 import type { SimState } from "./state.ts";
-import { readStateFile, StateWriter, stateFromScenario } from "./state.ts";
+import { metricsModelOf, readStateFile, StateWriter, stateFromScenario } from "./state.ts";
 
 export { StaticTokenCredential, simulatorClientOptions } from "./client-support.ts";
 export type { FaultSpec } from "./faults.ts";
@@ -57,6 +57,12 @@ export interface SimulatorOptions {
   certDir?: string;
   /** VMs per page of a VM list (ARM pages; small values make tests exercise `nextLink`). */
   vmListPageSize?: number;
+  /** Overrides the scenario's `seed` (metric noise). */
+  seed?: number | string;
+  /** Overrides the scenario's `metrics.ingestionDelaySeconds` (tests use 0). */
+  metricsIngestionDelaySeconds?: number;
+  /** The wall clock the simulator reads (default Date.now): tests move time with it. */
+  now?: () => number;
 }
 
 /** The connection file's JSON: everything a client needs to reach the simulator. */
@@ -71,6 +77,8 @@ export interface SimulatorConnection {
   caCert: string;
   token: string;
   subscriptionId: string;
+  /** Simulated seconds before a minute's metric samples can be read (the newest minutes are absent). */
+  metricsIngestionDelaySeconds: number;
 }
 
 export interface InstanceImage {
@@ -127,6 +135,11 @@ export interface RunningSimulator {
   events(): ScenarioEventStatus[];
   /** Adds an event at run time (the scenario's `events` schema; `at` counts from the scenario's start). */
   addEvent(event: ScenarioEventInput): ScenarioEventStatus;
+  /** An instance's version history, oldest first (version null: down); undefined if unknown. */
+  versionHistory(
+    scaleSetId: string,
+    instanceId: string,
+  ): { from: string; version: string | null }[] | undefined;
 }
 
 async function loadOrCreateToken(dir: string): Promise<string> {
@@ -160,8 +173,16 @@ export async function startSimulator(options: SimulatorOptions): Promise<Running
   const sasKey = createHmac("sha256", token).update("boot-diagnostics-sas").digest();
 
   const restored = options.stateFile && !options.fresh ? await readStateFile(options.stateFile) : undefined;
-  const state: SimState = restored ?? stateFromScenario(scenario, Date.now(), resolveImage);
-  const clock = new SimClock({ timeScale, startSimMs: state.simMs });
+  const state: SimState = restored ?? stateFromScenario(scenario, (options.now ?? Date.now)(), resolveImage);
+  state.metricsModel ??= metricsModelOf(scenario);
+  if (options.seed !== undefined) state.metricsModel.seed = options.seed;
+  if (options.metricsIngestionDelaySeconds !== undefined)
+    state.metricsModel.ingestionDelaySeconds = options.metricsIngestionDelaySeconds;
+  const clock = new SimClock({
+    timeScale,
+    startSimMs: state.simMs,
+    ...(options.now ? { now: options.now } : {}),
+  });
   const fleet = new Fleet(state, clock);
   const faults = new FaultController(Date.now, timeScale);
   const log = new RequestLog();
@@ -223,6 +244,7 @@ export async function startSimulator(options: SimulatorOptions): Promise<Running
     caCert: certificates.caCert,
     token,
     subscriptionId: state.subscriptionId,
+    metricsIngestionDelaySeconds: state.metricsModel.ingestionDelaySeconds,
   };
   if (options.connectionFile) {
     await mkdir(dirname(options.connectionFile), { recursive: true });
@@ -258,5 +280,9 @@ export async function startSimulator(options: SimulatorOptions): Promise<Running
     armOutage: (options) => controls.addFault({ kind: "armOutage", ...options }),
     events: () => scenarioEvents.list(),
     addEvent: (event) => scenarioEvents.add(event),
+    versionHistory: (scaleSetId, instanceId) => {
+      const instance = fleet.scaleSet(scaleSetId)?.instances.find((i) => i.instanceId === instanceId);
+      return instance && fleet.versionHistory(instance);
+    },
   };
 }

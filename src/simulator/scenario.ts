@@ -6,6 +6,33 @@ import { armOutageSchema } from "./faults.ts";
 
 const name = z.string().min(1);
 
+/**
+ * A metric level: an absolute value, or a change relative to the fleet's base level of that
+ * metric (`metrics.baseline`), written as a signed percentage: "+60%" is 1.6 times the base.
+ */
+export const metricLevelSchema = z.union([
+  z.number(),
+  z.string().regex(/^[+-]\d+(\.\d+)?%$/, 'a signed percentage of the base level, e.g. "+60%"'),
+]);
+export type MetricLevel = z.infer<typeof metricLevelSchema>;
+
+/**
+ * How one metric of a version evolves with the time since an instance took the version: `initial`
+ * (default: the fleet's base level) for `afterSeconds`, then a linear ramp over `rampSeconds` to
+ * `level`, which it keeps. A bare number (or `{ level }`) is a steady level; `afterSeconds` alone
+ * is a delayed onset; `rampSeconds` alone a ramp from `initial`.
+ */
+export const metricBehaviourSchema = z.union([
+  metricLevelSchema,
+  z.strictObject({
+    level: metricLevelSchema,
+    initial: metricLevelSchema.optional(),
+    afterSeconds: z.number().min(0).default(0),
+    rampSeconds: z.number().min(0).default(0),
+  }),
+]);
+export type MetricBehaviour = z.infer<typeof metricBehaviourSchema>;
+
 /** What an instance shows once it has booted an image version. */
 export const behaviourSchema = z
   .object({
@@ -14,9 +41,12 @@ export const behaviourSchema = z
     provisioning: z.enum(["Succeeded", "Failed"]).default("Succeeded"),
     /** Error code an instance reports when provisioning fails. */
     provisioningErrorCode: z.string().default("OSProvisioningTimedOut"),
-    /** Mean value per metric name (Azure Monitor names, e.g. "Percentage CPU"). */
-    metrics: z.record(z.string(), z.number()).default({ "Percentage CPU": 27 }),
-    /** Relative noise around each mean (0.1 = ±10 %). */
+    /** Level per metric name (Azure Monitor names, e.g. "Percentage CPU"); see metricBehaviourSchema. */
+    metrics: z.record(z.string(), metricBehaviourSchema).default({ "Percentage CPU": 27 }),
+    /**
+     * Per-minute noise relative to the level: heavy-tailed (Student-t, 3 degrees of freedom) with
+     * the standard deviation of a uniform ±noise (0.1: sd 5.8 %).
+     */
     noise: z.number().min(0).max(1).default(0.1),
   })
   .prefault({});
@@ -180,9 +210,27 @@ function checkEventTargets(
 
 // --- end of events ---
 
+/** How Azure Monitor's platform metrics look beyond each version's levels (see docs/simulator.md). */
+const metricsModelSchema = z
+  .object({
+    /** The fleet's base level per metric: what relative levels ("+60%") and `initial` refer to. */
+    baseline: z.record(z.string(), z.number()).default({}),
+    /** Relative standard deviation of each instance's own offset from the level (0.04: ±4 %). */
+    instanceSpread: z.number().min(0).max(1).default(0.04),
+    /** Probability that one instance's minute is missing (as Azure Monitor now and then drops one). */
+    missingMinuteRate: z.number().min(0).max(1).default(0),
+    /** Simulated seconds before a minute's samples are readable: the newest minutes are absent. */
+    ingestionDelaySeconds: z.number().min(0).default(0),
+  })
+  .prefault({});
+export type MetricsModel = z.infer<typeof metricsModelSchema>;
+
 export const scenarioSchema = z
   .object({
     subscriptionId: z.uuid(),
+    /** Seeds every metric's noise: one seed reproduces the same series, another seed differs. */
+    seed: z.union([z.number(), z.string()]).default(1),
+    metrics: metricsModelSchema,
     timing: timingSchema,
     resourceGroups: z.array(resourceGroupSchema).min(1),
     marketplaceImages: z.array(marketplaceImageSchema).default([]),

@@ -2,7 +2,7 @@
 import { randomUUID } from "node:crypto";
 import { existsSync } from "node:fs";
 import { readFile, rename, writeFile } from "node:fs/promises";
-import type { Behaviour, Scenario, ScenarioImage } from "./scenario.ts";
+import type { Behaviour, MetricsModel, Scenario, ScenarioImage } from "./scenario.ts";
 
 export const STATE_FORMAT_VERSION = 1;
 
@@ -129,6 +129,19 @@ export interface SimState {
   galleryVersions: GalleryVersionState[];
   marketplaceImages: MarketplaceImageState[];
   operations: OperationState[];
+  /** Metric noise and ingestion (scenario `seed` and `metrics`); absent in older state files. */
+  metricsModel?: SimMetricsModel;
+}
+
+// ---- Metrics model (per-instance version history lives in InstanceState.epochs) ----
+
+/** What the metrics endpoint needs beyond the versions' behaviours: the seed and the model. */
+export interface SimMetricsModel extends MetricsModel {
+  seed: number | string;
+}
+
+export function metricsModelOf(scenario: Scenario): SimMetricsModel {
+  return { seed: scenario.seed, ...scenario.metrics };
 }
 
 export function armPrefix(subscriptionId: string, resourceGroup: string): string {
@@ -172,6 +185,7 @@ export function stateFromScenario(
     galleryVersions: [],
     marketplaceImages: scenario.marketplaceImages.map((m) => ({ ...m })),
     operations: [],
+    metricsModel: metricsModelOf(scenario),
   };
   const published = new Date(wallNowMs).toISOString();
   for (const rg of scenario.resourceGroups) {

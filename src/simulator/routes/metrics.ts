@@ -2,11 +2,14 @@
  * Azure Monitor's regional batch metrics endpoint (`metrics:getBatch`) as
  * @azure/monitor-query-metrics calls it: one region per endpoint (a batch naming a resource in
  * another region is refused, as Azure does), series split by the `VMName` dimension when the
- * filter asks for it, `top` series (default 10), samples from the image each instance ran at each
- * timestamp.
+ * filter asks for it, `top` series (default 10). Each instance has one sample per minute, from the
+ * version it ran in that minute (its version history) at the age it then had; an interval bucket
+ * aggregates its minutes. Minutes that simulated time has not reached, minus the ingestion delay,
+ * have no values yet (their timestamps are listed without values, as Azure lists empty buckets).
+ * Stateless: nothing is stored, a re-read answers the same numbers.
  */
 import { ArmError } from "../arm-errors.ts";
-import { isKnownMetric, metricSample, metricUnit } from "../behaviour.ts";
+import { isKnownMetric, metricSample, metricUnit, noiseSource } from "../behaviour.ts";
 import type { Fleet } from "../fleet.ts";
 import { normalizeRegion } from "../fleet.ts";
 import type { Route, SimContext, SimRequest, SimResponse } from "../router.ts";
@@ -40,27 +43,41 @@ function vmNameFilter(filter: string | null): "all" | string[] | undefined {
   return clauses.includes("*") ? "all" : clauses.map((c) => c.toLowerCase());
 }
 
-function behaviourKeyAt(instance: InstanceState, wallMs: number): string | null | undefined {
-  let key: string | null | undefined;
-  for (const epoch of instance.epochs) {
-    if (epoch.fromWallMs > wallMs) break;
-    key = epoch.behaviourKey;
-  }
-  return key;
-}
-
+/**
+ * The time axis of a query. At time scale 1 it is the wall clock. Faster, the caller's clock runs
+ * ahead of the wall clock by an amount the simulator cannot know (each clock has its own origin),
+ * so the query's `endtime` is taken as the caller's now and the version history is projected onto
+ * the caller's axis: a wall instant `w` is `endtime - (wallNow - w) * timeScale` there. Ages and
+ * the ingestion delay are then simulated seconds on the axis the caller reads.
+ */
 interface Window {
   startMs: number;
   endMs: number;
   intervalMs: number;
   interval: string;
+  /** Minutes starting at or after this have no values yet (not yet reached, or not yet ingested). */
+  horizonMs: number;
+  /** From the query's axis to the wall clock the version history is kept on, and back. */
+  toWall(ms: number): number;
+  fromWall(ms: number): number;
 }
 
-function parseWindow(req: SimRequest, nowMs: number): Window {
+const MINUTE = 60_000;
+
+function axis(nowMs: number, endMs: number, timeScale: number) {
+  if (timeScale === 1) return { toWall: (ms: number) => ms, fromWall: (ms: number) => ms };
+  return {
+    toWall: (ms: number) => nowMs - (endMs - ms) / timeScale,
+    fromWall: (ms: number) => endMs - (nowMs - ms) * timeScale,
+  };
+}
+
+function parseWindow(req: SimRequest, nowMs: number, timeScale: number, delayMs: number): Window {
   const q = req.url.searchParams;
   const interval = q.get("interval") ?? "PT1M";
   const intervalMs = parseDuration(interval);
-  if (intervalMs === undefined) throw badRequest(`Invalid interval '${interval}'.`);
+  if (intervalMs === undefined || intervalMs % MINUTE !== 0)
+    throw badRequest(`Invalid interval '${interval}': metrics have a grain of whole minutes (PT1M and up).`);
   const endMs = q.get("endtime") ? Date.parse(q.get("endtime") ?? "") : nowMs;
   const startMs = q.get("starttime") ? Date.parse(q.get("starttime") ?? "") : endMs - 3600_000;
   if (!Number.isFinite(startMs) || !Number.isFinite(endMs) || startMs >= endMs) {
@@ -68,7 +85,8 @@ function parseWindow(req: SimRequest, nowMs: number): Window {
   }
   if ((endMs - startMs) / intervalMs > MAX_POINTS)
     throw badRequest("Too many data points requested; use a larger interval.");
-  return { startMs, endMs, intervalMs, interval };
+  const { toWall, fromWall } = axis(nowMs, endMs, timeScale);
+  return { startMs, endMs, intervalMs, interval, horizonMs: fromWall(nowMs) - delayMs, toWall, fromWall };
 }
 
 function point(values: number[], timeStamp: string, aggregations: Aggregation[]) {
@@ -86,6 +104,35 @@ function point(values: number[], timeStamp: string, aggregations: Aggregation[])
   return data;
 }
 
+/** One instance's minute samples in the window: minute start -> value (absent: no sample). */
+function minuteSamples(fleet: Fleet, ss: ScaleSetState, instance: InstanceState, metric: string, w: Window) {
+  const samples = new Map<number, number>();
+  const model = fleet.state.metricsModel;
+  if (!model) return samples;
+  const noise = noiseSource(model, `${ss.id}/${instance.instanceId}`, metric);
+  const first = Math.floor(w.startMs / w.intervalMs) * w.intervalMs;
+  const end = Math.min(w.endMs, w.horizonMs);
+  for (let minute = first; minute < end; minute += MINUTE) {
+    // A minute shows what ran at its last instant, so the minute an upgrade finished in already
+    // shows the new version; its age is taken at the minute's middle.
+    const run = fleet.runningAt(instance, w.toWall(minute + MINUTE - 1));
+    const behaviour =
+      run === undefined || run.behaviourKey === null ? undefined : fleet.behaviourOf(run.behaviourKey);
+    if (!run || !behaviour) continue;
+    const ageSeconds = Math.max(0, minute + MINUTE / 2 - w.fromWall(run.sinceWallMs)) / 1000;
+    const value = metricSample({
+      behaviour,
+      metricName: metric,
+      model,
+      noise,
+      minuteMs: minute,
+      ageSeconds,
+    });
+    if (value !== undefined) samples.set(minute, value);
+  }
+  return samples;
+}
+
 function series(
   fleet: Fleet,
   ss: ScaleSetState,
@@ -94,18 +141,16 @@ function series(
   w: Window,
   aggregations: Aggregation[],
 ) {
+  const perInstance = instances.map((instance) => minuteSamples(fleet, ss, instance, metric, w));
   const data = [];
   const first = Math.floor(w.startMs / w.intervalMs) * w.intervalMs;
   for (let t = first; t < w.endMs; t += w.intervalMs) {
     const values: number[] = [];
-    // A bucket shows what ran at its last instant, so a bucket an upgrade finished in already shows
-    // the new version. Buckets after now are filled too (unlike Azure): with a time scale, callers'
-    // windows measured in simulated minutes reach past the wall clock.
-    const at = t + w.intervalMs - 1;
-    for (const instance of instances) {
-      const key = behaviourKeyAt(instance, at);
-      const behaviour = key === undefined ? undefined : fleet.behaviourOf(key);
-      if (behaviour) values.push(metricSample(behaviour, metric, `${ss.id}/${instance.instanceId}`, t));
+    for (const samples of perInstance) {
+      for (let minute = t; minute < t + w.intervalMs; minute += MINUTE) {
+        const value = samples.get(minute);
+        if (value !== undefined) values.push(value);
+      }
     }
     data.push(point(values, new Date(t).toISOString().replace(/\.\d{3}Z$/, "Z"), aggregations));
   }
@@ -151,7 +196,8 @@ function getBatch(ctx: SimContext, req: SimRequest): SimResponse {
   ) {
     throw badRequest("The body must list 1 to 50 resource ids in 'resourceids'.");
   }
-  const w = parseWindow(req, ctx.fleet.clock.wallNow());
+  const delayMs = (ctx.fleet.state.metricsModel?.ingestionDelaySeconds ?? 0) * 1000;
+  const w = parseWindow(req, ctx.fleet.clock.wallNow(), ctx.fleet.clock.timeScale, delayMs);
   const scaleSets = (ids as string[]).map((id) => {
     if (!id.toLowerCase().startsWith(`/subscriptions/${sub.toLowerCase()}/`)) {
       throw badRequest(

@@ -38,6 +38,8 @@ export async function startDemoFleet(options: FleetOptions = {}): Promise<DemoFl
     timeScale: options.timeScale ?? 60,
     lroRetryAfterSeconds: 0,
     fresh: true,
+    // The demo delays metric ingestion by 120 simulated seconds; gate tests read at once.
+    metricsIngestionDelaySeconds: 0,
     connectionFile,
     ...(options.vmListPageSize ? { vmListPageSize: options.vmListPageSize } : {}),
   });

@@ -50,8 +50,11 @@ async function canaryOn(scaleSet: string, instanceId: string, version: string) {
   );
   expect(upgraded.outcome.type).toBe("instances.upgraded");
   const since = new Date().toISOString();
-  // Monitor reports per-minute points: the engine's clock, two minutes on, sees the new image's minutes.
-  const later = () => new Date(Date.now() + 120_000);
+  // Monitor reports per-minute points: two simulated minutes on (two wall seconds at time scale
+  // 60), the engine's clock sees the new image's minutes. The simulator takes a query's endtime
+  // as the caller's now, so that clock must have moved as far as the simulated fleet has.
+  await new Promise((resolve) => setTimeout(resolve, 2_000));
+  const later = () => new Date(Date.parse(since) + 120_000);
   const { outcome } = await drive(
     execute,
     {

@@ -228,7 +228,7 @@ describe("galleries and marketplace", () => {
     const versions = [];
     for await (const v of h.compute.galleryImageVersions.listByGalleryImage(RG, "demoGallery", "web"))
       versions.push(v.name);
-    expect(versions).toEqual(["1.0.0", "1.1.0", "1.2.0", "1.3.0", "1.4.0", "1.5.0"]);
+    expect(versions).toEqual(["1.0.0", "1.1.0", "1.2.0", "1.3.0", "1.4.0", "1.5.0", "1.6.0", "1.7.0"]);
     const image = await h.compute.galleryImages.get(RG, "demoGallery", "web");
     expect(image.osType).toBe("Linux");
   });

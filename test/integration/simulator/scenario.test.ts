@@ -21,14 +21,23 @@ describe("demo scenario", () => {
     expect(rg?.scaleSets.filter((s) => s.upgradePolicy === "Automatic")).toHaveLength(1);
   });
 
-  it("defines versions 1.0.0 to 1.5.0 with the documented behaviours", async () => {
+  it("defines versions 1.0.0 to 1.7.0 with the documented behaviours", async () => {
     const scenario = await loadScenarioFile(DEMO);
     const versions =
       scenario.resourceGroups[0]?.galleries
         .find((g) => g.name === "demoGallery")
         ?.images.find((i) => i.name === "web")?.versions ?? [];
     const byName = Object.fromEntries(versions.map((v) => [v.name, v]));
-    expect(Object.keys(byName)).toEqual(["1.0.0", "1.1.0", "1.2.0", "1.3.0", "1.4.0", "1.5.0"]);
+    expect(Object.keys(byName)).toEqual([
+      "1.0.0",
+      "1.1.0",
+      "1.2.0",
+      "1.3.0",
+      "1.4.0",
+      "1.5.0",
+      "1.6.0",
+      "1.7.0",
+    ]);
     expect(byName["1.2.0"]?.behaviour.boot).toBe("kernelPanic");
     expect(byName["1.3.0"]?.behaviour.health).toBe("unhealthy");
     expect(byName["1.4.0"]?.behaviour.metrics["Percentage CPU"]).toBe(95);
@@ -38,6 +47,17 @@ describe("demo scenario", () => {
       expect(cpu).toBeLessThanOrEqual(35);
     }
     expect(byName["1.5.0"]?.replication.failedRegions).toEqual(["northeurope"]);
+    expect(byName["1.6.0"]?.behaviour.metrics["Percentage CPU"]).toEqual({
+      initial: 25,
+      afterSeconds: 120,
+      rampSeconds: 0,
+      level: 95,
+    });
+    expect(byName["1.7.0"]?.behaviour.metrics["Percentage CPU"]).toBe("+60%");
+    expect(scenario.metrics).toMatchObject({
+      baseline: { "Percentage CPU": 25 },
+      ingestionDelaySeconds: 120,
+    });
   });
 });
 
@@ -58,5 +78,14 @@ describe("invalid scenarios", () => {
     expect((error as Error).message).toContain("subscriptionId");
     expect((error as Error).message).toContain("resourceGroups.0.scaleSets.0.image");
     expect((error as Error).message).toContain("duplicate scale set web-a");
+  });
+
+  it("refuse a relative metric level without its sign and a missing-minute rate above 1", async () => {
+    const demo = parse(await readFile(DEMO, "utf8"));
+    demo.resourceGroups[0].galleries[0].images[0].versions[7].behaviour.metrics["Percentage CPU"] = "60%";
+    demo.metrics.missingMinuteRate = 2;
+    expect(() => parseScenario(demo)).toThrow(
+      /galleries\.0\.images\.0\.versions\.7\.behaviour\.metrics\.Percentage CPU.*metrics\.missingMinuteRate|metrics\.missingMinuteRate.*versions\.7/,
+    );
   });
 });

@@ -33,6 +33,8 @@ export async function startHarness(options: Partial<SimulatorOptions> = {}): Pro
     timeScale: 100,
     lroRetryAfterSeconds: 0,
     certDir: dir,
+    // Azure's ingestion delay is a scenario setting (120 s in the demo); contract tests read at once.
+    metricsIngestionDelaySeconds: 0,
     ...options,
   });
   const credential = new StaticTokenCredential(sim.connection.token);
