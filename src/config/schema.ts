@@ -58,6 +58,8 @@ export const configSchema = z.strictObject({
     replicationPollSeconds: z.number().min(0),
     replicationTimeoutSeconds: seconds(0),
     upgradeTimeoutSeconds: seconds(1),
+    rollbackPersistSeconds: seconds(0),
+    rollbackRetrySeconds: z.number().min(0.01),
     effectAttempts: z.number().int().min(1).max(50),
     retryBackoffSeconds: z.number().min(0),
     jobLockSeconds: z.number().min(1),

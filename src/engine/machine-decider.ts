@@ -21,6 +21,8 @@ export function rolloutSettings(engine: Config["engine"]): RolloutSettings {
     replicationPollSeconds: engine.replicationPollSeconds,
     replicationTimeoutSeconds: engine.replicationTimeoutSeconds,
     maxParallelScaleSets: engine.maxParallelScaleSets,
+    rollbackPersistSeconds: engine.rollbackPersistSeconds,
+    rollbackRetrySeconds: engine.rollbackRetrySeconds,
   };
 }
 

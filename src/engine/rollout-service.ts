@@ -2,11 +2,12 @@
  * What the API and CLI may ask of the engine. The engine implements it; the API knows nothing
  * of BullMQ, Redis keys or the machine's snapshot.
  */
-import type { Actor, PreflightFinding } from "../domain/effects.ts";
+import type { Actor, PreflightFinding, UserAction } from "../domain/effects.ts";
 import type { RolloutPhase, RolloutView, TimelineEntry } from "../domain/rollout-view.ts";
 import type { RolloutSpec } from "../domain/spec.ts";
 
-export type RolloutAction = "pause" | "resume" | "approve" | "abort" | "rollback";
+/** What a person can ask of a rollout: the domain's one list (src/domain/effects.ts `userActions`). */
+export type RolloutAction = UserAction;
 
 export interface ListRolloutsQuery {
   phase?: RolloutPhase;

@@ -11,8 +11,8 @@ import {
 } from "../schemas.ts";
 import type { RouteDeps } from "./deps.ts";
 
-const summaries: Record<Exclude<RolloutAction, "rollback">, string> = {
-  pause: "Pause the rollout after the step in flight",
+const summaries: Record<Exclude<RolloutAction, "rollback" | "release">, string> = {
+  pause: "Pause the rollout: nothing new starts from any path until resume; steps in flight finish",
   resume: "Resume a paused rollout",
   approve: "Approve the rollout waiting for approval",
   abort: "Stop the rollout and roll back what it changed",

@@ -1,4 +1,7 @@
-/** On-call's two ways to roll back: by rollout id, or by scale set when the id is not at hand. */
+/**
+ * On-call's two ways to roll back (by rollout id, or by scale set when the id is not at hand), and
+ * the release of a failed rollout's scale sets.
+ */
 import type { FastifyInstance } from "fastify";
 import { callerOf } from "../auth.ts";
 import {
@@ -29,6 +32,31 @@ export function registerRollbackRoutes(
       },
     },
     async (request) => service.act(request.params.id, "rollback", callerOf(request), request.body?.reason),
+  );
+
+  app.post<{ Params: { id: string }; Body: { reason: string } }>(
+    "/v1/rollouts/:id/release",
+    {
+      config: { minRole: "oncall", rateLimit: mutationRateLimit },
+      schema: {
+        summary: "Hand back the scale sets a failed rollout still holds, as they are",
+        description:
+          "A rollout whose rollback could not converge ends `failed` and keeps its claim on every scale set not " +
+          "back on the previous image, so no new rollout can take them. `release` (reason required, recorded in " +
+          "the timeline) frees them without changing them; `rollback` instead resumes the convergence loop.",
+        tags: ["rollback"],
+        security: bearerSecurity,
+        params: idParamsSchema,
+        body: {
+          type: "object",
+          required: ["reason"],
+          properties: { reason: reasonSchema },
+          additionalProperties: false,
+        },
+        response: { 200: rolloutViewSchema, ...problemResponses(400, 401, 403, 404, 409, 429) },
+      },
+    },
+    async (request) => service.act(request.params.id, "release", callerOf(request), request.body.reason),
   );
 
   app.post<{ Body: { scaleSetId: string; reason: string } }>(

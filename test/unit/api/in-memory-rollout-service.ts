@@ -104,7 +104,10 @@ export class InMemoryRolloutService implements RolloutService {
 
   async act(id: string, action: RolloutAction, actor: Actor, reason?: string): Promise<RolloutView> {
     const view = this.view(id);
-    if (terminalPhases.has(view.phase) && !(action === "rollback" && view.phase === "completed")) {
+    const allowedAfterEnd =
+      (action === "rollback" && (view.phase === "completed" || view.phase === "failed")) ||
+      (action === "release" && view.phase === "failed");
+    if (terminalPhases.has(view.phase) && !allowedAfterEnd) {
       throw actionNotAllowed(id, action, view.phase, "the rollout has ended");
     }
     this.actions.push({ id, action, actor, ...(reason ? { reason } : {}) });
@@ -114,6 +117,7 @@ export class InMemoryRolloutService implements RolloutService {
       approve: "promoting",
       abort: "rollingBack",
       rollback: "rollingBack",
+      release: "failed",
     };
     this.setPhase(id, next[action], actor.id, reason);
     return this.view(id);
