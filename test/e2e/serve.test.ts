@@ -62,7 +62,10 @@ describe("canaryd serve", () => {
   });
 
   it("refuses to start without API tokens unless authentication is turned off explicitly", async () => {
-    const daemon = runCanaryd(["serve"], { ...envWithout(), REDIS_URL: "redis://127.0.0.1:6379" });
+    const daemon = runCanaryd(["serve"], {
+      ...envWithout(),
+      REDIS_URL: process.env.REDIS_URL ?? "redis://127.0.0.1:6379",
+    });
     running.push(daemon);
     expect(await daemon.stop("SIGCONT")).toBe(1);
     expect(daemon.output()).toContain("CANARYD_AUTH_DISABLED=true");
