@@ -57,7 +57,7 @@ const promises: Array<[promise: string, tests: string]> = [
   ],
   [
     "timeline: owner, approvals, who acted",
-    "`test/integration/api/api-approval.test.ts` (owner and approver recorded through the API with the engine)",
+    "`test/integration/api/api-engine.test.ts` (approval through the API over the engine: held until approved; owner, change record and approver in the timeline)",
   ],
 ];
 
