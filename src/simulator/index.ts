@@ -53,6 +53,8 @@ export interface SimulatorOptions {
   certDir?: string;
   /** VMs per page of a VM list (ARM pages; small values make tests exercise `nextLink`). */
   vmListPageSize?: number;
+  /** Audience a bound metrics token must name (default public Azure's); a sovereign cloud's to test one. */
+  metricsAudience?: string;
 }
 
 /** The connection file's JSON: everything a client needs to reach the simulator. */
@@ -170,7 +172,7 @@ export async function startSimulator(options: SimulatorOptions): Promise<Running
     admin: controls,
   };
 
-  const server = createSimulatorServer(ctx, certificates, token);
+  const server = createSimulatorServer(ctx, certificates, token, options.metricsAudience);
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(options.port ?? 0, host, () => resolve());

@@ -17,6 +17,7 @@ import { createEffectExecutor } from "../../../src/engine/effects/create-effect-
 import type { Engine } from "../../../src/engine/engine.ts";
 import { loadScenarioFile, type RunningSimulator, startSimulator } from "../../../src/simulator/index.ts";
 import { alice, removeKeys, testConfig, testEngine, testPrefix } from "./support/harness.ts";
+import { defaultConfig } from "../../support/default-config.ts";
 
 const prefix = testPrefix();
 const names = Array.from({ length: 10 }, (_, i) => `bench-${String(i).padStart(2, "0")}`);
@@ -85,12 +86,9 @@ beforeAll(async () => {
     workerConcurrency: 16,
   };
   const access = await createAzureAccess({
+    ...defaultConfig.azure,
     credential: "connectionFile",
     connectionFile,
-    resourceManagerEndpoint: "https://management.azure.com",
-    metricsEndpoint: "https://{region}.metrics.monitor.azure.com",
-    caBundleFile: null,
-    staticToken: null,
   });
   const executeEffect = createEffectExecutor({
     azure: createAzureAdapters(access),
