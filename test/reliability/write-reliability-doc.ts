@@ -49,7 +49,7 @@ const promises: Array<[promise: string, tests: string]> = [
   ],
   [
     "3. canary in one `updateInstances` call, gates, bake, promotion batch by batch, wave by wave",
-    "`test/integration/effects/model-and-upgrade.test.ts` (one updateInstances call); `test/integration/engine/engine-simulator.test.ts` (1.1.0 across two waves); `test/integration/engine/engine-pacing.test.ts` (pause between batches, parallel cap)",
+    "`test/integration/effects/model-and-upgrade.test.ts` (one updateInstances call); `test/integration/engine/engine-simulator.test.ts` (1.1.0 across two waves); `test/integration/engine/engine-pacing.test.ts` (pauseBetweenBatchesSeconds held); `test/integration/engine/engine-ten-scale-sets.test.ts` (never more scale sets moving than the cap)",
   ],
   [
     "4. rolls back on a failed gate or on request, to exactly the recorded version",
