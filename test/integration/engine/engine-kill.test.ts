@@ -16,9 +16,9 @@ import { rolloutSpecSchema } from "../../../src/domain/spec.ts";
 import { createEffectExecutor } from "../../../src/engine/effects/create-effect-executor.ts";
 import { createEngine, type Engine } from "../../../src/engine/engine.ts";
 import { type RunningSimulator, startSimulator } from "../../../src/simulator/index.ts";
+import { defaultConfig } from "../../support/default-config.ts";
 import { alice, redisUrl, removeKeys, testLogger, testPrefix, waitForPhase } from "./support/harness.ts";
 import { killTestTiming, simulatorEngineConfig } from "./support/kill-timing.ts";
-import { defaultConfig } from "../../support/default-config.ts";
 
 const script = join(import.meta.dirname, "support", "engine-process.ts");
 let prefix: string;

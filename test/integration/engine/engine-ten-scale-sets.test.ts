@@ -16,8 +16,8 @@ import { rolloutSpecSchema } from "../../../src/domain/spec.ts";
 import { createEffectExecutor } from "../../../src/engine/effects/create-effect-executor.ts";
 import type { Engine } from "../../../src/engine/engine.ts";
 import { loadScenarioFile, type RunningSimulator, startSimulator } from "../../../src/simulator/index.ts";
-import { alice, removeKeys, testConfig, testEngine, testPrefix } from "./support/harness.ts";
 import { defaultConfig } from "../../support/default-config.ts";
+import { alice, removeKeys, testConfig, testEngine, testPrefix } from "./support/harness.ts";
 
 const prefix = testPrefix();
 const names = Array.from({ length: 10 }, (_, i) => `bench-${String(i).padStart(2, "0")}`);

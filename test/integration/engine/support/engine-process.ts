@@ -8,8 +8,8 @@ import { createAzureAdapters } from "../../../../src/azure/adapters.ts";
 import { createAzureAccess } from "../../../../src/azure/credentials.ts";
 import { createEffectExecutor } from "../../../../src/engine/effects/create-effect-executor.ts";
 import { createEngine } from "../../../../src/engine/engine.ts";
-import { killTestTiming, simulatorEngineConfig } from "./kill-timing.ts";
 import { defaultConfig } from "../../../support/default-config.ts";
+import { killTestTiming, simulatorEngineConfig } from "./kill-timing.ts";
 
 const env = (name: string): string => {
   const value = process.env[name];
