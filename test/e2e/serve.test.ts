@@ -12,9 +12,14 @@ afterEach(async () => {
   await Promise.all(running.splice(0).map((daemon) => daemon.stop("SIGKILL")));
 });
 
+/**
+ * The test's environment with these variables unset for the daemon. They are set to "" (which the
+ * daemon's configuration reads as unset) rather than deleted, because runCanaryd layers this over
+ * process.env, where the test run's own REDIS_URL (test/support/global-redis.ts) would come back.
+ */
 function envWithout(...names: string[]): NodeJS.ProcessEnv {
-  const env = { ...process.env };
-  for (const name of names) delete env[name];
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  for (const name of names) env[name] = "";
   return { ...env, PORT: "0" };
 }
 
