@@ -1,9 +1,11 @@
 import { defineConfig } from "vitest/config";
 
-// Unit tests need no services; integration and reliability tests talk to a real Redis
-// (REDIS_URL, default 127.0.0.1:6379) and to the simulator through the real Azure SDKs.
+// Unit tests need no services; integration and reliability tests talk to a real Redis and to the
+// simulator through the real Azure SDKs. The Redis is REDIS_URL, else the one on 127.0.0.1:6379,
+// else a private redis-server that test/support/global-redis.ts starts and stops around the run.
 export default defineConfig({
   test: {
+    globalSetup: ["test/support/global-redis.ts"],
     projects: [
       {
         test: {

@@ -80,6 +80,8 @@ export function createAzureClients(access: AzureAccess, options: AzureClientsOpt
       let client = metricsClients.get(key);
       if (!client) {
         client = new MetricsClient(access.metricsEndpointFor(key), access.credential, {
+          // The audience of a sovereign cloud (azure.metricsAudience); the SDK's default is public Azure's.
+          credentials: { scopes: [`${access.metricsAudience}/.default`] },
           additionalPolicies,
           ...tlsOptions,
         });

@@ -1,6 +1,7 @@
 /**
  * Where Azure is and how canaryd proves who it is. The same code reaches public Azure, a
- * sovereign cloud and the simulator: only this access object differs. The token is never logged.
+ * sovereign cloud and the simulator: only this access object differs (endpoints, the metrics
+ * token's audience, the Entra authority host). The token is never logged.
  */
 import { readFile } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
@@ -20,6 +21,8 @@ export interface AzureAccess {
   ca?: string;
   /** The subscription an emulator serves, when its connection file names one. */
   subscriptionId?: string;
+  /** Audience the metrics token is requested for (azure.metricsAudience). */
+  metricsAudience: string;
 }
 
 /** The simulator's connection file (see docs/simulator.md). */
@@ -33,6 +36,30 @@ const connectionFileSchema = z.object({
   token: z.string().min(1),
   subscriptionId: z.string().optional(),
 });
+
+/**
+ * The simulator's credential: its connection-file token, bound to the audience of the scope asked
+ * for as `<token>.<base64url(audience)>`, so the simulator can refuse a token meant for another
+ * resource as Azure does (docs/simulator.md). The token itself is never logged.
+ */
+export class SimulatorTokenCredential implements TokenCredential {
+  readonly #token: string;
+  constructor(token: string) {
+    this.#token = token;
+  }
+  async getToken(scopes: string | string[]): Promise<AccessToken> {
+    const scope = (Array.isArray(scopes) ? scopes[0] : scopes) ?? "";
+    const audience = scope.replace(/\/\.default$/, "");
+    return {
+      token: `${this.#token}.${Buffer.from(audience).toString("base64url")}`,
+      expiresOnTimestamp: Date.now() + 3_600_000,
+      tokenType: "Bearer",
+    };
+  }
+  toJSON(): Record<string, string> {
+    return { kind: "simulatorToken" };
+  }
+}
 
 /** A credential that always answers with the same bearer token: for emulators only. */
 export class StaticTokenCredential implements TokenCredential {
@@ -53,9 +80,10 @@ export async function createAzureAccess(config: Config["azure"]): Promise<AzureA
   switch (config.credential) {
     case "default":
       return access(
-        new DefaultAzureCredential(),
+        new DefaultAzureCredential({ authorityHost: config.authorityHost }),
         config.resourceManagerEndpoint,
         config.metricsEndpoint,
+        config.metricsAudience,
         extraCa,
       );
     case "staticToken": {
@@ -68,6 +96,7 @@ export async function createAzureAccess(config: Config["azure"]): Promise<AzureA
         new StaticTokenCredential(config.staticToken),
         config.resourceManagerEndpoint,
         config.metricsEndpoint,
+        config.metricsAudience,
         extraCa,
       );
     }
@@ -77,12 +106,16 @@ export async function createAzureAccess(config: Config["azure"]): Promise<AzureA
           "AZURE_CONFIG_INVALID",
           "azure.connectionFile is required when azure.credential is connectionFile",
         );
-      return accessFromConnectionFile(config.connectionFile, extraCa);
+      return accessFromConnectionFile(config.connectionFile, config.metricsAudience, extraCa);
     }
   }
 }
 
-async function accessFromConnectionFile(path: string, extraCa: string | undefined): Promise<AzureAccess> {
+async function accessFromConnectionFile(
+  path: string,
+  metricsAudience: string,
+  extraCa: string | undefined,
+): Promise<AzureAccess> {
   let raw: unknown;
   try {
     raw = JSON.parse(await readFile(path, "utf8"));
@@ -105,9 +138,10 @@ async function accessFromConnectionFile(path: string, extraCa: string | undefine
     file.caCert ?? (file.caCertFile ? await readPem(resolve(dirname(path), file.caCertFile)) : undefined);
   const ca = [fileCa, extraCa].filter((pem): pem is string => pem !== undefined).join("\n") || undefined;
   const result = access(
-    new StaticTokenCredential(file.token),
+    new SimulatorTokenCredential(file.token),
     file.resourceManagerEndpoint,
     file.metricsEndpoint,
+    metricsAudience,
     ca,
   );
   return file.subscriptionId ? { ...result, subscriptionId: file.subscriptionId } : result;
@@ -117,10 +151,12 @@ function access(
   credential: TokenCredential,
   resourceManagerEndpoint: string,
   metricsEndpoint: string,
+  metricsAudience: string,
   ca: string | undefined,
 ): AzureAccess {
   const result: AzureAccess = {
     credential,
+    metricsAudience: metricsAudience.replace(/\/+$/, ""),
     resourceManagerEndpoint: resourceManagerEndpoint.replace(/\/+$/, ""),
     metricsEndpointFor: (region) =>
       metricsEndpoint.replaceAll("{region}", region.toLowerCase()).replace(/\/+$/, ""),

@@ -38,6 +38,10 @@ export const configSchema = z.strictObject({
     metricsEndpoint: z.string().regex(/^https:\/\/.*\{region\}/, "an https URL template containing {region}"),
     caBundleFile: z.string().min(1).nullable(),
     staticToken: z.string().min(1).nullable(),
+    /** Audience of the metrics token: a sovereign cloud's Azure Monitor metrics resource. */
+    metricsAudience: z.url({ protocol: /^https$/ }),
+    /** Microsoft Entra authority DefaultAzureCredential signs in at (a sovereign cloud's login host). */
+    authorityHost: z.url({ protocol: /^https$/ }),
   }),
   auth: z.strictObject({
     disabled: z.boolean(),

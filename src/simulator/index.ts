@@ -63,6 +63,8 @@ export interface SimulatorOptions {
   metricsIngestionDelaySeconds?: number;
   /** The wall clock the simulator reads (default Date.now): tests move time with it. */
   now?: () => number;
+  /** Audience a bound metrics token must name (default public Azure's); a sovereign cloud's to test one. */
+  metricsAudience?: string;
 }
 
 /** The connection file's JSON: everything a client needs to reach the simulator. */
@@ -226,7 +228,7 @@ export async function startSimulator(options: SimulatorOptions): Promise<Running
   );
   ctx.scenarioEvents = scenarioEvents;
 
-  const server = createSimulatorServer(ctx, certificates, token);
+  const server = createSimulatorServer(ctx, certificates, token, options.metricsAudience);
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(options.port ?? 0, host, () => resolve());

@@ -42,10 +42,21 @@ function readBody(req: IncomingMessage): Promise<string> {
   });
 }
 
-function authorized(header: string | undefined, token: string): boolean {
-  const presented = Buffer.from(header?.startsWith("Bearer ") ? header.slice(7) : "");
+/**
+ * The bearer token is the simulator's token, alone or bound to an audience as
+ * `<token>.<base64url(audience)>` (SimulatorTokenCredential). A bound token for Azure Monitor
+ * metrics must name `metricsAudience`, as Azure refuses a token issued for another resource.
+ */
+function authorized(header: string | undefined, token: string, metricsAudience: string | undefined): boolean {
+  const bearer = header?.startsWith("Bearer ") ? header.slice(7) : "";
+  const [secret = "", audience] = bearer.split(".", 2);
+  const presented = Buffer.from(secret);
   const expected = Buffer.from(token);
-  return presented.length === expected.length && timingSafeEqual(presented, expected);
+  if (presented.length !== expected.length || !timingSafeEqual(presented, expected)) return false;
+  if (audience === undefined || metricsAudience === undefined) return true;
+  return (
+    Buffer.from(audience, "base64url").toString().replace(/\/+$/, "") === metricsAudience.replace(/\/+$/, "")
+  );
 }
 
 /**
@@ -89,6 +100,7 @@ export function createSimulatorServer(
   ctx: SimContext,
   tls: { cert: string; key: string },
   token: string,
+  metricsAudience = "https://metrics.monitor.azure.com",
 ): Server {
   const server = createServer({ cert: tls.cert, key: tls.key, keepAlive: true }, (req, res) => {
     const started = Date.now();
@@ -118,7 +130,8 @@ export function createSimulatorServer(
         );
       }
       const { route, params } = matched;
-      if (route.auth === "bearer" && !authorized(req.headers.authorization, token)) {
+      const audience = operation.startsWith("metrics.") ? metricsAudience : undefined;
+      if (route.auth === "bearer" && !authorized(req.headers.authorization, token, audience)) {
         throw new ArmError(
           401,
           "AuthenticationFailed",

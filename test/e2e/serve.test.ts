@@ -12,9 +12,14 @@ afterEach(async () => {
   await Promise.all(running.splice(0).map((daemon) => daemon.stop("SIGKILL")));
 });
 
+/**
+ * The test's environment with these variables unset for the daemon. They are set to "" (which the
+ * daemon's configuration reads as unset) rather than deleted, because runCanaryd layers this over
+ * process.env, where the test run's own REDIS_URL (test/support/global-redis.ts) would come back.
+ */
 function envWithout(...names: string[]): NodeJS.ProcessEnv {
-  const env = { ...process.env };
-  for (const name of names) delete env[name];
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  for (const name of names) env[name] = "";
   return { ...env, PORT: "0" };
 }
 
@@ -62,7 +67,10 @@ describe("canaryd serve", () => {
   });
 
   it("refuses to start without API tokens unless authentication is turned off explicitly", async () => {
-    const daemon = runCanaryd(["serve"], { ...envWithout(), REDIS_URL: "redis://127.0.0.1:6379" });
+    const daemon = runCanaryd(["serve"], {
+      ...envWithout(),
+      REDIS_URL: process.env.REDIS_URL ?? "redis://127.0.0.1:6379",
+    });
     running.push(daemon);
     expect(await daemon.stop("SIGCONT")).toBe(1);
     expect(daemon.output()).toContain("CANARYD_AUTH_DISABLED=true");

@@ -110,7 +110,19 @@ function describeEnd(done: RolloutView): string {
   return done.reason ? `${done.phase}: ${done.reason}` : done.phase;
 }
 
-const imageBlamed = /bad image|image is bad|the new image failed/i;
+/**
+ * The engine names a platform failure as `<scale set>: <effect> failed on the platform: <Azure's
+ * words>`, and blames the image only through a gate verdict (`gate failed`, a `gates.evaluated`
+ * entry with verdict failed). A platform fault must produce the first and none of the second.
+ */
+function expectBlamedOnPlatform(reason: string, effect: string, timeline: TimelineEntry[]): void {
+  expect(reason).toMatch(new RegExp(`web-b: ${effect} failed on the platform: `));
+  expect(reason).not.toMatch(/gate failed/);
+  const failedGates = timeline.filter((e) => e.type === "gates.evaluated" && e.data?.verdict === "failed");
+  expect(failedGates).toEqual([]);
+  // The release record says which effect Azure failed.
+  expect(timeline.filter((e) => e.type === "effect.failed").map((e) => e.data?.effect)).toContain(effect);
+}
 
 describe("Azure faults during a rollout", () => {
   it("rides out a 429 storm on the upgrade and the VM list, waiting as long as Retry-After says", async () => {
@@ -183,9 +195,8 @@ describe("Azure faults during a rollout", () => {
       );
       dumpOnFailure(done, timeline);
       expect(done.phase, describeEnd(done)).toBe("rolledBack");
-      expect(done.reason ?? "").toMatch(/failed on the platform/);
+      expectBlamedOnPlatform(done.reason ?? "", "upgradeInstances", timeline);
       expect(done.reason ?? "").toMatch(/InternalServerError|ServiceUnavailable|503/);
-      expect(done.reason ?? "").not.toMatch(imageBlamed);
       expect(versions.every((v) => v === "1.0.0")).toBe(true);
       const calls = f.sim.requestLog({ operation: "virtualMachineScaleSets.updateInstances" });
       expect(calls.length).toBeGreaterThan(1);
@@ -208,8 +219,9 @@ describe("Azure faults during a rollout", () => {
           ["rolledBack", "failed"],
           `Azure reported every model write Failed, yet the rollout ended ${describeEnd(done)}`,
         ).toContain(done.phase);
-        expect(done.reason ?? "").toMatch(/InternalExecutionError|Failed/);
-        expect(done.reason ?? "").not.toMatch(imageBlamed);
+        // Azure's verdict on the write, in the engine's words, and which write it was.
+        expect(done.reason ?? "").toMatch(/model write of demoGallery\/web 1\.1\.0 .* as Failed/);
+        expectBlamedOnPlatform(done.reason ?? "", "setModelImage", timeline);
         expect(versions.every((v) => v === "1.0.0")).toBe(true);
         return { outcome: describeEnd(done) };
       },

@@ -1,7 +1,8 @@
 /**
  * The fault, bad-input, security and cluster suites write what they showed to
- * test/reliability/results/<suite>.json as `{ suite, rows: [{ scenario, trials, outcome, lost }] }`,
- * from which docs/reliability.md is generated. A trial that throws is recorded as FAILED with its
+ * var/reliability-results/<suite>.json (ignored by git, so a test run changes no tracked file) as
+ * `{ suite, rows: [{ scenario, trials, outcome, lost }] }`. `npm run reliability:doc` copies those
+ * into the tracked test/reliability/results/ and regenerates docs/reliability.md from them. A trial that throws is recorded as FAILED with its
  * message and the error is rethrown, so the table never claims more than the run showed.
  */
 import { mkdirSync, writeFileSync } from "node:fs";
@@ -21,7 +22,8 @@ export interface SuiteRows {
   rows: ResultRow[];
 }
 
-const resultsDir = fileURLToPath(new URL("../reliability/results/", import.meta.url));
+/** Where a run writes (ignored); the tracked record of the last published run is test/reliability/results/. */
+export const runResultsDir = fileURLToPath(new URL("../../var/reliability-results/", import.meta.url));
 
 export class ResultsRecorder {
   readonly suite: string;
@@ -48,8 +50,8 @@ export class ResultsRecorder {
   }
 
   write(): void {
-    mkdirSync(resultsDir, { recursive: true });
+    mkdirSync(runResultsDir, { recursive: true });
     const results: SuiteRows = { suite: this.suite, rows: this.rows };
-    writeFileSync(`${resultsDir}${this.suite}.json`, `${JSON.stringify(results, null, 2)}\n`);
+    writeFileSync(`${runResultsDir}${this.suite}.json`, `${JSON.stringify(results, null, 2)}\n`);
   }
 }

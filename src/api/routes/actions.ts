@@ -1,4 +1,8 @@
-/** What a deployer does to a running rollout: pause, resume, approve, abort. */
+/**
+ * What a deployer does to a running rollout: pause, resume, approve, abort.
+ * Pause: nothing new starts from any path (no model write, batch, gate run, bake or promotion)
+ * until resume; effects already in flight finish and still report into the timeline.
+ */
 import type { FastifyInstance } from "fastify";
 import type { RolloutAction } from "../../engine/rollout-service.ts";
 import { callerOf } from "../auth.ts";
@@ -12,7 +16,8 @@ import {
 import type { RouteDeps } from "./deps.ts";
 
 const summaries: Record<Exclude<RolloutAction, "rollback" | "release">, string> = {
-  pause: "Pause the rollout: nothing new starts from any path until resume; steps in flight finish",
+  pause:
+    "Pause the rollout: nothing new starts from any path until resume; steps in flight finish and report",
   resume: "Resume a paused rollout",
   approve: "Approve the rollout waiting for approval",
   abort: "Stop the rollout and roll back what it changed",

@@ -293,3 +293,68 @@ describe("auth matrix over the engine", () => {
     }
   });
 });
+
+describe("approval through the API over the engine", () => {
+  it("holds after the canary until a deployer approves; owner, change record and approver are in the timeline", async () => {
+    const spec = {
+      name: "web-c-approved",
+      owner: "team-web",
+      changeRecord: "CHG-4711",
+      image: { galleryImageVersionId: version("1.1.0") },
+      waves: [{ name: "only", scaleSets: [scaleSet("web-c")] }],
+      strategy: {
+        bakeSeconds: 0,
+        batchPercent: 100,
+        approval: "afterCanary",
+        approvalTimeoutSeconds: 86_400,
+      },
+    };
+    const started = await app.inject({
+      method: "POST",
+      url: "/v1/rollouts",
+      headers: auth("deployer"),
+      payload: spec,
+    });
+    expect(started.statusCode, started.body).toBe(201);
+    const id = started.json().id as string;
+
+    // It waits for a person: the phase says so and nothing beyond the canary was upgraded.
+    const deadline = Date.now() + 30_000;
+    let phase = "";
+    while (phase !== "awaitingApproval") {
+      if (Date.now() > deadline) throw new Error(`rollout ${id} never awaited approval (is ${phase})`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      phase = (await app.inject({ url: `/v1/rollouts/${id}`, headers: auth("viewer") })).json().phase;
+    }
+    const images = simulator.instanceImages(scaleSet("web-c")).map((i) => i.version);
+    expect(images.filter((v) => v === "1.1.0")).toHaveLength(1);
+
+    const approved = await app.inject({
+      method: "POST",
+      url: `/v1/rollouts/${id}/approve`,
+      headers: auth("deployer"),
+      payload: { reason: "canary looks fine" },
+    });
+    expect(approved.statusCode, approved.body).toBe(200);
+    expect(await waitTerminal(id)).toMatchObject({ phase: "completed" });
+    expect(simulator.instanceImages(scaleSet("web-c")).every((i) => i.version === "1.1.0")).toBe(true);
+
+    const timeline = await engine.service.timeline(id);
+    const types = timeline.map((e) => e.type);
+    const first = (type: string) => timeline.find((e) => e.type === type);
+    expect(first("rollout.started")).toMatchObject({
+      actor: "deployer-bot",
+      data: { owner: "team-web", changeRecord: "CHG-4711" },
+    });
+    expect(first("preflight.passed")?.data).toMatchObject({ owner: "team-web", changeRecord: "CHG-4711" });
+    expect(first("approval.given")).toMatchObject({
+      actor: "deployer-bot",
+      message: expect.stringContaining("canary looks fine"),
+    });
+    // The promotion batch started only after the approval.
+    const upgrades = timeline.filter((e) => e.type === "batch.upgrading").map((e) => e.seq);
+    expect(upgrades).toHaveLength(2);
+    expect(types.indexOf("approval.requested")).toBeLessThan(types.indexOf("approval.given"));
+    expect(upgrades[1]).toBeGreaterThan(first("approval.given")?.seq ?? Number.POSITIVE_INFINITY);
+  });
+});

@@ -9,6 +9,7 @@ import { type AzureAdapters, createAzureAdapters } from "../../../src/azure/adap
 import type { AzureCall } from "../../../src/azure/clients.ts";
 import { type AzureAccess, createAzureAccess } from "../../../src/azure/credentials.ts";
 import { type RunningSimulator, type Scenario, startSimulator } from "../../../src/simulator/index.ts";
+import { defaultConfig } from "../../support/default-config.ts";
 
 export interface DemoFleet {
   sim: RunningSimulator;
@@ -44,12 +45,9 @@ export async function startDemoFleet(options: FleetOptions = {}): Promise<DemoFl
     ...(options.vmListPageSize ? { vmListPageSize: options.vmListPageSize } : {}),
   });
   const access = await createAzureAccess({
+    ...defaultConfig.azure,
     credential: "connectionFile",
     connectionFile,
-    resourceManagerEndpoint: "https://management.azure.com",
-    metricsEndpoint: "https://{region}.metrics.monitor.azure.com",
-    caBundleFile: null,
-    staticToken: null,
   });
   const calls: AzureCall[] = [];
   const azure = createAzureAdapters(access, { onAzureCall: (call) => calls.push(call) });

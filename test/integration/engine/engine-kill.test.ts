@@ -16,6 +16,7 @@ import { rolloutSpecSchema } from "../../../src/domain/spec.ts";
 import { createEffectExecutor } from "../../../src/engine/effects/create-effect-executor.ts";
 import { createEngine, type Engine } from "../../../src/engine/engine.ts";
 import { type RunningSimulator, startSimulator } from "../../../src/simulator/index.ts";
+import { defaultConfig } from "../../support/default-config.ts";
 import { alice, redisUrl, removeKeys, testLogger, testPrefix, waitForPhase } from "./support/harness.ts";
 import { killTestTiming, simulatorEngineConfig } from "./support/kill-timing.ts";
 
@@ -41,12 +42,9 @@ beforeEach(async () => {
   });
   const config = simulatorEngineConfig(prefix, redisUrl);
   const access = await createAzureAccess({
+    ...defaultConfig.azure,
     credential: "connectionFile",
     connectionFile,
-    resourceManagerEndpoint: "https://management.azure.com",
-    metricsEndpoint: "https://{region}.metrics.monitor.azure.com",
-    caBundleFile: null,
-    staticToken: null,
   });
   // The API side: starts rollouts and waits; it runs no workers.
   api = createEngine({

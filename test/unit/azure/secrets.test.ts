@@ -6,14 +6,12 @@ import { describe, expect, it } from "vitest";
 import { createAzureAccess } from "../../../src/azure/credentials.ts";
 import { wrapAzureError } from "../../../src/azure/errors.ts";
 import { redactSecrets, redactUrl } from "../../../src/logging/redact.ts";
+import { defaultConfig } from "../../support/default-config.ts";
 
 const azureConfig = {
+  ...defaultConfig.azure,
   credential: "connectionFile" as const,
   connectionFile: null,
-  resourceManagerEndpoint: "https://management.azure.com",
-  metricsEndpoint: "https://{region}.metrics.monitor.azure.com",
-  caBundleFile: null,
-  staticToken: null,
 };
 
 describe("secrets stay out of errors and logs", () => {
@@ -58,8 +56,9 @@ describe("secrets stay out of errors and logs", () => {
     expect(access.metricsEndpointFor("WestEurope")).toBe("https://127.0.0.1:9443/metrics/westeurope");
     expect(access.subscriptionId).toBe("5f2b8c1e-3a4d-4e6f-9b0a-1c2d3e4f5a6b");
     expect(access.ca).toContain("BEGIN CERTIFICATE");
+    // The token, bound to the audience of the scope asked for (the simulator checks it for metrics).
     expect((await access.credential.getToken("https://management.azure.com/.default"))?.token).toBe(
-      "sim-SECRET-TOKEN",
+      `sim-SECRET-TOKEN.${Buffer.from("https://management.azure.com").toString("base64url")}`,
     );
     expect(JSON.stringify(access)).not.toContain("SECRET");
   });

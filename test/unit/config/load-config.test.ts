@@ -91,6 +91,26 @@ describe("configuration", () => {
     expect(error.key).toBe("redis.clusterNodes.0");
   });
 
+  it("reads a sovereign cloud's metrics audience and authority host, public Azure's by default", () => {
+    expect(loadConfig({ env: {} }).azure).toMatchObject({
+      metricsAudience: "https://metrics.monitor.azure.com",
+      authorityHost: "https://login.microsoftonline.com",
+    });
+    const config = loadConfig({
+      env: {
+        CANARYD_AZURE_METRICS_AUDIENCE: "https://metrics.monitor.azure.us",
+        CANARYD_AZURE_AUTHORITY_HOST: "https://login.microsoftonline.us",
+      },
+    });
+    expect(config.azure).toMatchObject({
+      metricsAudience: "https://metrics.monitor.azure.us",
+      authorityHost: "https://login.microsoftonline.us",
+    });
+    expect(() => loadConfig({ env: { CANARYD_AZURE_AUTHORITY_HOST: "http://login.example" } })).toThrow(
+      /azure\.authorityHost/,
+    );
+  });
+
   it("uses a simulator connection file when CANARYD_AZURE_CONNECTION_FILE names one", () => {
     const config = loadConfig({ env: { CANARYD_AZURE_CONNECTION_FILE: "var/simulator.json" } });
     expect(config.azure.credential).toBe("connectionFile");

@@ -8,6 +8,7 @@ import { createAzureAdapters } from "../../../../src/azure/adapters.ts";
 import { createAzureAccess } from "../../../../src/azure/credentials.ts";
 import { createEffectExecutor } from "../../../../src/engine/effects/create-effect-executor.ts";
 import { createEngine } from "../../../../src/engine/engine.ts";
+import { defaultConfig } from "../../../support/default-config.ts";
 import { killTestTiming, simulatorEngineConfig } from "./kill-timing.ts";
 
 const env = (name: string): string => {
@@ -18,12 +19,9 @@ const env = (name: string): string => {
 
 const config = simulatorEngineConfig(env("CANARYD_TEST_PREFIX"), env("CANARYD_TEST_REDIS_URL"));
 const access = await createAzureAccess({
+  ...defaultConfig.azure,
   credential: "connectionFile",
   connectionFile: env("CANARYD_TEST_CONNECTION_FILE"),
-  resourceManagerEndpoint: "https://management.azure.com",
-  metricsEndpoint: "https://{region}.metrics.monitor.azure.com",
-  caBundleFile: null,
-  staticToken: null,
 });
 const engine = createEngine({
   redisUrl: env("CANARYD_TEST_REDIS_URL"),
