@@ -103,8 +103,13 @@ export type OutcomeEvent =
   | (Outcome & { type: "gates.evaluated"; scaleSetId: string; verdict: GateVerdict; results: GateResult[] })
   | (Outcome & { type: "timer.fired"; timer: TimerKind; scaleSetId?: string })
   | (Outcome & { type: "model.reverted"; scaleSetId: string })
-  /** The engine gave up on an effect after retries with backoff. */
-  | (Outcome & { type: "effect.failed"; reason: string });
+  /**
+   * The engine gave up on an effect: it failed permanently (authorization, bad request, deleted
+   * resource: attempted once), or every attempt failed transiently. `transient` says which: true
+   * when the last error was transient, so the same work may succeed later (a rollback may try
+   * again under its own budget); false when it was permanent and repeating it cannot help.
+   */
+  | (Outcome & { type: "effect.failed"; reason: string; transient: boolean });
 
 export interface Actor {
   /** Who acted: a token's name, `system`, or `anonymous` when auth is off. */

@@ -5,7 +5,12 @@
  */
 import type { Logger } from "pino";
 import type { Actor, UserEvent } from "../domain/effects.ts";
-import { type RolloutView, type TimelineEntry, terminalPhases } from "../domain/rollout-view.ts";
+import {
+  type DeadLetter,
+  type RolloutView,
+  type TimelineEntry,
+  terminalPhases,
+} from "../domain/rollout-view.ts";
 import type { RolloutSpec } from "../domain/spec.ts";
 import type { Clock } from "./clock.ts";
 import type { Decider, PersistedState } from "./decider.ts";
@@ -170,6 +175,11 @@ export class EngineService<S extends PersistedState> implements RolloutService {
   async timeline(id: string, afterSeq?: number): Promise<TimelineEntry[]> {
     if (!(await this.deps.store.load(id))) throw rolloutNotFound(id);
     return this.deps.store.timeline(id, afterSeq);
+  }
+
+  async deadLetters(id: string): Promise<DeadLetter[]> {
+    if (!(await this.deps.store.load(id))) throw rolloutNotFound(id);
+    return this.deps.store.deadLetters(id);
   }
 
   subscribe(id: string, onEntry: (entry: TimelineEntry) => void): Promise<() => Promise<void>> {

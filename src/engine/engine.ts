@@ -13,13 +13,14 @@ import { acceleratedClock, type Clock, systemClock } from "./clock.ts";
 import { shareClockOrigin } from "./clock-origin.ts";
 import type { Decider } from "./decider.ts";
 import { type EffectJobData, EffectQueue, effectQueueName } from "./effect-queue.ts";
-import { processEffectJob } from "./effect-worker.ts";
+import { answerDeadLetter, type EffectFailureMetrics, processEffectJob } from "./effect-worker.ts";
 import type { ExecuteEffect } from "./effects/effect-executor.ts";
 import { EngineService } from "./engine-service.ts";
 import { engineKeys } from "./keys.ts";
 import { machineDecider, rolloutSettings } from "./machine-decider.ts";
 import { recoverOutbox } from "./recovery.ts";
 import { createBullConnection, createRedisClient, type RedisTarget } from "./redis-connection.ts";
+import { classifyError, retryDelayMs } from "./retry-policy.ts";
 import { RolloutLock } from "./rollout-lock.ts";
 import type { RolloutService } from "./rollout-service.ts";
 import { RolloutStore } from "./rollout-store.ts";
@@ -42,8 +43,10 @@ export interface EngineTiming {
   stalledIntervalMs: number;
   /** How often the outbox is swept for entries without a job (a process died mid-step). */
   recoveryIntervalMs: number;
-  /** First retry delay of a failed effect attempt; doubles per attempt. */
+  /** Ceiling of the first retry delay of a failed effect attempt; doubles per attempt (jittered). */
   retryBackoffMs: number;
+  /** No retry waits longer, unless Azure's Retry-After asks for it. */
+  retryBackoffCapMs: number;
   /** How long stop() lets in-flight jobs finish before handing them back. */
   stopGraceMs: number;
   /**
@@ -62,6 +65,7 @@ export const defaultEngineTiming: EngineTiming = {
   stalledIntervalMs: 30_000,
   recoveryIntervalMs: 15_000,
   retryBackoffMs: 1_000,
+  retryBackoffCapMs: 60_000,
   stopGraceMs: 10_000,
   timeScale: 1,
   idempotencyTtlSeconds: 86_400,
@@ -84,6 +88,8 @@ export interface EngineOptions {
    */
   clock?: Clock;
   timing?: Partial<EngineTiming>;
+  /** Counts retried and dead-lettered effects (the daemon's Prometheus metrics). */
+  metrics?: EffectFailureMetrics;
 }
 
 export interface Engine {
@@ -119,7 +125,6 @@ export function createEngine(options: EngineOptions): Engine {
   bullQueue.on("error", (error) => logger.warn({ reason: error.message }, "effects queue error"));
   const queue = new EffectQueue(bullQueue, clock, {
     attempts: options.config.engine.effectAttempts,
-    backoffMs: timing.retryBackoffMs,
     timeScale: timing.timeScale,
   });
   const stepper = new Stepper({
@@ -163,8 +168,21 @@ export function createEngine(options: EngineOptions): Engine {
     workersRunning: () => worker?.isRunning() ?? false,
   });
 
+  const jobDeps = {
+    store,
+    stepper,
+    decider,
+    executeEffect: options.executeEffect,
+    clock,
+    logger,
+    timeScale: timing.timeScale,
+    ...(options.metrics ? { metrics: options.metrics } : {}),
+  };
   const runRecovery = () =>
-    Promise.all([recoverOutbox(store, queue, logger), syncClock()]).catch((error: unknown) =>
+    Promise.all([
+      recoverOutbox(store, queue, logger, (letter) => answerDeadLetter(jobDeps, letter)),
+      syncClock(),
+    ]).catch((error: unknown) =>
       logger.warn({ reason: errorMessage(error) }, "outbox recovery pass failed; the next one retries"),
     );
 
@@ -177,21 +195,7 @@ export function createEngine(options: EngineOptions): Engine {
       await prepare();
       worker = new Worker<EffectJobData>(
         effectQueueName,
-        (job, token, signal) =>
-          processEffectJob(
-            {
-              store,
-              stepper,
-              decider,
-              executeEffect: options.executeEffect,
-              clock,
-              logger,
-              timeScale: timing.timeScale,
-            },
-            job,
-            token,
-            signal,
-          ),
+        (job, token, signal) => processEffectJob(jobDeps, job, token, signal),
         {
           connection: bull.connection,
           prefix,
@@ -201,6 +205,15 @@ export function createEngine(options: EngineOptions): Engine {
           // A job is only ever stalled by a dead process; it must survive several daemon crashes.
           maxStalledCount: 100,
           autorun: false,
+          // Only transient failures reach a retry (effect-worker.ts): wait as the policy says.
+          settings: {
+            backoffStrategy: (attemptsMade, _type, error) =>
+              retryDelayMs(
+                attemptsMade,
+                { baseMs: timing.retryBackoffMs, capMs: timing.retryBackoffCapMs },
+                classifyError(error).retryAfterMs,
+              ),
+          },
         },
       );
       worker.on("error", (error) => logger.error({ reason: errorMessage(error) }, "effect worker error"));

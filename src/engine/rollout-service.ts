@@ -3,7 +3,7 @@
  * of BullMQ, Redis keys or the machine's snapshot.
  */
 import type { Actor, PreflightFinding } from "../domain/effects.ts";
-import type { RolloutPhase, RolloutView, TimelineEntry } from "../domain/rollout-view.ts";
+import type { DeadLetter, RolloutPhase, RolloutView, TimelineEntry } from "../domain/rollout-view.ts";
 import type { RolloutSpec } from "../domain/spec.ts";
 
 export type RolloutAction = "pause" | "resume" | "approve" | "abort" | "rollback";
@@ -45,6 +45,8 @@ export interface RolloutService {
    * completed one. Throws SupersededError when a newer completed rollout replaced it.
    */
   rollbackScaleSet(scaleSetId: string, actor: Actor, reason?: string): Promise<RolloutView>;
+  /** Effects the engine gave up on (failed permanently or out of attempts), oldest first. */
+  deadLetters(id: string): Promise<DeadLetter[]>;
   /** Timeline entries with seq > afterSeq, oldest first. */
   timeline(id: string, afterSeq?: number): Promise<TimelineEntry[]>;
   /** Calls back for each new timeline entry (across daemon processes); returns the unsubscribe. */
