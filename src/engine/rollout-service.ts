@@ -41,8 +41,9 @@ export interface RolloutService {
   /** Throws RolloutNotFoundError, or ActionNotAllowedError (409) naming the phase and why. */
   act(id: string, action: RolloutAction, actor: Actor, reason?: string): Promise<RolloutView>;
   /**
-   * On-call's one call: rolls back the active rollout holding the scale set, or else the last
-   * completed one. Throws SupersededError when a newer completed rollout replaced it.
+   * On-call's one call: rolls back the active rollout holding the scale set, or else the newest
+   * one that left it changed (completed, or failed after changing it). Throws SupersededError
+   * when a newer such rollout replaced it.
    */
   rollbackScaleSet(scaleSetId: string, actor: Actor, reason?: string): Promise<RolloutView>;
   /** Effects the engine gave up on (failed permanently or out of attempts), oldest first. */
@@ -99,7 +100,7 @@ export const nothingToRollBack = (scaleSetId: string) =>
   new CanarydError(
     "NOTHING_TO_ROLL_BACK",
     404,
-    `no active or completed rollout touched scale set ${scaleSetId}`,
+    `no active, completed or failed rollout changed scale set ${scaleSetId}`,
     {
       scaleSetId,
     },
