@@ -1,7 +1,8 @@
 /**
  * Composes the engine: Redis store, lock, effects queue and worker, the step, recovery and the
  * RolloutService. `start()` runs a recovery pass and the workers; `stop()` lets in-flight jobs
- * finish (or, past the grace period, hands them back to the queue for another process).
+ * finish (or, past the grace period, hands them back to the queue for another process); with
+ * Redis gone it drops everything at once, so stopping never waits on a Redis that is away.
  * Several processes may run engines on one Redis: they share the queue, the lock serializes steps.
  * That Redis is one node or a Redis Cluster; on a cluster every key shares the prefix's hash tag.
  */
@@ -97,6 +98,46 @@ export interface Engine {
   /** Runs a recovery pass, then the workers and the periodic recovery. */
   start(): Promise<void>;
   stop(): Promise<void>;
+}
+
+/** How long one step of stop() may take once it can no longer do anything useful. */
+const closeStepMs = 1_000;
+
+/** Waits for `work` at most `ms`; a failure or an overrun is logged and the caller goes on. */
+async function settleWithin(work: Promise<unknown>, ms: number, logger: Logger): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const overrun = new Promise<"overrun">((resolve) => {
+    timer = setTimeout(resolve, ms, "overrun");
+  });
+  const result = await Promise.race([
+    work.then(
+      () => "done" as const,
+      (error: unknown) => {
+        logger.warn({ reason: errorMessage(error) }, "engine stop: a close failed");
+        return "done" as const;
+      },
+    ),
+    overrun,
+  ]);
+  clearTimeout(timer);
+  if (result === "overrun") logger.warn({ waitedMs: ms }, "engine stop: a close did not finish; going on");
+}
+
+/** Whether Redis answers PING in time (a just-killed Redis still shows the client "ready"). */
+async function answersWithin(client: { ping(): Promise<string> }, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<boolean>((resolve) => {
+    timer = setTimeout(resolve, ms, false);
+  });
+  const answered = await Promise.race([
+    client.ping().then(
+      (reply) => reply === "PONG",
+      () => false,
+    ),
+    late,
+  ]);
+  clearTimeout(timer);
+  return answered;
 }
 
 export function createEngine(options: EngineOptions): Engine {
@@ -228,15 +269,23 @@ export function createEngine(options: EngineOptions): Engine {
     },
     async stop() {
       if (sweep) clearInterval(sweep);
+      // Redis gone: no job can be handed back, and a graceful close would wait for a reconnect
+      // that may never come. Everything is dropped at once; the jobs' locks expire and another
+      // process (or this one, restarted) takes them over.
+      const redisAway = !(await answersWithin(redis, closeStepMs));
       if (worker) {
         const current = worker;
-        const graceful = current.close();
-        const timer = setTimeout(() => void current.close(true), timing.stopGraceMs);
-        await graceful;
-        clearTimeout(timer);
+        if (redisAway) {
+          await settleWithin(current.close(true), closeStepMs, logger);
+        } else {
+          const graceful = current.close();
+          const timer = setTimeout(() => void current.close(true), timing.stopGraceMs);
+          await settleWithin(graceful, timing.stopGraceMs + closeStepMs, logger);
+          clearTimeout(timer);
+        }
       }
-      await bullQueue.close();
-      await bull.close();
+      await settleWithin(redisAway ? bullQueue.disconnect() : bullQueue.close(), closeStepMs, logger);
+      await settleWithin(bull.close(), closeStepMs, logger);
       // quit() would first (re)connect a client that is not ready; such a client just disconnects.
       await Promise.allSettled(
         [subscriber, redis].map((c) => (c.status === "ready" ? c.quit() : c.disconnect())),
