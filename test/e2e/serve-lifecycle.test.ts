@@ -57,7 +57,7 @@ describe("two canaryd serve in one directory", () => {
   it("refuses the second, naming the running one's pid and port, and leaves the first's Redis alone", async () => {
     const cwd = mkdtempSync(join(tmpdir(), "canaryd-twice-"));
     const first = serve({}, cwd);
-    await first.serving();
+    const url = await first.serving();
     const redisPid = Number(readFileSync(join(cwd, "var/redis/redis.pid"), "utf8"));
     const redisPort = readFileSync(join(cwd, "var/redis/redis.port"), "utf8").trim();
 
@@ -67,7 +67,7 @@ describe("two canaryd serve in one directory", () => {
     expect(second.output()).toContain(`pid ${first.child.pid}`);
     expect(second.output()).toContain(`port ${redisPort}`);
     expect(isProcessAlive(redisPid)).toBe(true);
-    const ready = await fetch(`${await first.serving()}/readyz`);
+    const ready = await fetch(`${url}/readyz`);
     expect(ready.status).toBe(200);
 
     // Once the first has stopped, the directory is free again.
