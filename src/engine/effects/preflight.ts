@@ -5,7 +5,7 @@
  * is the engine's check, not this one.
  */
 import type { AzureAdapters } from "../../azure/adapters.ts";
-import type { ScaleSetModel } from "../../azure/compute.ts";
+import { isKnownUpgradeMode, type ScaleSetModel } from "../../azure/compute.ts";
 import { AzureAdapterError } from "../../azure/errors.ts";
 import type { PreflightFinding } from "../../domain/effects.ts";
 import type { InstanceFacts, ScaleSetFacts } from "../../domain/fleet.ts";
@@ -94,7 +94,7 @@ async function readModel(
   }
 }
 
-function modelFindings(model: ScaleSetModel): PreflightFinding[] {
+export function modelFindings(model: ScaleSetModel): PreflightFinding[] {
   const findings: PreflightFinding[] = [];
   const where = { scaleSetId: model.id, region: model.location };
   if (model.orchestrationMode !== "Uniform")
@@ -103,7 +103,13 @@ function modelFindings(model: ScaleSetModel): PreflightFinding[] {
       code: "ORCHESTRATION_NOT_UNIFORM",
       message: `scale set ${model.name} uses ${model.orchestrationMode} orchestration; canaryd rolls Uniform scale sets only`,
     });
-  if (model.upgradePolicyMode !== "Manual")
+  if (!isKnownUpgradeMode(model.upgradePolicyMode))
+    findings.push({
+      ...where,
+      code: "UPGRADE_POLICY_UNKNOWN",
+      message: `scale set ${model.name} has upgrade policy mode "${model.upgradePolicyMode}", which canaryd does not know: it cannot tell what a model change would do there; set its upgrade policy to Manual`,
+    });
+  else if (model.upgradePolicyMode !== "Manual")
     findings.push({
       ...where,
       code: "UPGRADE_POLICY_NOT_MANUAL",
