@@ -83,6 +83,11 @@ export type OutcomeEvent =
       /** Target image with `latest` resolved to the exact version, where allowed. */
       resolvedImage: ImageReference;
       replication: "completed" | "replicating";
+      /**
+       * What preflight resolved on its own and the timeline should show, e.g. `previousImageResolved`:
+       * a model on `latest` or an image definition recorded as the exact version its instances run.
+       */
+      notices?: PreflightFinding[];
     })
   | (Outcome & { type: "preflight.refused"; findings: PreflightFinding[] })
   | (Outcome & {

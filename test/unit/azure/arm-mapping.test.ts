@@ -1,3 +1,4 @@
+import type { UpgradeMode } from "@azure/arm-compute";
 import { describe, expect, it } from "vitest";
 import { operationName } from "../../../src/azure/clients.ts";
 import { toInstanceFacts, toScaleSetModel } from "../../../src/azure/compute.ts";
@@ -68,7 +69,7 @@ describe("mapping ARM shapes to canaryd facts", () => {
 
   it("keeps an upgrade policy mode it does not know as ARM sent it, and preflight refuses it by name", () => {
     const base = { location: "westeurope", name: "web-odd", orchestrationMode: "Uniform" };
-    const odd = toScaleSetModel(scaleSetId, { ...base, upgradePolicy: { mode: "Batched" } });
+    const odd = toScaleSetModel(scaleSetId, { ...base, upgradePolicy: { mode: "Batched" as UpgradeMode } });
     expect(odd.upgradePolicyMode).toBe("Batched");
     expect(modelFindings({ ...odd, imageReference: { id: "/x/versions/1.0.0" } })).toEqual([
       {
@@ -80,7 +81,8 @@ describe("mapping ARM shapes to canaryd facts", () => {
     ]);
     // Known modes in any case are recognised; no mode at all is ARM's default, Manual.
     expect(
-      toScaleSetModel(scaleSetId, { ...base, upgradePolicy: { mode: "manual" } }).upgradePolicyMode,
+      toScaleSetModel(scaleSetId, { ...base, upgradePolicy: { mode: "manual" as UpgradeMode } })
+        .upgradePolicyMode,
     ).toBe("Manual");
     expect(toScaleSetModel(scaleSetId, base).upgradePolicyMode).toBe("Manual");
   });
