@@ -10,6 +10,7 @@
  */
 import type { Logger } from "pino";
 import type { DeadLetter } from "../domain/rollout-view.ts";
+import { errorMessage } from "../logging/redact.ts";
 import type { PersistedState } from "./decider.ts";
 import type { EffectQueue } from "./effect-queue.ts";
 import type { RolloutStore } from "./rollout-store.ts";
@@ -28,7 +29,14 @@ export async function recoverOutbox<S extends PersistedState>(
     await queue.enqueue(id, live);
     for (const entry of entries) {
       const letter = dead.get(entry.effect.id);
-      if (letter) await answerDeadLetter(letter);
+      // One that cannot be answered now (lock busy, Redis away) must not stop the pass: the next retries it.
+      if (letter)
+        await answerDeadLetter(letter).catch((error: unknown) =>
+          logger.warn(
+            { rolloutId: id, effectId: letter.effectId, reason: errorMessage(error) },
+            "dead-lettered effect not answered; the next pass retries",
+          ),
+        );
     }
     count += live.length;
   }
