@@ -46,6 +46,9 @@ export function recordPreflight(ctx: RolloutContext, event: PreflightPassed): bo
     note(ctx, "preflight.refused", ctx.reason, { findings: ctx.findings });
     return false;
   }
+  for (const notice of event.notices ?? []) {
+    note(ctx, "preflight.notice", notice.message, { ...notice });
+  }
   note(
     ctx,
     "preflight.passed",

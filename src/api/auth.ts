@@ -2,12 +2,17 @@
  * Bearer-token authentication and role checks. Tokens are configured as SHA-256 hex digests: the
  * daemon never holds a token itself. A presented token is hashed and compared with every
  * configured digest in constant time, so timing reveals neither which digest matched nor how much.
+ *
+ * Deny by default: a route is callable only if it declares `config.minRole`, or if its URL is on
+ * the short public list (probes, the metrics scraper, the API docs). A route that does neither is
+ * refused to every caller (403 ROUTE_NOT_DECLARED), and `app.routeAccess` lists every registered
+ * route with what it declared, so a test can walk them all.
  */
 import { createHash, timingSafeEqual } from "node:crypto";
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import type { Config, Role } from "../config/schema.ts";
 import type { Actor } from "../domain/effects.ts";
-import { forbidden, unauthorized } from "./problem.ts";
+import { forbidden, routeNotDeclared, unauthorized } from "./problem.ts";
 
 /** The caller as the engine records it: a token's name (or `anonymous`) and its role. */
 export type Caller = Actor & { role: Role };
@@ -17,9 +22,28 @@ declare module "fastify" {
     caller: Caller | null;
   }
   interface FastifyContextConfig {
-    /** The least role a route needs; routes without it are public (health, metrics, docs). */
+    /** The least role a route needs; a route without it is denied unless it is public (publicRoute). */
     minRole?: Role;
   }
+  interface FastifyInstance {
+    /** Every route registered since registerAuth, with the role it declared. */
+    routeAccess: RouteAccess[];
+  }
+}
+
+export interface RouteAccess {
+  method: string;
+  url: string;
+  minRole?: Role;
+  public: boolean;
+}
+
+/** The only routes callable without a token: liveness, readiness, metrics, and the API docs. */
+const publicPaths = new Set(["/healthz", "/readyz", "/metrics"]);
+const publicPrefix = "/docs";
+
+export function publicRoute(url: string): boolean {
+  return publicPaths.has(url) || url === publicPrefix || url.startsWith(`${publicPrefix}/`);
 }
 
 const roleRank: Record<Role, number> = { viewer: 0, deployer: 1, oncall: 2 };
@@ -54,14 +78,32 @@ export function createAuthenticator(auth: Config["auth"]): Authenticate {
   };
 }
 
-/** Checks every route that declares `config.minRole`; sets `request.caller`. */
+/**
+ * Checks the role of every route that declares `config.minRole`, lets public routes through and
+ * denies the rest; sets `request.caller`. Register it before any route.
+ */
 export function registerAuth(app: FastifyInstance, auth: Config["auth"]): void {
   const authenticate = createAuthenticator(auth);
   app.decorateRequest("caller", null);
+  const access: RouteAccess[] = [];
+  app.decorate("routeAccess", access);
+  app.addHook("onRoute", (route) => {
+    const minRole = route.config?.minRole;
+    for (const method of [route.method].flat())
+      access.push({
+        method,
+        url: route.url,
+        ...(minRole ? { minRole } : {}),
+        public: publicRoute(route.url),
+      });
+  });
   app.addHook("onRequest", async (request: FastifyRequest) => {
     const needed = request.routeOptions.config.minRole;
-    if (!needed) return;
+    const url = request.routeOptions.url;
+    // No route matched (the 404 handler), or a public one.
+    if (!needed && (url === undefined || publicRoute(url))) return;
     const caller = authenticate(request.headers.authorization);
+    if (!needed) throw routeNotDeclared(url ?? request.url);
     if (!roleAllows(caller.role, needed)) throw forbidden(caller.id, caller.role, needed);
     request.caller = caller;
   });

@@ -5,9 +5,11 @@
  */
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 import { activePhases, type RolloutPhase } from "../domain/rollout-view.ts";
+import type { EffectFailureMetrics } from "../engine/effect-worker.ts";
 import type { RolloutService } from "../engine/rollout-service.ts";
 
-export interface CanarydMetrics {
+/** Also counts, for the engine, failed effect attempts retried and effects dead-lettered (by kind and class). */
+export interface CanarydMetrics extends EffectFailureMetrics {
   readonly registry: Registry;
   /** One gate evaluation: `gate` is the gate kind, `verdict` passed | failed | inconclusive. */
   gateResult(gate: string, verdict: string): void;
@@ -79,9 +81,23 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Canar
     labelNames: ["operation"],
     registers: [registry],
   });
+  const retried = new Counter({
+    name: "canaryd_effect_retries_total",
+    help: "Failed effect attempts that were retried, by effect kind and error class (transient)",
+    labelNames: ["kind", "class"],
+    registers: [registry],
+  });
+  const deadLettered = new Counter({
+    name: "canaryd_effect_dead_letters_total",
+    help: "Effects given up on (dead-lettered), by effect kind and error class (transient: out of attempts; permanent: attempted once)",
+    labelNames: ["kind", "class"],
+    registers: [registry],
+  });
 
   return {
     registry,
+    effectRetried: (kind, errorClass) => retried.inc({ kind, class: errorClass }),
+    effectDeadLettered: (kind, errorClass) => deadLettered.inc({ kind, class: errorClass }),
     gateResult: (gate, verdict) => gateResults.inc({ gate, verdict }),
     stepDuration: (step, seconds) => stepSeconds.observe({ step }, seconds),
     azureCall: (operation, status) => azureCalls.inc({ operation, status: String(status) }),

@@ -60,6 +60,11 @@ export const forbidden = (actorId: string, role: string, needed: string) =>
     needed,
   });
 
+export const routeNotDeclared = (url: string) =>
+  new CanarydError("ROUTE_NOT_DECLARED", 403, `route ${url} declares no role and is not public: denied`, {
+    url,
+  });
+
 export const rateLimited = (max: number, retryAfter: string) =>
   new CanarydError("RATE_LIMITED", 429, `more than ${max} changes per minute; retry in ${retryAfter}`);
 

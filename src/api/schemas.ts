@@ -159,9 +159,38 @@ export const rolloutViewSchema = {
   additionalProperties: true,
 } as const;
 
+/** An effect the engine gave up on (src/domain/rollout-view.ts DeadLetter). */
+export const deadLetterSchema = {
+  type: "object",
+  required: ["rolloutId", "effectId", "kind", "reason", "code", "attempts", "transient", "at"],
+  properties: {
+    rolloutId: { type: "string" },
+    effectId: { type: "string" },
+    kind: { type: "string", description: "The effect's kind (setModelImage, upgradeInstances, …)" },
+    scaleSetId: { type: "string" },
+    reason: { type: "string", description: "The last error, secrets redacted" },
+    code: { type: "string", description: "The last error's code (AZURE_403, ECONNRESET, …)" },
+    attempts: { type: "integer", description: "Attempts made, the failing one included" },
+    transient: {
+      type: "boolean",
+      description: "True: every attempt failed transiently (attempts ran out). False: it failed permanently",
+    },
+    at: { type: "string" },
+  },
+  additionalProperties: false,
+} as const;
+
 export const rolloutDetailSchema = {
   ...rolloutViewSchema,
-  properties: { ...rolloutViewSchema.properties, timeline: { type: "array", items: timelineEntrySchema } },
+  properties: {
+    ...rolloutViewSchema.properties,
+    timeline: { type: "array", items: timelineEntrySchema },
+    deadLetters: {
+      type: "array",
+      items: deadLetterSchema,
+      description: "Effects given up on and never run again (permanent failure, or out of attempts)",
+    },
+  },
 } as const;
 
 export const planSchema = {

@@ -4,7 +4,7 @@
  * long-running operation: the engine observes completion by reading the resource later.
  */
 import type { VirtualMachineScaleSet, VirtualMachineScaleSetVM } from "@azure/arm-compute";
-import type { InstanceFacts, ScaleSetFacts } from "../domain/fleet.ts";
+import type { InstanceFacts, KnownUpgradeMode, ScaleSetFacts } from "../domain/fleet.ts";
 import type { ImageReference } from "../domain/image.ts";
 import type { AzureClients } from "./clients.ts";
 import { AzureAdapterError, isNotFound, wrapAzureError } from "./errors.ts";
@@ -134,10 +134,22 @@ function abortable(signal: AbortSignal | undefined): { abortSignal?: AbortSignal
   return signal ? { abortSignal: signal } : {};
 }
 
+const knownUpgradeModes: KnownUpgradeMode[] = ["Manual", "Automatic", "Rolling"];
+
+/** Whether the mode is one canaryd knows what a model change does under. */
+export function isKnownUpgradeMode(mode: string): mode is KnownUpgradeMode {
+  return (knownUpgradeModes as string[]).includes(mode);
+}
+
 export function toScaleSetModel(scaleSetId: string, vmss: VirtualMachineScaleSet): ScaleSetModel {
   const ref = scaleSetRef(scaleSetId);
   const imageReference = fromArmImageReference(vmss.virtualMachineProfile?.storageProfile?.imageReference);
-  const mode = vmss.upgradePolicy?.mode ?? "Manual";
+  const mode =
+    knownUpgradeModes.find(
+      (known) => known.toLowerCase() === (vmss.upgradePolicy?.mode ?? "Manual").toLowerCase(),
+    ) ??
+    vmss.upgradePolicy?.mode ??
+    "Manual";
   const model: ScaleSetModel = {
     id: scaleSetId,
     name: vmss.name ?? ref.name,
@@ -145,7 +157,7 @@ export function toScaleSetModel(scaleSetId: string, vmss: VirtualMachineScaleSet
     resourceGroup: ref.resourceGroup,
     location: vmss.location.replace(/\s/g, "").toLowerCase(),
     orchestrationMode: vmss.orchestrationMode === "Flexible" ? "Flexible" : "Uniform",
-    upgradePolicyMode: mode === "Automatic" || mode === "Rolling" ? mode : "Manual",
+    upgradePolicyMode: mode,
     capacity: vmss.sku?.capacity ?? 0,
     zones: vmss.zones ?? [],
   };

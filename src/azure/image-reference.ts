@@ -5,7 +5,7 @@
  */
 import type { ImageReference as ArmImageReference } from "@azure/arm-compute";
 import type { ImageReference } from "../domain/image.ts";
-import { effectiveVersion, sameImage } from "../domain/image-reference.ts";
+import { effectiveVersion, galleryImageDefinitionOf, sameImage } from "../domain/image-reference.ts";
 
 const fields = [
   "id",
@@ -39,7 +39,7 @@ const same = (a: string | undefined, b: string | undefined) =>
   a !== undefined && b !== undefined && a.toLowerCase() === b.toLowerCase();
 
 /** A gallery image version id without its version: the image definition. */
-const galleryImage = (id: string) => id.replace(/\/versions\/[^/]+\/?$/i, "").toLowerCase();
+const galleryImage = (id: string) => galleryImageDefinitionOf(id).toLowerCase();
 
 /**
  * True when an instance whose storage profile says `running` runs `wanted`: the same image and

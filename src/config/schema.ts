@@ -66,6 +66,7 @@ export const configSchema = z.strictObject({
     rollbackRetrySeconds: z.number().min(0.01),
     effectAttempts: z.number().int().min(1).max(50),
     retryBackoffSeconds: z.number().min(0),
+    retryBackoffMaxSeconds: z.number().min(0),
     jobLockSeconds: z.number().min(1),
     stalledCheckSeconds: z.number().min(0.1),
     recoverySweepSeconds: z.number().min(0.1),

@@ -160,6 +160,7 @@ async function startEngine(
     config,
     executeEffect,
     logger,
+    metrics,
     timing: engineTiming(config.engine, timeScale),
   });
   await engine.start();
@@ -171,6 +172,7 @@ function engineTiming(engine: Config["engine"], timeScale: number): Partial<Engi
   return {
     timeScale,
     retryBackoffMs: engine.retryBackoffSeconds * 1000,
+    retryBackoffCapMs: engine.retryBackoffMaxSeconds * 1000,
     jobLockMs: engine.jobLockSeconds * 1000,
     stalledIntervalMs: engine.stalledCheckSeconds * 1000,
     recoveryIntervalMs: engine.recoverySweepSeconds * 1000,

@@ -2,6 +2,13 @@
  * The daemon's own Redis when REDIS_URL is not set: a redis-server on a free loopback port with
  * its append-only file under var/redis. A Redis left behind by a daemon that was killed is found
  * through its pid and port files and reused, so there is never more than one per data directory.
+ *
+ * One daemon per data directory: the daemon holds `canaryd.lock` (its pid) there from start to
+ * stop. A second daemon finds the lock held by a live pid and refuses to start, naming that pid
+ * and the Redis port (sharing would let the first to stop shut the Redis down under the other).
+ * A lock whose pid is dead (a daemon killed with SIGKILL) is stale and taken over. Two daemons
+ * taking over the same stale lock in the same instant could both succeed; starting two at once is
+ * not what the lock is for.
  */
 import { spawn, spawnSync } from "node:child_process";
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -19,6 +26,22 @@ export class RedisServerMissingError extends Error {
         "or run `docker compose up` to start canaryd with its own Redis.",
     );
     this.name = "RedisServerMissingError";
+  }
+}
+
+export class PrivateRedisInUseError extends Error {
+  readonly code = "PRIVATE_REDIS_IN_USE";
+  readonly ownerPid: number;
+  readonly port: number | undefined;
+  constructor(dataDir: string, ownerPid: number, port: number | undefined) {
+    super(
+      `another canaryd (pid ${ownerPid}) is running on the private Redis in ${dataDir} ` +
+        `(port ${port ?? "unknown"}): stop it first, or give this one its own redis.privateDataDir ` +
+        "(or a REDIS_URL to share a Redis you run)",
+    );
+    this.name = "PrivateRedisInUseError";
+    this.ownerPid = ownerPid;
+    this.port = port;
   }
 }
 
@@ -43,11 +66,60 @@ export async function startPrivateRedis(options: PrivateRedisOptions): Promise<P
   mkdirSync(dataDir, { recursive: true });
   const pidFile = join(dataDir, "redis.pid");
   const portFile = join(dataDir, "redis.port");
+  const release = takeLock(join(dataDir, "canaryd.lock"), dataDir, portFile);
+  try {
+    return await startOrReuse(dataDir, pidFile, portFile, release, options.startTimeoutMs ?? 10_000);
+  } catch (error) {
+    release();
+    throw error;
+  }
+}
 
+/**
+ * Takes the data directory's lock for this process; returns its release. Throws
+ * PrivateRedisInUseError when a live process holds it. Re-entrant within one process.
+ */
+function takeLock(lockFile: string, dataDir: string, portFile: string): () => void {
+  const release = () => {
+    if (readNumber(lockFile) === process.pid) rmSync(lockFile, { force: true });
+  };
+  for (let attempt = 0; attempt < 3; attempt += 1) {
+    try {
+      writeFileSync(lockFile, `${process.pid}\n`, { flag: "wx" });
+      return release;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+    }
+    const owner = readNumber(lockFile);
+    if (owner === process.pid) return release;
+    if (owner !== undefined && isProcessAlive(owner))
+      throw new PrivateRedisInUseError(dataDir, owner, readNumber(portFile));
+    // Stale (its daemon died without stopping) or half-written: take it over.
+    rmSync(lockFile, { force: true });
+  }
+  throw new Error(`could not take the lock ${lockFile}: other processes keep taking it`);
+}
+
+function readNumber(file: string): number | undefined {
+  try {
+    const value = Number(readFileSync(file, "utf8").trim());
+    return Number.isInteger(value) && value > 0 ? value : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+async function startOrReuse(
+  dataDir: string,
+  pidFile: string,
+  portFile: string,
+  release: () => void,
+  startTimeoutMs: number,
+): Promise<PrivateRedis> {
   const leftover = readLeftover(pidFile, portFile);
   if (leftover) {
     if (await answersFromDir(leftover.port, dataDir))
-      return handle(leftover.port, leftover.pid, true, pidFile, portFile);
+      return handle(leftover.port, leftover.pid, true, pidFile, portFile, release);
     // Alive but not ours or not answering: replace it rather than run a second one on the same files.
     if (isProcessAlive(leftover.pid)) await terminate(leftover.pid);
   }
@@ -85,11 +157,18 @@ export async function startPrivateRedis(options: PrivateRedisOptions): Promise<P
   const pid = child.pid;
   if (pid === undefined) throw new RedisServerMissingError();
   writeFileSync(portFile, String(port));
-  await waitUntilAnswering(port, options.startTimeoutMs ?? 10_000);
-  return handle(port, pid, false, pidFile, portFile);
+  await waitUntilAnswering(port, startTimeoutMs);
+  return handle(port, pid, false, pidFile, portFile, release);
 }
 
-function handle(port: number, pid: number, reused: boolean, pidFile: string, portFile: string): PrivateRedis {
+function handle(
+  port: number,
+  pid: number,
+  reused: boolean,
+  pidFile: string,
+  portFile: string,
+  release: () => void,
+): PrivateRedis {
   return {
     url: `redis://127.0.0.1:${port}`,
     port,
@@ -108,19 +187,15 @@ function handle(port: number, pid: number, reused: boolean, pidFile: string, por
       await waitUntilGone(pid, 5_000);
       rmSync(portFile, { force: true });
       rmSync(pidFile, { force: true });
+      release();
     },
   };
 }
 
 function readLeftover(pidFile: string, portFile: string): { pid: number; port: number } | undefined {
-  try {
-    const pid = Number(readFileSync(pidFile, "utf8").trim());
-    const port = Number(readFileSync(portFile, "utf8").trim());
-    if (Number.isInteger(pid) && pid > 0 && Number.isInteger(port) && port > 0) return { pid, port };
-  } catch {
-    // No leftover.
-  }
-  return undefined;
+  const pid = readNumber(pidFile);
+  const port = readNumber(portFile);
+  return pid !== undefined && port !== undefined ? { pid, port } : undefined;
 }
 
 /** True when a Redis answers on the port and keeps its files in our data directory. */

@@ -120,6 +120,11 @@ export type OutcomeEvent =
       /** Target image with `latest` resolved to the exact version, where allowed. */
       resolvedImage: ImageReference;
       replication: "completed" | "replicating";
+      /**
+       * What preflight resolved on its own and the timeline should show, e.g. `previousImageResolved`:
+       * a model on `latest` or an image definition recorded as the exact version its instances run.
+       */
+      notices?: PreflightFinding[];
     })
   | (Outcome & { type: "preflight.refused"; findings: PreflightFinding[] })
   | (Outcome & {
@@ -149,10 +154,12 @@ export type OutcomeEvent =
       instances: InspectedInstance[];
     })
   /**
-   * The engine gave up on an effect: `transient` when the last error was one that may pass (429,
-   * 5xx, timeouts), false when it will not (authorization, a deleted scale set, a bad request).
+   * The engine gave up on an effect: it failed permanently (authorization, bad request, deleted
+   * resource: attempted once), or every attempt failed transiently. `transient` says which: true
+   * when the last error was transient, so the same work may succeed later (a rollback may try
+   * again under its own budget); false when it was permanent and repeating it cannot help.
    */
-  | (Outcome & { type: "effect.failed"; reason: string; transient?: boolean });
+  | (Outcome & { type: "effect.failed"; reason: string; transient: boolean });
 
 /** One instance as the rollback's read sees it against the image it must run. */
 export interface InspectedInstance {

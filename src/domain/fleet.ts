@@ -19,6 +19,8 @@ export interface InstanceFacts {
   errorCodes: string[];
 }
 
+export type KnownUpgradeMode = "Manual" | "Automatic" | "Rolling";
+
 /** What preflight records per scale set before anything changes. */
 export interface ScaleSetFacts {
   id: string;
@@ -28,7 +30,11 @@ export interface ScaleSetFacts {
   /** Short region name as the scale set's `location` says it (e.g. `westeurope`). */
   location: string;
   orchestrationMode: "Uniform" | "Flexible";
-  upgradePolicyMode: "Manual" | "Automatic" | "Rolling";
+  /**
+   * As ARM says it (`Manual` when the model names none); a mode other than the known three is kept
+   * as sent, never mistaken for Manual (preflight refuses it).
+   */
+  upgradePolicyMode: KnownUpgradeMode | (string & {});
   capacity: number;
   zones: string[];
   /** The model's image reference; for `latest` the exact version the instances run is filled in. */

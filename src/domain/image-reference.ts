@@ -20,6 +20,10 @@ export interface ImageUrnParts {
 const galleryVersionIdPattern =
   /^\/subscriptions\/([^/]+)\/resourceGroups\/([^/]+)\/providers\/Microsoft\.Compute\/galleries\/([^/]+)\/images\/([^/]+)\/versions\/([^/]+)$/i;
 
+/** A gallery image definition (no version): a model naming it runs the definition's latest version. */
+const galleryDefinitionIdPattern =
+  /^\/subscriptions\/([^/]+)\/resourceGroups\/([^/]+)\/providers\/Microsoft\.Compute\/galleries\/([^/]+)\/images\/([^/]+)$/i;
+
 /** Gallery image versions are named MAJOR.MINOR.PATCH with 32-bit integers. */
 const galleryVersionNamePattern = /^(0|[1-9]\d{0,9})\.(0|[1-9]\d{0,9})\.(0|[1-9]\d{0,9})$/;
 
@@ -29,6 +33,17 @@ export function parseGalleryImageVersionId(id: string): GalleryImageVersionParts
   const [, subscriptionId, resourceGroup, gallery, image, version] = m;
   if (!subscriptionId || !resourceGroup || !gallery || !image || !version) return undefined;
   return { subscriptionId, resourceGroup, gallery, image, version };
+}
+
+/** The gallery and image of an image definition id (no `/versions/…`), undefined for anything else. */
+export function parseGalleryImageDefinitionId(id: string): { gallery: string; image: string } | undefined {
+  const m = galleryDefinitionIdPattern.exec(id);
+  return m?.[3] && m[4] ? { gallery: m[3], image: m[4] } : undefined;
+}
+
+/** The image definition of a gallery image version or definition id. */
+export function galleryImageDefinitionOf(id: string): string {
+  return id.replace(/\/versions\/[^/]+\/?$/i, "");
 }
 
 /** True for `latest` or a MAJOR.MINOR.PATCH gallery version name. */
@@ -57,10 +72,17 @@ export function imageReferenceFromSpec(image: RolloutSpec["image"]): ImageRefere
   return { publisher: parts.publisher, offer: parts.offer, sku: parts.sku, version: parts.version };
 }
 
-/** Whether the reference asks for `latest` (a gallery id ending in /versions/latest, or a urn version). */
+/**
+ * Whether the reference asks for `latest` rather than an exact version: a gallery id ending in
+ * /versions/latest, a gallery image definition id (no version at all), or a urn version `latest`.
+ */
 export function referencesLatest(ref: ImageReference): boolean {
-  if (ref.id) return isLatest(parseGalleryImageVersionId(ref.id)?.version);
+  if (ref.id) return isLatest(parseGalleryImageVersionId(ref.id)?.version) || isGalleryDefinition(ref.id);
   return isLatest(ref.version);
+}
+
+function isGalleryDefinition(id: string): boolean {
+  return parseGalleryImageDefinitionId(id) !== undefined;
 }
 
 function eqi(a: string | undefined, b: string | undefined): boolean {
@@ -71,7 +93,7 @@ function eqi(a: string | undefined, b: string | undefined): boolean {
 export function effectiveVersion(ref: ImageReference): string | undefined {
   if (ref.id) {
     const v = parseGalleryImageVersionId(ref.id)?.version;
-    return isLatest(v) && ref.exactVersion ? ref.exactVersion : v;
+    return (isLatest(v) || isGalleryDefinition(ref.id)) && ref.exactVersion ? ref.exactVersion : v;
   }
   return isLatest(ref.version) && ref.exactVersion ? ref.exactVersion : ref.version;
 }
@@ -98,6 +120,8 @@ export function formatImage(ref: ImageReference): string {
   if (ref.id) {
     const g = parseGalleryImageVersionId(ref.id);
     if (g) return `${g.gallery}/${g.image} ${g.version}${exact(g.version)}`;
+    const definition = parseGalleryImageDefinitionId(ref.id);
+    if (definition) return `${definition.gallery}/${definition.image} latest${exact("latest")}`;
     return ref.id;
   }
   if (ref.sharedGalleryImageId) return ref.sharedGalleryImageId;

@@ -89,6 +89,26 @@ export interface RolloutView {
   revision: number;
 }
 
+/**
+ * An effect the engine gave up on: it failed permanently, or ran out of attempts. Kept per rollout
+ * (Redis hash `…:rollout:<id>:deadletters`, field = effect id) and never run again.
+ */
+export interface DeadLetter {
+  rolloutId: string;
+  effectId: string;
+  kind: string;
+  scaleSetId?: string;
+  /** The last error's message (secrets redacted). */
+  reason: string;
+  /** The last error's code (`AZURE_403`, `ECONNRESET`, …). */
+  code: string;
+  /** Attempts made, the failing one included. */
+  attempts: number;
+  /** True when the last error was transient (attempts ran out); false when it was permanent. */
+  transient: boolean;
+  at: string;
+}
+
 /** One line of the release record. `seq` increases by one per rollout and is the SSE event id. */
 export interface TimelineEntry {
   seq: number;

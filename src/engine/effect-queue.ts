@@ -2,7 +2,8 @@
  * The effects queue: one BullMQ job per pending effect, with a deterministic id
  * (`${rolloutId}.${effectId}`) so enqueueing the same outbox entry twice (a step and a recovery
  * pass racing) makes one job. Finished jobs are removed: the outbox entry, not the job, is the
- * durable record, so a job id must be free again for recovery to re-add it.
+ * durable record, so a job id must be free again for recovery to re-add it. A failed attempt
+ * waits as the retry policy says (the worker's backoffStrategy, see retry-policy.ts).
  */
 import type { Queue } from "bullmq";
 import type { Clock } from "./clock.ts";
@@ -10,16 +11,17 @@ import { effectJobId, type OutboxEntry } from "./outbox.ts";
 
 export const effectQueueName = "effects";
 
+/** The job backoff type that sends BullMQ to the worker's backoffStrategy (the retry policy). */
+export const retryPolicyBackoff = "retryPolicy";
+
 export interface EffectJobData {
   rolloutId: string;
   effectId: string;
 }
 
 export interface EffectQueueOptions {
-  /** Executor attempts before the effect is answered with `effect.failed`. */
+  /** Attempts at most before the effect is given up (a permanent error gives up at the first). */
   attempts: number;
-  /** First retry delay; doubles per attempt. */
-  backoffMs: number;
   /** How many engine-clock milliseconds pass per real millisecond (1 unless the clock is accelerated). */
   timeScale: number;
 }
@@ -47,7 +49,7 @@ export class EffectQueue {
           jobId: effectJobId(rolloutId, entry.effect.id),
           delay: entry.dueAt ? Math.max(0, (Date.parse(entry.dueAt) - now) / this.options.timeScale) : 0,
           attempts: this.options.attempts,
-          backoff: { type: "exponential", delay: this.options.backoffMs },
+          backoff: { type: retryPolicyBackoff },
           removeOnComplete: true,
           removeOnFail: true,
         },

@@ -5,7 +5,13 @@
  */
 import type { Logger } from "pino";
 import type { Actor, UserEvent } from "../domain/effects.ts";
-import { type RolloutView, type TimelineEntry, terminalPhases } from "../domain/rollout-view.ts";
+import {
+  type DeadLetter,
+  type RolloutView,
+  type TimelineEntry,
+  terminalPhases,
+} from "../domain/rollout-view.ts";
+import { sameScaleSet } from "../domain/scale-set-id.ts";
 import type { RolloutSpec } from "../domain/spec.ts";
 import type { Clock } from "./clock.ts";
 import type { Decider, PersistedState } from "./decider.ts";
@@ -162,14 +168,21 @@ export class EngineService<S extends PersistedState> implements RolloutService {
     const holder = await store.holderOf(scaleSetId);
     if (holder !== undefined) return this.act(holder, "rollback", actor, reason);
     const history = await store.loadMany(await store.historyOf(scaleSetId));
-    const lastCompleted = history.find((r) => r.phase === "completed");
-    if (!lastCompleted) throw nothingToRollBack(scaleSetId);
-    return this.act(lastCompleted.id, "rollback", actor, reason);
+    // The newest one that changed the scale set: a newer failed rollout is not skipped for an
+    // older completed one (that would put back a version older than what the failed one left).
+    const newest = history.find((r) => this.leftChanged(r, scaleSetId));
+    if (!newest) throw nothingToRollBack(scaleSetId);
+    return this.act(newest.id, "rollback", actor, reason);
   }
 
   async timeline(id: string, afterSeq?: number): Promise<TimelineEntry[]> {
     if (!(await this.deps.store.load(id))) throw rolloutNotFound(id);
     return this.deps.store.timeline(id, afterSeq);
+  }
+
+  async deadLetters(id: string): Promise<DeadLetter[]> {
+    if (!(await this.deps.store.load(id))) throw rolloutNotFound(id);
+    return this.deps.store.deadLetters(id);
   }
 
   subscribe(id: string, onEntry: (entry: TimelineEntry) => void): Promise<() => Promise<void>> {
@@ -216,7 +229,7 @@ export class EngineService<S extends PersistedState> implements RolloutService {
 
   /**
    * Rolling back a completed rollout would put back the previous versions on every scale set it
-   * touched: refused when a newer rollout completed on any of them since (it would be undone).
+   * touched: refused when a newer rollout left any of them changed since (it would be undone).
    */
   private async refuseIfSuperseded(id: string): Promise<void> {
     const { store } = this.deps;
@@ -225,11 +238,24 @@ export class EngineService<S extends PersistedState> implements RolloutService {
     const spec = this.deps.decider.describe(record.state).spec;
     for (const scaleSetId of spec.waves.flatMap((w) => w.scaleSets)) {
       const newer = (await store.loadMany(await store.historyOf(scaleSetId))).filter(
-        (r) => r.sequence > record.sequence && r.phase === "completed",
+        (r) => r.sequence > record.sequence && this.leftChanged(r, scaleSetId),
       );
       const newest = newer[0];
       if (newest) throw superseded(scaleSetId, id, newest.id);
     }
+  }
+
+  /**
+   * Whether the rollout ended with the scale set changed and not put back: it completed, or it
+   * failed after its model write began there. What a one-call rollback targets.
+   */
+  private leftChanged(record: RolloutRecord<S>, scaleSetId: string): boolean {
+    if (record.phase === "completed") return true;
+    if (record.phase !== "failed") return false;
+    const view = this.deps.decider
+      .describe(record.state)
+      .scaleSets.find((s) => sameScaleSet(s.id, scaleSetId));
+    return view !== undefined && (view.phase !== "waiting" || view.touchedInstanceIds.length > 0);
   }
 
   private isTerminal(record: RolloutRecord<S>): boolean {

@@ -1,7 +1,8 @@
 /**
  * Composes the engine: Redis store, lock, effects queue and worker, the step, recovery and the
  * RolloutService. `start()` runs a recovery pass and the workers; `stop()` lets in-flight jobs
- * finish (or, past the grace period, hands them back to the queue for another process).
+ * finish (or, past the grace period, hands them back to the queue for another process); with
+ * Redis gone it drops everything at once, so stopping never waits on a Redis that is away.
  * Several processes may run engines on one Redis: they share the queue, the lock serializes steps.
  * That Redis is one node or a Redis Cluster; on a cluster every key shares the prefix's hash tag.
  */
@@ -13,13 +14,14 @@ import { acceleratedClock, type Clock, systemClock } from "./clock.ts";
 import { shareClockOrigin } from "./clock-origin.ts";
 import type { Decider } from "./decider.ts";
 import { type EffectJobData, EffectQueue, effectQueueName } from "./effect-queue.ts";
-import { processEffectJob } from "./effect-worker.ts";
+import { answerDeadLetter, type EffectFailureMetrics, processEffectJob } from "./effect-worker.ts";
 import type { ExecuteEffect } from "./effects/effect-executor.ts";
 import { EngineService } from "./engine-service.ts";
 import { engineKeys } from "./keys.ts";
 import { machineDecider, rolloutSettings } from "./machine-decider.ts";
 import { recoverOutbox } from "./recovery.ts";
 import { createBullConnection, createRedisClient, type RedisTarget } from "./redis-connection.ts";
+import { classifyError, retryDelayMs } from "./retry-policy.ts";
 import { RolloutLock } from "./rollout-lock.ts";
 import type { RolloutService } from "./rollout-service.ts";
 import { RolloutStore } from "./rollout-store.ts";
@@ -42,8 +44,10 @@ export interface EngineTiming {
   stalledIntervalMs: number;
   /** How often the outbox is swept for entries without a job (a process died mid-step). */
   recoveryIntervalMs: number;
-  /** First retry delay of a failed effect attempt; doubles per attempt. */
+  /** Ceiling of the first retry delay of a failed effect attempt; doubles per attempt (jittered). */
   retryBackoffMs: number;
+  /** No retry waits longer, unless Azure's Retry-After asks for it. */
+  retryBackoffCapMs: number;
   /** How long stop() lets in-flight jobs finish before handing them back. */
   stopGraceMs: number;
   /**
@@ -62,6 +66,7 @@ export const defaultEngineTiming: EngineTiming = {
   stalledIntervalMs: 30_000,
   recoveryIntervalMs: 15_000,
   retryBackoffMs: 1_000,
+  retryBackoffCapMs: 60_000,
   stopGraceMs: 10_000,
   timeScale: 1,
   idempotencyTtlSeconds: 86_400,
@@ -84,6 +89,8 @@ export interface EngineOptions {
    */
   clock?: Clock;
   timing?: Partial<EngineTiming>;
+  /** Counts retried and dead-lettered effects (the daemon's Prometheus metrics). */
+  metrics?: EffectFailureMetrics;
 }
 
 export interface Engine {
@@ -91,6 +98,46 @@ export interface Engine {
   /** Runs a recovery pass, then the workers and the periodic recovery. */
   start(): Promise<void>;
   stop(): Promise<void>;
+}
+
+/** How long one step of stop() may take once it can no longer do anything useful. */
+const closeStepMs = 1_000;
+
+/** Waits for `work` at most `ms`; a failure or an overrun is logged and the caller goes on. */
+async function settleWithin(work: Promise<unknown>, ms: number, logger: Logger): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const overrun = new Promise<"overrun">((resolve) => {
+    timer = setTimeout(resolve, ms, "overrun");
+  });
+  const result = await Promise.race([
+    work.then(
+      () => "done" as const,
+      (error: unknown) => {
+        logger.warn({ reason: errorMessage(error) }, "engine stop: a close failed");
+        return "done" as const;
+      },
+    ),
+    overrun,
+  ]);
+  clearTimeout(timer);
+  if (result === "overrun") logger.warn({ waitedMs: ms }, "engine stop: a close did not finish; going on");
+}
+
+/** Whether Redis answers PING in time (a just-killed Redis still shows the client "ready"). */
+async function answersWithin(client: { ping(): Promise<string> }, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<boolean>((resolve) => {
+    timer = setTimeout(resolve, ms, false);
+  });
+  const answered = await Promise.race([
+    client.ping().then(
+      (reply) => reply === "PONG",
+      () => false,
+    ),
+    late,
+  ]);
+  clearTimeout(timer);
+  return answered;
 }
 
 export function createEngine(options: EngineOptions): Engine {
@@ -119,7 +166,6 @@ export function createEngine(options: EngineOptions): Engine {
   bullQueue.on("error", (error) => logger.warn({ reason: error.message }, "effects queue error"));
   const queue = new EffectQueue(bullQueue, clock, {
     attempts: options.config.engine.effectAttempts,
-    backoffMs: timing.retryBackoffMs,
     timeScale: timing.timeScale,
   });
   const stepper = new Stepper({
@@ -163,8 +209,21 @@ export function createEngine(options: EngineOptions): Engine {
     workersRunning: () => worker?.isRunning() ?? false,
   });
 
+  const jobDeps = {
+    store,
+    stepper,
+    decider,
+    executeEffect: options.executeEffect,
+    clock,
+    logger,
+    timeScale: timing.timeScale,
+    ...(options.metrics ? { metrics: options.metrics } : {}),
+  };
   const runRecovery = () =>
-    Promise.all([recoverOutbox(store, queue, logger), syncClock()]).catch((error: unknown) =>
+    Promise.all([
+      recoverOutbox(store, queue, logger, (letter) => answerDeadLetter(jobDeps, letter)),
+      syncClock(),
+    ]).catch((error: unknown) =>
       logger.warn({ reason: errorMessage(error) }, "outbox recovery pass failed; the next one retries"),
     );
 
@@ -177,21 +236,7 @@ export function createEngine(options: EngineOptions): Engine {
       await prepare();
       worker = new Worker<EffectJobData>(
         effectQueueName,
-        (job, token, signal) =>
-          processEffectJob(
-            {
-              store,
-              stepper,
-              decider,
-              executeEffect: options.executeEffect,
-              clock,
-              logger,
-              timeScale: timing.timeScale,
-            },
-            job,
-            token,
-            signal,
-          ),
+        (job, token, signal) => processEffectJob(jobDeps, job, token, signal),
         {
           connection: bull.connection,
           prefix,
@@ -201,6 +246,15 @@ export function createEngine(options: EngineOptions): Engine {
           // A job is only ever stalled by a dead process; it must survive several daemon crashes.
           maxStalledCount: 100,
           autorun: false,
+          // Only transient failures reach a retry (effect-worker.ts): wait as the policy says.
+          settings: {
+            backoffStrategy: (attemptsMade, _type, error) =>
+              retryDelayMs(
+                attemptsMade,
+                { baseMs: timing.retryBackoffMs, capMs: timing.retryBackoffCapMs },
+                classifyError(error).retryAfterMs,
+              ),
+          },
         },
       );
       worker.on("error", (error) => logger.error({ reason: errorMessage(error) }, "effect worker error"));
@@ -215,15 +269,23 @@ export function createEngine(options: EngineOptions): Engine {
     },
     async stop() {
       if (sweep) clearInterval(sweep);
+      // Redis gone: no job can be handed back, and a graceful close would wait for a reconnect
+      // that may never come. Everything is dropped at once; the jobs' locks expire and another
+      // process (or this one, restarted) takes them over.
+      const redisAway = !(await answersWithin(redis, closeStepMs));
       if (worker) {
         const current = worker;
-        const graceful = current.close();
-        const timer = setTimeout(() => void current.close(true), timing.stopGraceMs);
-        await graceful;
-        clearTimeout(timer);
+        if (redisAway) {
+          await settleWithin(current.close(true), closeStepMs, logger);
+        } else {
+          const graceful = current.close();
+          const timer = setTimeout(() => void current.close(true), timing.stopGraceMs);
+          await settleWithin(graceful, timing.stopGraceMs + closeStepMs, logger);
+          clearTimeout(timer);
+        }
       }
-      await bullQueue.close();
-      await bull.close();
+      await settleWithin(redisAway ? bullQueue.disconnect() : bullQueue.close(), closeStepMs, logger);
+      await settleWithin(bull.close(), closeStepMs, logger);
       // quit() would first (re)connect a client that is not ready; such a client just disconnects.
       await Promise.allSettled(
         [subscriber, redis].map((c) => (c.status === "ready" ? c.quit() : c.disconnect())),

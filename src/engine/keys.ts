@@ -16,6 +16,8 @@ export interface EngineKeys {
   /** List of timeline entries; entry `seq` n sits at index n-1. */
   timeline(id: string): string;
   lock(id: string): string;
+  /** Hash effectId -> dead letter JSON: effects given up on, never run again. */
+  deadLetters(id: string): string;
   /** Pub/sub channel carrying each new timeline entry, so SSE works across daemon processes. */
   timelineChannel(id: string): string;
   /** Sorted set of every rollout, scored by creation sequence. */
@@ -43,6 +45,7 @@ export function engineKeys(prefix: string): EngineKeys {
     outbox: (id) => `${p}:rollout:${id}:outbox`,
     timeline: (id) => `${p}:rollout:${id}:timeline`,
     lock: (id) => `${p}:rollout:${id}:lock`,
+    deadLetters: (id) => `${p}:rollout:${id}:deadletters`,
     timelineChannel: (id) => `${p}:timeline:${id}`,
     allRollouts: `${p}:rollouts`,
     byPhase: (phase) => `${p}:rollouts:phase:${phase}`,

@@ -3,7 +3,7 @@
  * of BullMQ, Redis keys or the machine's snapshot.
  */
 import type { Actor, PreflightFinding, UserAction } from "../domain/effects.ts";
-import type { RolloutPhase, RolloutView, TimelineEntry } from "../domain/rollout-view.ts";
+import type { DeadLetter, RolloutPhase, RolloutView, TimelineEntry } from "../domain/rollout-view.ts";
 import type { RolloutSpec } from "../domain/spec.ts";
 
 /** What a person can ask of a rollout: the domain's one list (src/domain/effects.ts `userActions`). */
@@ -42,10 +42,13 @@ export interface RolloutService {
   /** Throws RolloutNotFoundError, or ActionNotAllowedError (409) naming the phase and why. */
   act(id: string, action: RolloutAction, actor: Actor, reason?: string): Promise<RolloutView>;
   /**
-   * On-call's one call: rolls back the active rollout holding the scale set, or else the last
-   * completed one. Throws SupersededError when a newer completed rollout replaced it.
+   * On-call's one call: rolls back the active rollout holding the scale set, or else the newest
+   * one that left it changed (completed, or failed after changing it). Throws SupersededError
+   * when a newer such rollout replaced it.
    */
   rollbackScaleSet(scaleSetId: string, actor: Actor, reason?: string): Promise<RolloutView>;
+  /** Effects the engine gave up on (failed permanently or out of attempts), oldest first. */
+  deadLetters(id: string): Promise<DeadLetter[]>;
   /** Timeline entries with seq > afterSeq, oldest first. */
   timeline(id: string, afterSeq?: number): Promise<TimelineEntry[]>;
   /** Calls back for each new timeline entry (across daemon processes); returns the unsubscribe. */
@@ -98,7 +101,7 @@ export const nothingToRollBack = (scaleSetId: string) =>
   new CanarydError(
     "NOTHING_TO_ROLL_BACK",
     404,
-    `no active or completed rollout touched scale set ${scaleSetId}`,
+    `no active, completed or failed rollout changed scale set ${scaleSetId}`,
     {
       scaleSetId,
     },

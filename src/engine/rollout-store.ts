@@ -3,7 +3,7 @@
  * atomic is one Lua script (store-scripts.ts); reads are plain commands.
  */
 
-import type { RolloutPhase, TimelineEntry } from "../domain/rollout-view.ts";
+import type { DeadLetter, RolloutPhase, TimelineEntry } from "../domain/rollout-view.ts";
 import { scaleSetKey } from "../domain/scale-set-id.ts";
 import type { PersistedState } from "./decider.ts";
 import type { EngineKeys } from "./keys.ts";
@@ -204,6 +204,24 @@ export class RolloutStore<S extends PersistedState = PersistedState> {
   /** Drops an entry the machine no longer waits for: its effect must not run. */
   async dropOutboxEntry(id: string, effectId: string): Promise<void> {
     await this.redis.hdel(this.keys.outbox(id), effectId);
+  }
+
+  /** Records an effect the engine gave up on; the first record of an effect wins. */
+  async addDeadLetter(letter: DeadLetter): Promise<void> {
+    await this.redis.hsetnx(this.keys.deadLetters(letter.rolloutId), letter.effectId, JSON.stringify(letter));
+  }
+
+  async deadLetter(id: string, effectId: string): Promise<DeadLetter | undefined> {
+    const json = await this.redis.hget(this.keys.deadLetters(id), effectId);
+    return json ? (JSON.parse(json) as DeadLetter) : undefined;
+  }
+
+  /** The rollout's dead letters, oldest first. */
+  async deadLetters(id: string): Promise<DeadLetter[]> {
+    const all = await this.redis.hgetall(this.keys.deadLetters(id));
+    return Object.values(all)
+      .map((json) => JSON.parse(json) as DeadLetter)
+      .sort((a, b) => a.at.localeCompare(b.at) || a.effectId.localeCompare(b.effectId));
   }
 
   /** Saves progress of a pending effect; false when the effect was answered meanwhile. */

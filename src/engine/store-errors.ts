@@ -45,6 +45,7 @@ export function withStoreErrors(
     act: guard(service.act.bind(service), reachable),
     rollbackScaleSet: guard(service.rollbackScaleSet.bind(service), reachable),
     timeline: guard(service.timeline.bind(service), reachable),
+    deadLetters: guard(service.deadLetters.bind(service), reachable),
     subscribe: guard(service.subscribe.bind(service), reachable),
     waitForTerminal: guard(service.waitForTerminal.bind(service), reachable),
     ready: service.ready.bind(service),

@@ -66,7 +66,7 @@ export function registerRollbackRoutes(
       schema: {
         summary: "Roll back whatever rollout last changed this scale set",
         description:
-          "Rolls back the active rollout holding the scale set or, when none is active, the last completed one. " +
+          "Rolls back the active rollout holding the scale set or, when none is active, the newest one that left it changed (completed, or failed after changing it). " +
           "Refused with 409 when a newer rollout has since superseded it. Answers with the rollout acted on.",
         tags: ["rollback"],
         security: bearerSecurity,

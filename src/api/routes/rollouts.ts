@@ -131,7 +131,8 @@ export function registerRolloutRoutes(app: FastifyInstance, { service, mutationR
     {
       config: { minRole: "viewer" },
       schema: {
-        summary: "A rollout: spec, phase, progress, gate evidence, previous versions and its timeline",
+        summary:
+          "A rollout: spec, phase, progress, gate evidence, previous versions, its timeline and its dead letters",
         tags: ["rollouts"],
         security: bearerSecurity,
         params: idParamsSchema,
@@ -142,7 +143,8 @@ export function registerRolloutRoutes(app: FastifyInstance, { service, mutationR
       const { id } = request.params;
       const view = await service.get(id);
       if (!view) throw rolloutNotFound(id);
-      return { ...view, timeline: await service.timeline(id) };
+      const [timeline, deadLetters] = await Promise.all([service.timeline(id), service.deadLetters(id)]);
+      return { ...view, timeline, deadLetters };
     },
   );
 }

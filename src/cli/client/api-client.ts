@@ -2,7 +2,7 @@
  * The HTTP client the commands share: one place that adds the bearer token, reads problem
  * documents into ApiError, and turns "no answer" into DaemonUnreachableError.
  */
-import type { RolloutView, TimelineEntry } from "../../domain/rollout-view.ts";
+import type { DeadLetter, RolloutView, TimelineEntry } from "../../domain/rollout-view.ts";
 import type { RolloutAction, RolloutPlan } from "../../engine/rollout-service.ts";
 import { ApiError, DaemonUnreachableError, type ProblemBody } from "./errors.ts";
 
@@ -68,7 +68,8 @@ export class ApiClient {
     return this.json("GET", `/v1/rollouts${qs}`);
   }
 
-  get(id: string): Promise<RolloutView & { timeline: TimelineEntry[] }> {
+  /** `deadLetters` is absent from daemons older than the retry policy. */
+  get(id: string): Promise<RolloutView & { timeline: TimelineEntry[]; deadLetters?: DeadLetter[] }> {
     return this.json("GET", `/v1/rollouts/${encodeURIComponent(id)}`);
   }
 

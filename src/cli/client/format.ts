@@ -1,7 +1,7 @@
 /** Readable renderings of API answers for people; `--json` bypasses all of this. */
 import type { PreflightFinding } from "../../domain/effects.ts";
 import type { ImageReference } from "../../domain/image.ts";
-import type { RolloutView, TimelineEntry } from "../../domain/rollout-view.ts";
+import type { DeadLetter, RolloutView, TimelineEntry } from "../../domain/rollout-view.ts";
 import type { RolloutPlan } from "../../engine/rollout-service.ts";
 
 /** The last segment of a resource id: `.../virtualMachineScaleSets/web-a` → `web-a`. */
@@ -60,6 +60,19 @@ export function formatView(view: RolloutView): string {
     }
   }
   return lines.join("\n");
+}
+
+/** Effects the engine gave up on: what failed, how (permanent, or out of attempts), where. */
+export function formatDeadLetters(letters: DeadLetter[]): string[] {
+  if (letters.length === 0) return [];
+  return [
+    `  dead letters (given up, never run again): ${letters.length}`,
+    ...letters.map(
+      (l) =>
+        `    ${l.at} ${l.kind}${l.scaleSetId ? ` on ${shortName(l.scaleSetId)}` : ""}: ` +
+        `${l.transient ? `transient, ${l.attempts} attempts` : "permanent, attempted once"}: ${l.code}: ${l.reason}`,
+    ),
+  ];
 }
 
 export function formatList(items: RolloutView[]): string {

@@ -10,7 +10,7 @@ import { parseDuration } from "../client/duration.ts";
 import { CliError } from "../client/errors.ts";
 import { exitCodes, exitCodesHelp } from "../client/exit-codes.ts";
 import { followEvents } from "../client/follow-events.ts";
-import { formatEntry, formatList, formatPlan, formatView } from "../client/format.ts";
+import { formatDeadLetters, formatEntry, formatList, formatPlan, formatView } from "../client/format.ts";
 import { watchRollout } from "../client/watch.ts";
 
 interface SpecOptions extends ClientOptions {
@@ -126,8 +126,9 @@ export function registerRollout(program: Command, io: CliIo = processIo()): void
         const view = await clientFrom(io, options.url).get(id);
         if (options.json) io.out(JSON.stringify(view, null, 2));
         else {
-          const { timeline, ...rest } = view;
+          const { timeline, deadLetters, ...rest } = view;
           io.out(formatView(rest));
+          for (const line of formatDeadLetters(deadLetters ?? [])) io.out(line);
           if (options.timeline) for (const entry of timeline) io.out(formatEntry(entry));
         }
         return exitCodes.completed;

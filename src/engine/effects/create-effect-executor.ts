@@ -1,8 +1,10 @@
 /**
  * The effect executor the engine's workers call: one Azure step per call, dispatched on the
  * effect's kind. `startTimer` is not here: the engine runs timers as delayed jobs itself.
- * Transient Azure errors (5xx, network, conflicting operations) are thrown so the engine retries
- * with backoff; 429s were already retried by the SDK after Retry-After.
+ * Failures are thrown as they are (Azure's as AzureAdapterError, with status, Azure code and
+ * Retry-After): the engine's retry policy (src/engine/retry-policy.ts) decides whether to retry
+ * (transient: 429, 5xx, 409, network) or give up at once (permanent: 400, 401/403, 404, 412). The
+ * SDK has already retried a 429 after its Retry-After before the error reaches the engine.
  */
 import type { AzureAdapters } from "../../azure/adapters.ts";
 import { runsImage } from "../../azure/image-reference.ts";

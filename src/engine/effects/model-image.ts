@@ -7,7 +7,12 @@
 import type { ComputeAdapter } from "../../azure/compute.ts";
 import { AzureAdapterError } from "../../azure/errors.ts";
 import type { ImageReference } from "../../domain/image.ts";
-import { formatImage, referencesLatest, sameImage } from "../../domain/image-reference.ts";
+import {
+  formatImage,
+  galleryImageDefinitionOf,
+  referencesLatest,
+  sameImage,
+} from "../../domain/image-reference.ts";
 import type { EffectStep } from "./effect-executor.ts";
 
 export interface ModelWriteProgress {
@@ -41,11 +46,14 @@ export interface ModelWrite {
 const inProgress = new Set(["updating", "creating", "migrating"]);
 
 /**
- * What a write sends: a recorded reference that says `latest` is written with the exact version
- * the instances ran, so a rollback restores what ran, not whatever is newest today.
+ * What a write sends: a recorded reference that says `latest` (a marketplace `latest`, a gallery
+ * `/versions/latest` or an image definition) is written with the exact version the instances ran,
+ * so a rollback restores what ran, not whatever is newest today.
  */
 export function pinned(reference: ImageReference): ImageReference {
-  if (!referencesLatest(reference) || !reference.exactVersion || reference.id) return reference;
+  if (!referencesLatest(reference) || !reference.exactVersion) return reference;
+  if (reference.id)
+    return { id: `${galleryImageDefinitionOf(reference.id)}/versions/${reference.exactVersion}` };
   return { ...reference, version: reference.exactVersion };
 }
 

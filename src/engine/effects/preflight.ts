@@ -5,12 +5,13 @@
  * is the engine's check, not this one.
  */
 import type { AzureAdapters } from "../../azure/adapters.ts";
-import type { ScaleSetModel } from "../../azure/compute.ts";
+import { isKnownUpgradeMode, type ScaleSetModel } from "../../azure/compute.ts";
 import { AzureAdapterError } from "../../azure/errors.ts";
 import type { PreflightFinding } from "../../domain/effects.ts";
 import type { InstanceFacts, ScaleSetFacts } from "../../domain/fleet.ts";
 import type { ImageReference } from "../../domain/image.ts";
 import {
+  effectiveVersion,
   formatImage,
   imageReferenceFromSpec,
   parseGalleryImageVersionId,
@@ -57,16 +58,23 @@ export async function runPreflight(
     const availability = await checkImageAvailability(deps.azure, resolved, targets, now, signal);
     findings.push(...availability.findings);
     if (findings.length === 0) {
-      const scaleSets = await Promise.all(models.map((model) => scaleSetFacts(deps, model, signal)));
-      return {
-        done: true,
-        outcome: {
-          type: "preflight.passed",
-          scaleSets,
-          resolvedImage: resolved,
-          replication: availability.replicating.length > 0 ? "replicating" : "completed",
-        },
-      };
+      const read = await Promise.all(models.map((model) => scaleSetFacts(deps, model, signal)));
+      for (const result of read) if ("finding" in result) findings.push(result.finding);
+      if (findings.length === 0) {
+        const notices = read.flatMap((result) =>
+          "notice" in result && result.notice ? [result.notice] : [],
+        );
+        return {
+          done: true,
+          outcome: {
+            type: "preflight.passed",
+            scaleSets: read.flatMap((result) => ("facts" in result ? [result.facts] : [])),
+            resolvedImage: resolved,
+            replication: availability.replicating.length > 0 ? "replicating" : "completed",
+            ...(notices.length > 0 ? { notices } : {}),
+          },
+        };
+      }
     }
   }
   return { done: true, outcome: { type: "preflight.refused", findings } };
@@ -94,7 +102,7 @@ async function readModel(
   }
 }
 
-function modelFindings(model: ScaleSetModel): PreflightFinding[] {
+export function modelFindings(model: ScaleSetModel): PreflightFinding[] {
   const findings: PreflightFinding[] = [];
   const where = { scaleSetId: model.id, region: model.location };
   if (model.orchestrationMode !== "Uniform")
@@ -103,7 +111,13 @@ function modelFindings(model: ScaleSetModel): PreflightFinding[] {
       code: "ORCHESTRATION_NOT_UNIFORM",
       message: `scale set ${model.name} uses ${model.orchestrationMode} orchestration; canaryd rolls Uniform scale sets only`,
     });
-  if (model.upgradePolicyMode !== "Manual")
+  if (!isKnownUpgradeMode(model.upgradePolicyMode))
+    findings.push({
+      ...where,
+      code: "UPGRADE_POLICY_UNKNOWN",
+      message: `scale set ${model.name} has upgrade policy mode "${model.upgradePolicyMode}", which canaryd does not know: it cannot tell what a model change would do there; set its upgrade policy to Manual`,
+    });
+  else if (model.upgradePolicyMode !== "Manual")
     findings.push({
       ...where,
       code: "UPGRADE_POLICY_NOT_MANUAL",
@@ -160,25 +174,53 @@ async function scaleSetFacts(
   deps: PreflightDeps,
   model: ScaleSetModel,
   signal: AbortSignal | undefined,
-): Promise<ScaleSetFacts> {
+): Promise<{ facts: ScaleSetFacts; notice?: PreflightFinding } | { finding: PreflightFinding }> {
   const instances = await deps.azure.compute.listInstances(model.id, signal);
   const { provisioningState: _state, imageReference, ...facts } = model;
-  return { ...facts, imageReference: recordedPrevious(imageReference ?? {}, instances), instances };
+  const previous = resolvePrevious(model, imageReference ?? {}, instances);
+  if ("finding" in previous) return previous;
+  return {
+    facts: { ...facts, imageReference: previous.image, instances },
+    ...(previous.notice ? { notice: previous.notice } : {}),
+  };
 }
 
 /**
- * The previous version as it must be restored: the model's reference, with the exact version the
- * instances run filled in where the model says `latest` (the most common one among them).
+ * The previous version as it must be restored: exact. A model that names `latest` (a marketplace
+ * `latest`, a gallery `/versions/latest`, or a gallery image definition with no version) is
+ * recorded with the one exact version every instance runs (`exactVersion`; a model write pins it),
+ * and a `previousImageResolved` notice says so. When the instances run several versions, or none
+ * that ARM reports, there is no one version to go back to: refused (PREVIOUS_IMAGE_NOT_EXACT).
  */
-export function recordedPrevious(model: ImageReference, instances: InstanceFacts[]): ImageReference {
-  if (!referencesLatest(model) || model.exactVersion) return model;
-  const counts = new Map<string, number>();
-  for (const instance of instances) {
-    const exact = instance.imageReference?.exactVersion;
-    if (exact) counts.set(exact, (counts.get(exact) ?? 0) + 1);
-  }
-  const [mostCommon] = [...counts.entries()].sort((a, b) => b[1] - a[1])[0] ?? [];
-  return mostCommon ? { ...model, exactVersion: mostCommon } : model;
+export function resolvePrevious(
+  scaleSet: Pick<ScaleSetModel, "id" | "name" | "location">,
+  model: ImageReference,
+  instances: InstanceFacts[],
+): { image: ImageReference; notice?: PreflightFinding } | { finding: PreflightFinding } {
+  if (!referencesLatest(model)) return { image: model };
+  const { exactVersion: _newest, ...named } = model;
+  const where = { scaleSetId: scaleSet.id, region: scaleSet.location };
+  const versions = [
+    ...new Set(instances.map((i) => effectiveVersion(i.imageReference ?? {}) ?? "an unreported version")),
+  ].sort();
+  const [only] = versions;
+  if (versions.length !== 1 || only === undefined || only === "an unreported version")
+    return {
+      finding: {
+        ...where,
+        code: "PREVIOUS_IMAGE_NOT_EXACT",
+        message: `scale set ${scaleSet.name}'s model names ${formatImage(named)}, not an exact version, and its instances run ${versions.length === 0 ? "nothing (no instances)" : versions.join(", ")}: there is no one exact version a rollback could restore; pin the model to the version it should return to`,
+      },
+    };
+  const image = { ...named, exactVersion: only };
+  return {
+    image,
+    notice: {
+      ...where,
+      code: "previousImageResolved",
+      message: `scale set ${scaleSet.name}'s model names ${formatImage(named)}; every instance runs ${only}, so the previous image is recorded as exactly ${formatImage(image)} and a rollback writes that version`,
+    },
+  };
 }
 
 function uniqueIds(ids: string[]): string[] {

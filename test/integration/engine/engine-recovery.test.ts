@@ -55,7 +55,7 @@ function parts(enqueue?: (id: string, entries: OutboxEntry[]) => Promise<void>) 
   );
   const keys = engineKeys(prefix);
   const store = new RolloutStore(redis, keys);
-  const queue = new EffectQueue(bull, systemClock, { attempts: 3, backoffMs: 10, timeScale: 1 });
+  const queue = new EffectQueue(bull, systemClock, { attempts: 3, timeScale: 1 });
   if (enqueue) queue.enqueue = enqueue;
   const stepper = new Stepper({
     store,
@@ -297,7 +297,11 @@ describe("effects that keep failing", () => {
     const engine = testEngine(prefix, async (effect, context) => {
       if (effect.kind === "setModelImage") {
         modelWrites += 1;
-        throw new Error("PUT https://blob.example/x.log?sv=2024&sig=SECRETSIG failed: Bearer abc.def.ghi");
+        // A connection reset: transient, so every configured attempt is made.
+        throw Object.assign(
+          new Error("PUT https://blob.example/x.log?sv=2024&sig=SECRETSIG failed: Bearer abc.def.ghi"),
+          { code: "ECONNRESET" },
+        );
       }
       return fleet.execute(effect, context);
     });
@@ -309,7 +313,10 @@ describe("effects that keep failing", () => {
 
     expect(modelWrites).toBe(testConfig(prefix).engine.effectAttempts);
     expect(done.phase).not.toBe("completed");
-    const record = JSON.stringify(await engine.service.timeline(view.id));
+    const record = JSON.stringify([
+      await engine.service.timeline(view.id),
+      await engine.service.deadLetters(view.id),
+    ]);
     expect(record).not.toContain("SECRETSIG");
     expect(record).not.toContain("abc.def.ghi");
   });

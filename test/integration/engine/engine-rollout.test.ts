@@ -1,5 +1,6 @@
 /** The engine drives the real rollout machine to its end, with a scripted fleet standing in for Azure. */
 import { afterAll, afterEach, describe, expect, it } from "vitest";
+import { AzureAdapterError } from "../../../src/azure/errors.ts";
 import { sameImage } from "../../../src/domain/image-reference.ts";
 import type { Engine } from "../../../src/engine/engine.ts";
 import { FakeFleet, galleryVersion, scaleSetId } from "./support/fake-fleet.ts";
@@ -230,6 +231,42 @@ describe("a rollout driven by the engine", () => {
       details: { holderId: newer.id },
     });
     expect((await api.service.get(older.id))?.phase).toBe("completed");
+  });
+
+  it("targets a newer rollout that failed on the scale set, not the older completed one", async () => {
+    let breakRollbacks = false;
+    const fleet = new FakeFleet(["a", "b", "c"], v100, {
+      verdict: () => (breakRollbacks ? "failed" : "passed"),
+    });
+    const engine = testEngine(prefix, async (effect, context) => {
+      if (breakRollbacks && effect.kind === "revertModel")
+        throw new AzureAdapterError("AZURE_403", "reverting: AuthorizationFailed", { statusCode: 403 });
+      return fleet.execute(effect, context);
+    });
+    engines.push(engine);
+    await engine.start();
+    const older = await engine.service.start(testSpec(), { actor: alice });
+    expect((await engine.service.waitForTerminal(older.id, 20_000)).phase).toBe("completed");
+    breakRollbacks = true;
+    const newer = await engine.service.start(
+      testSpec({ name: "b-only", waves: [{ name: "w", scaleSets: [scaleSetId("b")] }] }),
+      { actor: alice },
+    );
+    expect((await engine.service.waitForTerminal(newer.id, 20_000)).phase).toBe("failed");
+
+    // Whether the machine lets a failed rollout roll back again or refuses naming it, the one call
+    // is about the newer rollout; the older completed one is left alone.
+    const target = await engine.service.rollbackScaleSet(scaleSetId("b"), alice).then(
+      (view) => view.id,
+      (error: { details?: { id?: string; newerId?: string } }) => error.details?.id,
+    );
+    expect(target).toBe(newer.id);
+    expect((await engine.service.get(older.id))?.phase).toBe("completed");
+    // The older one is superseded on b by the failed rollout.
+    await expect(engine.service.act(older.id, "rollback", alice)).rejects.toMatchObject({
+      code: "SUPERSEDED",
+      details: { newerId: newer.id },
+    });
   });
 
   it("answers NOTHING_TO_ROLL_BACK for a scale set no rollout touched", async () => {

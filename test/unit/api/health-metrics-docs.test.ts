@@ -100,4 +100,14 @@ describe("metrics the engine and Azure adapters record", () => {
     // No service observed yet: the phase gauge is simply empty, not an error.
     expect(text).not.toContain("canaryd_rollouts{");
   });
+
+  it("count retried and dead-lettered effects by kind and error class", async () => {
+    const metrics = createMetrics({ defaultMetrics: false });
+    metrics.effectRetried("upgradeInstances", "transient");
+    metrics.effectRetried("upgradeInstances", "transient");
+    metrics.effectDeadLettered("setModelImage", "permanent");
+    const text = await metrics.registry.metrics();
+    expect(text).toContain('canaryd_effect_retries_total{kind="upgradeInstances",class="transient"} 2');
+    expect(text).toContain('canaryd_effect_dead_letters_total{kind="setModelImage",class="permanent"} 1');
+  });
 });

@@ -5,6 +5,7 @@
  */
 import type { Actor } from "../../../src/domain/effects.ts";
 import {
+  type DeadLetter,
   type RolloutPhase,
   type RolloutView,
   type TimelineEntry,
@@ -134,6 +135,14 @@ export class InMemoryRolloutService implements RolloutService {
   async timeline(id: string, afterSeq?: number): Promise<TimelineEntry[]> {
     this.view(id);
     return (this.timelines.get(id) ?? []).filter((e) => afterSeq === undefined || e.seq > afterSeq);
+  }
+
+  /** Dead letters a test plants, by rollout id. */
+  readonly deadLettersById = new Map<string, DeadLetter[]>();
+
+  async deadLetters(id: string): Promise<DeadLetter[]> {
+    this.view(id);
+    return this.deadLettersById.get(id) ?? [];
   }
 
   async subscribe(id: string, onEntry: (entry: TimelineEntry) => void): Promise<() => Promise<void>> {

@@ -218,6 +218,32 @@ describe("GET /v1/rollouts and /v1/rollouts/:id", () => {
     expect(missing.statusCode).toBe(404);
     expect(missing.json()).toMatchObject({ code: "ROLLOUT_NOT_FOUND", id: "ro-404" });
   });
+
+  it("shows the rollout's dead letters, exactly as the service holds them", async () => {
+    h = await buildHarness();
+    await h.app.inject({
+      method: "POST",
+      url: "/v1/rollouts",
+      headers: h.auth("deployer"),
+      payload: validSpec(),
+    });
+    const letter = {
+      rolloutId: "ro-1",
+      effectId: "setModelImage:a:1",
+      kind: "setModelImage",
+      scaleSetId: scaleSetA,
+      reason: "writing the model: AuthorizationFailed",
+      code: "AZURE_403",
+      attempts: 1,
+      transient: false,
+      at: "2026-12-04T15:00:00.000Z",
+    };
+    const before = await h.app.inject({ url: "/v1/rollouts/ro-1", headers: h.auth("viewer") });
+    expect(before.json().deadLetters).toEqual([]);
+    h.service.deadLettersById.set("ro-1", [letter]);
+    const res = await h.app.inject({ url: "/v1/rollouts/ro-1", headers: h.auth("viewer") });
+    expect(res.json().deadLetters).toEqual([letter]);
+  });
 });
 
 describe("actions and rollback", () => {

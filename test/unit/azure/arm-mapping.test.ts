@@ -1,9 +1,11 @@
+import type { UpgradeMode } from "@azure/arm-compute";
 import { describe, expect, it } from "vitest";
 import { operationName } from "../../../src/azure/clients.ts";
 import { toInstanceFacts, toScaleSetModel } from "../../../src/azure/compute.ts";
 import { toImageVersionFacts } from "../../../src/azure/gallery.ts";
 import { dimensionValue } from "../../../src/azure/metrics.ts";
 import { compareVersions, newestVersion } from "../../../src/azure/versions.ts";
+import { modelFindings } from "../../../src/engine/effects/preflight.ts";
 
 const scaleSetId =
   "/subscriptions/s/resourceGroups/rg-demo/providers/Microsoft.Compute/virtualMachineScaleSets/web-a";
@@ -63,6 +65,26 @@ describe("mapping ARM shapes to canaryd facts", () => {
       resourceGroup: "rg-demo",
       subscriptionId: "s",
     });
+  });
+
+  it("keeps an upgrade policy mode it does not know as ARM sent it, and preflight refuses it by name", () => {
+    const base = { location: "westeurope", name: "web-odd", orchestrationMode: "Uniform" };
+    const odd = toScaleSetModel(scaleSetId, { ...base, upgradePolicy: { mode: "Batched" as UpgradeMode } });
+    expect(odd.upgradePolicyMode).toBe("Batched");
+    expect(modelFindings({ ...odd, imageReference: { id: "/x/versions/1.0.0" } })).toEqual([
+      {
+        scaleSetId,
+        region: "westeurope",
+        code: "UPGRADE_POLICY_UNKNOWN",
+        message: expect.stringContaining('web-odd has upgrade policy mode "Batched"'),
+      },
+    ]);
+    // Known modes in any case are recognised; no mode at all is ARM's default, Manual.
+    expect(
+      toScaleSetModel(scaleSetId, { ...base, upgradePolicy: { mode: "manual" as UpgradeMode } })
+        .upgradePolicyMode,
+    ).toBe("Manual");
+    expect(toScaleSetModel(scaleSetId, base).upgradePolicyMode).toBe("Manual");
   });
 
   it("normalises gallery replication regions ('West Europe' → westeurope)", () => {

@@ -132,6 +132,25 @@ describe("canaryd rollout plan, list, status, actions", { timeout: 20_000 }, () 
     const status = await runCli(["rollout", "status", "ro-1", "--timeline"], env);
     expect(status.stdout).toContain("rollout ro-1  web-1.1.0  phase: paused");
     expect(status.stdout).toContain("phase paused: freeze");
+    expect(status.stdout).not.toContain("dead letters");
+    h.service.deadLettersById.set("ro-1", [
+      {
+        rolloutId: "ro-1",
+        effectId: "e7",
+        kind: "setModelImage",
+        scaleSetId: scaleSetA,
+        reason: "writing the model: AuthorizationFailed",
+        code: "AZURE_403",
+        attempts: 1,
+        transient: false,
+        at: "2026-12-04T15:00:00.000Z",
+      },
+    ]);
+    const dead = await runCli(["rollout", "status", "ro-1"], env);
+    expect(dead.stdout).toContain("dead letters (given up, never run again): 1");
+    expect(dead.stdout).toContain(
+      "setModelImage on web-a: permanent, attempted once: AZURE_403: writing the model: AuthorizationFailed",
+    );
     const missing = await runCli(["rollout", "status", "ro-9"], env);
     expect(missing.code).toBe(2);
     expect(missing.stderr).toContain("no rollout with id ro-9");

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import {
+  effectiveVersion,
   formatImage,
   imageReferenceFromSpec,
   normalizeRegion,
@@ -9,6 +10,7 @@ import {
   sameImage,
 } from "../../../src/domain/image-reference.ts";
 import { parseScaleSetId, sameScaleSet } from "../../../src/domain/scale-set-id.ts";
+import { pinned } from "../../../src/engine/effects/model-image.ts";
 
 const id =
   "/subscriptions/s1/resourceGroups/rg/providers/Microsoft.Compute/galleries/demoGallery/images/web/versions/1.1.0";
@@ -64,5 +66,21 @@ describe("scale set ids", () => {
     expect(parseScaleSetId(vmss)).toEqual({ subscriptionId: "s1", resourceGroup: "rg", name: "web-a" });
     expect(sameScaleSet(vmss, vmss.toUpperCase())).toBe(true);
     expect(parseScaleSetId("/subscriptions/s1/web-a")).toBeUndefined();
+  });
+});
+
+describe("a gallery image definition (no version) in a model", () => {
+  const definition = "/subscriptions/s1/resourceGroups/rg/providers/Microsoft.Compute/galleries/g/images/web";
+  it("means latest, deploys the version ARM reports, and is written pinned to that exact version", () => {
+    expect(referencesLatest({ id: definition })).toBe(true);
+    expect(referencesLatest({ id: `${definition}/versions/1.0.0` })).toBe(false);
+    expect(effectiveVersion({ id: definition, exactVersion: "1.1.0" })).toBe("1.1.0");
+    expect(effectiveVersion({ id: `${definition}/versions/1.0.0`, exactVersion: "9.9.9" })).toBe("1.0.0");
+    expect(formatImage({ id: definition, exactVersion: "1.1.0" })).toBe("g/web latest (1.1.0)");
+    expect(pinned({ id: definition, exactVersion: "1.1.0" })).toEqual({ id: `${definition}/versions/1.1.0` });
+    expect(pinned({ id: `${definition}/versions/latest`, exactVersion: "1.1.0" })).toEqual({
+      id: `${definition}/versions/1.1.0`,
+    });
+    expect(pinned({ id: definition })).toEqual({ id: definition });
   });
 });
