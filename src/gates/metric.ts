@@ -5,7 +5,7 @@
  * points that start inside the window count.
  */
 import type { MetricSeries } from "../azure/metrics.ts";
-import type { GateResult } from "../domain/effects.ts";
+import type { GateJudgement } from "../domain/effects.ts";
 import type { GateSpec } from "../domain/spec.ts";
 
 export type MetricGateSpec = Extract<GateSpec, { kind: "metric" }>;
@@ -58,7 +58,7 @@ export function seriesFor(
   });
 }
 
-export function judgeMetric(input: MetricGateInput): GateResult {
+export function judgeMetric(input: MetricGateInput): GateJudgement {
   const { spec } = input;
   const windowStart = Date.parse(input.window.start);
   const values: InstanceMetricValue[] = input.instances.map((instance) => {
