@@ -1,5 +1,6 @@
 /** The daemon's configuration: one schema, validated once at start. */
 import { z } from "zod";
+import { defaultMetricsIngestionDelaySeconds } from "../azure/metrics.ts";
 
 const seconds = (min: number) => z.number().int().min(min);
 /** `{tag}`: Redis Cluster hashes only the tag, so every key that starts with it shares one slot. */
@@ -38,6 +39,16 @@ export const configSchema = z.strictObject({
     metricsEndpoint: z.string().regex(/^https:\/\/.*\{region\}/, "an https URL template containing {region}"),
     caBundleFile: z.string().min(1).nullable(),
     staticToken: z.string().min(1).nullable(),
+    /**
+     * Seconds the newest Azure Monitor minutes may still be filling: kept out of every verdict.
+     * A simulator's connection file may carry its own `metricsIngestionDelaySeconds`, which wins.
+     */
+    metricsIngestionDelaySeconds: z
+      .number()
+      .int()
+      .min(0)
+      .max(3600)
+      .default(defaultMetricsIngestionDelaySeconds),
   }),
   auth: z.strictObject({
     disabled: z.boolean(),
@@ -73,4 +84,5 @@ export const configSchema = z.strictObject({
 });
 
 export type Config = z.output<typeof configSchema>;
+export type ConfigInput = z.input<typeof configSchema>;
 export type Role = Config["auth"]["tokens"][number]["role"];
