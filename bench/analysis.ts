@@ -7,6 +7,7 @@
  * default settings: one canary against four baseline instances, a 10-minute bake, an evaluation
  * every 60 s, failureLimit 0, the 180 s ingestion delay. Side by side: a one-look threshold gate
  * (today's metric gate: the bake's last 5 minutes against a max) on the same series.
+ * `--vm-offset 0` removes the per-VM level offset (the sensitivity row of docs/analysis.md).
  * Prints a table and writes bench/results/analysis.json; docs/analysis.md quotes it. Seeded:
  * the same seed gives the same numbers. No I/O but the result file.
  */
@@ -14,8 +15,8 @@ import { writeFile } from "node:fs/promises";
 import { parseArgs } from "node:util";
 import type { MetricSeries } from "../src/azure/metrics.ts";
 import type { GateVerdict } from "../src/domain/effects.ts";
-import { compareData } from "../src/gates/compare/fetch.ts";
-import { judgeCompare } from "../src/gates/compare/judge.ts";
+import { compareLooks } from "../src/gates/compare/fetch.ts";
+import { judgeCompareLooks } from "../src/gates/compare/judge.ts";
 import type { CompareGateSpec } from "../src/gates/compare/schema.ts";
 import { judgeMetric, type MetricGateSpec } from "../src/gates/metric.ts";
 import { evaluationWindows } from "../src/gates/metric-windows.ts";
@@ -24,6 +25,8 @@ const args = parseArgs({
   options: {
     trials: { type: "string", default: "1000" },
     seed: { type: "string", default: "20261204" },
+    /** Standard deviation of a VM's own level around the fleet's, relative (0.04 = 4 %). */
+    "vm-offset": { type: "string", default: "0.04" },
     out: { type: "string", default: new URL("./results/analysis.json", import.meta.url).pathname },
   },
 }).values;
@@ -32,7 +35,7 @@ const trials = Number(args.trials);
 /** The series model: every knob the results depend on, written into the result file. */
 const model = {
   fleetLevel: 25,
-  vmOffsetSd: 0.04,
+  vmOffsetSd: Number(args["vm-offset"]),
   noiseSd: 0.08,
   noiseTailDf: 3,
   autocorrelation: 0.3,
@@ -137,9 +140,8 @@ function runTrial(shift: (m: number) => number): Trial {
     });
     const final = k === model.bakeMinutes;
     const coverage = { seconds: windows.coveredSeconds, requiredSeconds: model.bakeMinutes * 60 };
-    const result = judgeCompare({
+    const result = judgeCompareLooks(compareLooks({ spec: compareSpec, windows, canary, baseline, series }), {
       spec: compareSpec,
-      ...compareData({ spec: compareSpec, windows, canary, baseline, series }),
       measuredAt: now.toISOString(),
       final,
       coverage,
@@ -172,7 +174,9 @@ const percent = (count: number, total: number) => Math.round((count / total) * 1
 function scenario(label: string, shift: (m: number) => number, count: number) {
   const results = Array.from({ length: count }, () => runTrial(shift));
   const rolledBack = results.filter((trial) => trial.compareFailedAt !== undefined).length;
-  const firstFail = results.flatMap((trial) => (trial.compareFailedAt === undefined ? [] : [trial.compareFailedAt]));
+  const firstFail = results.flatMap((trial) =>
+    trial.compareFailedAt === undefined ? [] : [trial.compareFailedAt],
+  );
   const thresholds = Object.fromEntries(
     thresholdGates.map((gate) => [
       gate.label,
@@ -184,10 +188,13 @@ function scenario(label: string, shift: (m: number) => number, count: number) {
     trials: count,
     compareFailedPercent: percent(rolledBack, count),
     compareFinalInconclusivePercent: percent(
-      results.filter((trial) => trial.compareFailedAt === undefined && trial.compareFinal === "inconclusive").length,
+      results.filter((trial) => trial.compareFailedAt === undefined && trial.compareFinal === "inconclusive")
+        .length,
       count,
     ),
-    medianEvaluationOfFirstFailure: firstFail.length ? firstFail.sort((a, b) => a - b)[firstFail.length >> 1] : null,
+    medianEvaluationOfFirstFailure: firstFail.length
+      ? firstFail.sort((a, b) => a - b)[firstFail.length >> 1]
+      : null,
     thresholdFailedPercent: thresholds,
   };
 }
@@ -229,7 +236,11 @@ const result = {
   runSeconds: seconds,
   model,
   compareGate: compareSpec,
-  thresholdGates: thresholdGates.map((gate) => ({ label: gate.label, max: gate.spec.max, windowSeconds: gate.spec.windowSeconds })),
+  thresholdGates: thresholdGates.map((gate) => ({
+    label: gate.label,
+    max: gate.spec.max,
+    windowSeconds: gate.spec.windowSeconds,
+  })),
   goals: { falseRollbackPercentMax: 1, detectionAt30PercentMin: 99, delayIntervalsMax: 2 },
   falseAlarms,
   detection,
@@ -243,7 +254,9 @@ const rows = [falseAlarms, ...detection, fleet170].map((row) => ({
   trials: row.trials,
   "compare (continuous) failed %": row.compareFailedPercent,
   "first failing look (median)": row.medianEvaluationOfFirstFailure ?? "-",
-  ...Object.fromEntries(Object.entries(row.thresholdFailedPercent).map(([label, value]) => [`${label} failed %`, value])),
+  ...Object.fromEntries(
+    Object.entries(row.thresholdFailedPercent).map(([label, value]) => [`${label} failed %`, value]),
+  ),
 }));
 console.table(rows);
 console.log(

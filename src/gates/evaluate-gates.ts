@@ -11,8 +11,8 @@ import type { GateJudgement, GateResult, GateVerdict } from "../domain/effects.t
 import type { InstanceFacts } from "../domain/fleet.ts";
 import { type GateSpec, gateName } from "../domain/spec.ts";
 import { judgeBootLogs, type SerialLogRead } from "./boot-diagnostics.ts";
-import { compareData } from "./compare/fetch.ts";
-import { judgeCompare } from "./compare/judge.ts";
+import { compareLooks } from "./compare/fetch.ts";
+import { judgeCompareLooks } from "./compare/judge.ts";
 import { judgeInstanceHealth } from "./instance-health.ts";
 import { judgeMetric } from "./metric.ts";
 import {
@@ -181,9 +181,8 @@ function judgeMetricBased(
   const baseline = (input.baselineInstanceIds ?? [])
     .filter((id) => !canaryIds.has(id) && byId.has(id))
     .map(named);
-  return judgeCompare({
+  return judgeCompareLooks(compareLooks({ spec: gate, windows, canary: batch, baseline, series }), {
     spec: gate,
-    ...compareData({ spec: gate, windows, canary: batch, baseline, series }),
     errors: read.errors,
     measuredAt,
     final,

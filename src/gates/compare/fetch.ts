@@ -22,6 +22,29 @@ export interface CompareDataInput {
   series: MetricSeries[];
 }
 
+/**
+ * Each evaluation also judges the most recent minutes alone: a canary that turns bad late (a
+ * leak, a job after warm-up) is diluted in the window since its upgrade but plain in its last
+ * minutes. Both looks use the same test; the gate fails when either does (docs/analysis.md).
+ */
+export const recentWindowSeconds = 300;
+
+/** The looks of one evaluation: since the upgrade, then (when longer) the recent minutes only. */
+export function compareLooks(input: CompareDataInput): ReturnType<typeof compareData>[] {
+  const full = compareData(input);
+  const end = Math.floor(input.windows.cutoff / 60_000) * 60_000;
+  const recentStart = end - recentWindowSeconds * 1000;
+  const starts = [...input.windows.startOf.values()];
+  if (starts.length === 0 || Math.min(...starts) >= recentStart) return [full];
+  const startOf = new Map(
+    [...input.windows.startOf].map(([id, start]) => [id, Math.max(start, recentStart)]),
+  );
+  if (full.baselineKind === "beforeUpgrade") return [full];
+  // The baseline did not change: its whole window (more points) is the reference for both looks.
+  const recent = compareData({ ...input, windows: { ...input.windows, startOf } });
+  return [full, { ...recent, baseline: full.baseline, baselineWindow: full.baselineWindow }];
+}
+
 /** The fewest baseline instances that make a neighbour comparison; fewer means before/after. */
 export const minBaselineInstances = 2;
 

@@ -139,6 +139,27 @@ export function judgeCompare(input: CompareInput): GateJudgement {
   return { ...base, verdict: "passed", summary: `${label} vs baseline: ${why}: ${shift}` };
 }
 
+/**
+ * Judges each look (see compareLooks) and answers with the first failed one, else the first (the
+ * window since the upgrade); the other looks' verdicts and reasons are in `evidence.looks`.
+ */
+export function judgeCompareLooks(
+  looks: Omit<CompareInput, "spec" | "measuredAt" | "final" | "coverage" | "errors">[],
+  common: Pick<CompareInput, "spec" | "measuredAt" | "final" | "coverage" | "errors">,
+): GateJudgement {
+  const judged = looks.map((look) => judgeCompare({ ...look, ...common }));
+  const chosen = judged.find((result) => result.verdict === "failed") ?? judged[0];
+  if (!chosen) throw new RangeError("judgeCompareLooks needs at least one look");
+  if (judged.length > 1) {
+    chosen.evidence.looks = judged.map((result, i) => ({
+      window: looks[i]?.window,
+      verdict: result.verdict,
+      reason: result.evidence.reason,
+    }));
+  }
+  return chosen;
+}
+
 function signed(value: number, digits = 3): string {
   const factor = 10 ** digits;
   const rounded = Math.round(value * factor) / factor;
