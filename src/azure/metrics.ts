@@ -7,6 +7,7 @@
  * `ingestionDelaySeconds`: how late the newest minutes may still be filling (platform metrics
  * arrive one to three minutes late); gates keep them out of every verdict.
  */
+import { defaultMetricsIngestionDelaySeconds } from "../config/schema.ts";
 import type { AzureClients } from "./clients.ts";
 import { AzureAdapterError, wrapAzureError } from "./errors.ts";
 import { scaleSetRef } from "./resource-id.ts";
@@ -64,8 +65,6 @@ export interface MetricsAdapter {
   readonly ingestionDelaySeconds: number;
 }
 
-/** Used when neither the configuration nor the connection file says otherwise. */
-export const defaultMetricsIngestionDelaySeconds = 180;
 
 /** The batch API takes up to 50 resource ids per call. */
 export const maxResourcesPerMetricsCall = 50;

@@ -1,6 +1,8 @@
 /** The daemon's configuration: one schema, validated once at start. */
 import { z } from "zod";
-import { defaultMetricsIngestionDelaySeconds } from "../azure/metrics.ts";
+
+/** Platform metrics arrive one to three minutes late: the default gap kept out of verdicts. */
+export const defaultMetricsIngestionDelaySeconds = 180;
 
 const seconds = (min: number) => z.number().int().min(min);
 /** `{tag}`: Redis Cluster hashes only the tag, so every key that starts with it shares one slot. */
