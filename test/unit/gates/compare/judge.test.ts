@@ -1,8 +1,11 @@
 /** The compare gate's judge: known shifts fail, same distributions pass, too little data is inconclusive. */
 import { describe, expect, it } from "vitest";
-import { type CompareInput, judgeCompare } from "../../../../src/gates/compare/judge.ts";
+import type { MetricSeries } from "../../../../src/azure/metrics.ts";
+import { compareLooks } from "../../../../src/gates/compare/fetch.ts";
+import { type CompareInput, judgeCompare, judgeCompareLooks } from "../../../../src/gates/compare/judge.ts";
 import { exactCdf, mannWhitney } from "../../../../src/gates/compare/mann-whitney.ts";
 import type { CompareGateSpec } from "../../../../src/gates/compare/schema.ts";
+import { evaluationWindows } from "../../../../src/gates/metric-windows.ts";
 
 const spec: CompareGateSpec = {
   kind: "compare",
@@ -155,5 +158,50 @@ describe("compare judge", () => {
     });
     expect(judgeCompare(input(series(25, 10, 7), fleet, { final: false, coverage })).verdict).toBe("passed");
     expect(judgeCompare(input(series(40, 10, 5), fleet, { final: true, coverage })).verdict).toBe("failed");
+  });
+
+  it("passes identical samples (every value tied), without dividing by zero", () => {
+    const flat = Array.from({ length: 10 }, () => 25);
+    const result = judgeCompare(input(flat, [flat, flat]));
+    expect(result.verdict).toBe("passed");
+    expect(result.evidence.test).toMatchObject({ estimate: 0, interval: { lower: 0, upper: 0 } });
+  });
+});
+
+describe("compare looks", () => {
+  const t0 = Date.parse("2026-12-04T12:00:00.000Z");
+  const vm = (name: string, values: (m: number) => number): MetricSeries => ({
+    scaleSetId: "vmss",
+    vmName: name,
+    points: Array.from({ length: 12 }, (_, m) => ({
+      timeStamp: new Date(t0 + m * 60_000).toISOString(),
+      value: values(m) * (1 + 0.04 * Math.sin(m * 2.3 + name.length)),
+    })),
+  });
+  const canary = [{ instanceId: "0", name: "web_0" }];
+  const baseline = [1, 2, 3, 4].map((i) => ({ instanceId: String(i), name: `web_${i}` }));
+  const windows = evaluationWindows({
+    now: new Date(t0 + 12 * 60_000),
+    ingestionDelaySeconds: 0,
+    since: new Date(t0).toISOString(),
+    instanceIds: ["0"],
+  });
+
+  it("a late rise diluted in the window since the upgrade fails in the recent look", () => {
+    // Fine for eight minutes, then +60 %: the last five minutes are mostly bad, the twelve are not.
+    const series = [
+      vm("web_0", (m) => (m >= 8 ? 40 : 25)),
+      ...baseline.map((b, i) => vm(b.name, () => 25 + i * 0.3)),
+    ];
+    const looks = compareLooks({ spec, windows, canary, baseline, series });
+    expect(looks).toHaveLength(2);
+    const common = { spec, measuredAt: new Date(t0 + 12 * 60_000).toISOString() };
+    expect(judgeCompare({ ...looks[0], ...common } as CompareInput).verdict).toBe("passed");
+    const result = judgeCompareLooks(looks, common);
+    expect(result.verdict).toBe("failed");
+    expect(result.evidence.looks).toEqual([
+      expect.objectContaining({ verdict: "passed" }),
+      expect.objectContaining({ verdict: "failed" }),
+    ]);
   });
 });
