@@ -65,7 +65,6 @@ export interface MetricsAdapter {
   readonly ingestionDelaySeconds: number;
 }
 
-
 /** The batch API takes up to 50 resource ids per call. */
 export const maxResourcesPerMetricsCall = 50;
 
