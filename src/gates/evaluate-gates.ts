@@ -104,7 +104,10 @@ async function readMetrics(
   const gates = input.gates.filter(
     (gate): gate is MetricBasedGate => gate.kind === "metric" || gate.kind === "compare",
   );
-  if (gates.length === 0) return undefined;
+  if (gates.length === 0) {
+    input.onMetricsCalls?.(0);
+    return undefined;
+  }
   const now = input.now();
   const windows = evaluationWindows({
     now,
