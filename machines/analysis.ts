@@ -22,7 +22,7 @@
  * Reads never change the fleet, so analysis goes on while the rollout is paused.
  */
 import type { Effect, GateResult, OutcomeEvent } from "../src/domain/effects.ts";
-import type { GateSpec } from "../src/domain/spec.ts";
+import { gateName } from "../src/domain/spec.ts";
 import {
   batchLabel,
   cancelPending,
@@ -46,14 +46,8 @@ export function newAnalysis(): ScaleSetProgress["analysis"] {
   return { status: "off", failures: {}, inconclusiveRounds: 0 };
 }
 
-/** A gate's name in results and counts: its `name`, or its kind. */
-export function gateName(gate: GateSpec): string {
-  const named = (gate as { name?: string }).name;
-  return named ?? gate.kind;
-}
-
 function resultName(result: GateResult): string {
-  return (result as { name?: string }).name ?? result.gate;
+  return result.name ?? result.gate;
 }
 
 export function intervalSeconds(ctx: RolloutContext): number {
@@ -103,6 +97,7 @@ function evaluate(ctx: RolloutContext, ss: ScaleSetProgress): void {
     since: a.since ?? "",
     attempt: a.want ? ss.gateAttempt : 0,
     ...(a.want?.final ? { final: true } : {}),
+    requiredCoverageSeconds: ctx.spec.strategy.bakeSeconds,
     baselineInstanceIds: ss.knownInstanceIds.filter(
       (id) =>
         !onTarget.has(id) && !ss.touchedInstanceIds.includes(id) && !ss.protectedInstanceIds.includes(id),

@@ -17,6 +17,8 @@ export interface CanarydMetrics extends EffectFailureMetrics {
   stepDuration(step: string, seconds: number): void;
   /** One Azure call, by operation (e.g. `virtualMachineScaleSets.update`) and HTTP status. */
   azureCall(operation: string, status: number | string): void;
+  /** One gate evaluation's metrics:getBatch calls (one per region and namespace, or 0). */
+  metricsCallsPerEvaluation(calls: number): void;
   /** One call Azure answered with 429 (throttled). */
   azureThrottled(operation: string): void;
   /** Makes the rollouts-by-phase gauge read the service at each scrape. */
@@ -94,10 +96,18 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Canar
     registers: [registry],
   });
 
+  const metricsCalls = new Histogram({
+    name: "canaryd_gate_metrics_calls_per_evaluation",
+    help: "Azure Monitor metrics:getBatch calls made by one gate evaluation (all metric and compare gates)",
+    buckets: [0, 1, 2, 3, 5, 10],
+    registers: [registry],
+  });
+
   return {
     registry,
     effectRetried: (kind, errorClass) => retried.inc({ kind, class: errorClass }),
     effectDeadLettered: (kind, errorClass) => deadLettered.inc({ kind, class: errorClass }),
+    metricsCallsPerEvaluation: (calls) => metricsCalls.observe(calls),
     gateResult: (gate, verdict) => gateResults.inc({ gate, verdict }),
     stepDuration: (step, seconds) => stepSeconds.observe({ step }, seconds),
     azureCall: (operation, status) => azureCalls.inc({ operation, status: String(status) }),

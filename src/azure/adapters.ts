@@ -29,7 +29,12 @@ export function createAzureAdapters(access: AzureAccess, options: AzureAdaptersO
     compute: createComputeAdapter(clients),
     gallery: createGalleryAdapter(clients),
     marketplace: createMarketplaceAdapter(clients),
-    metrics: createMetricsAdapter(clients),
+    metrics: createMetricsAdapter(
+      clients,
+      access.metricsIngestionDelaySeconds === undefined
+        ? {}
+        : { ingestionDelaySeconds: access.metricsIngestionDelaySeconds },
+    ),
     bootDiagnostics: createBootDiagnosticsAdapter(clients, options.bootDiagnostics),
   };
 }

@@ -8,7 +8,7 @@ import { dirname, resolve } from "node:path";
 import type { AccessToken, TokenCredential } from "@azure/core-auth";
 import { DefaultAzureCredential } from "@azure/identity";
 import { z } from "zod";
-import type { Config } from "../config/schema.ts";
+import type { ConfigInput } from "../config/schema.ts";
 import { AzureAdapterError } from "./errors.ts";
 
 export interface AzureAccess {
@@ -23,6 +23,8 @@ export interface AzureAccess {
   subscriptionId?: string;
   /** Audience the metrics token is requested for (azure.metricsAudience). */
   metricsAudience: string;
+  /** Seconds the newest metric minutes may still be filling (the connection file's value wins). */
+  metricsIngestionDelaySeconds?: number;
 }
 
 /** The simulator's connection file (see docs/simulator.md). */
@@ -35,6 +37,8 @@ const connectionFileSchema = z.object({
   caCert: z.string().optional(),
   token: z.string().min(1),
   subscriptionId: z.string().optional(),
+  /** How late this emulator's metrics arrive; overrides azure.metricsIngestionDelaySeconds. */
+  metricsIngestionDelaySeconds: z.number().int().min(0).optional(),
 });
 
 /**
@@ -75,7 +79,13 @@ export class StaticTokenCredential implements TokenCredential {
   }
 }
 
-export async function createAzureAccess(config: Config["azure"]): Promise<AzureAccess> {
+export async function createAzureAccess(config: ConfigInput["azure"]): Promise<AzureAccess> {
+  const access = await accessWithoutDelay(config);
+  const delay = access.metricsIngestionDelaySeconds ?? config.metricsIngestionDelaySeconds;
+  return delay === undefined ? access : { ...access, metricsIngestionDelaySeconds: delay };
+}
+
+async function accessWithoutDelay(config: ConfigInput["azure"]): Promise<AzureAccess> {
   const extraCa = config.caBundleFile ? await readPem(config.caBundleFile) : undefined;
   switch (config.credential) {
     case "default":
@@ -144,7 +154,13 @@ async function accessFromConnectionFile(
     metricsAudience,
     ca,
   );
-  return file.subscriptionId ? { ...result, subscriptionId: file.subscriptionId } : result;
+  return {
+    ...result,
+    ...(file.subscriptionId ? { subscriptionId: file.subscriptionId } : {}),
+    ...(file.metricsIngestionDelaySeconds === undefined
+      ? {}
+      : { metricsIngestionDelaySeconds: file.metricsIngestionDelaySeconds }),
+  };
 }
 
 function access(

@@ -42,6 +42,11 @@ export const environmentBindings: readonly EnvironmentBinding[] = [
   { variable: "CANARYD_AZURE_RESOURCE_MANAGER_ENDPOINT", key: "azure.resourceManagerEndpoint", parse: text },
   { variable: "CANARYD_AZURE_METRICS_ENDPOINT", key: "azure.metricsEndpoint", parse: text },
   { variable: "CANARYD_AZURE_CA_BUNDLE_FILE", key: "azure.caBundleFile", parse: nullableText },
+  {
+    variable: "CANARYD_AZURE_METRICS_INGESTION_DELAY_SECONDS",
+    key: "azure.metricsIngestionDelaySeconds",
+    parse: integer,
+  },
   { variable: "CANARYD_AZURE_STATIC_TOKEN", key: "azure.staticToken", parse: nullableText, secret: true },
   { variable: "CANARYD_AZURE_METRICS_AUDIENCE", key: "azure.metricsAudience", parse: text },
   { variable: "CANARYD_AZURE_AUTHORITY_HOST", key: "azure.authorityHost", parse: text },

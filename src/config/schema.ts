@@ -1,6 +1,9 @@
 /** The daemon's configuration: one schema, validated once at start. */
 import { z } from "zod";
 
+/** Platform metrics arrive one to three minutes late: the default gap kept out of verdicts. */
+export const defaultMetricsIngestionDelaySeconds = 180;
+
 const seconds = (min: number) => z.number().int().min(min);
 /** `{tag}`: Redis Cluster hashes only the tag, so every key that starts with it shares one slot. */
 const hashTagged = /^\{[^{}]+\}$/;
@@ -42,6 +45,16 @@ export const configSchema = z.strictObject({
     metricsAudience: z.url({ protocol: /^https$/ }),
     /** Microsoft Entra authority DefaultAzureCredential signs in at (a sovereign cloud's login host). */
     authorityHost: z.url({ protocol: /^https$/ }),
+    /**
+     * Seconds the newest Azure Monitor minutes may still be filling: kept out of every verdict.
+     * A simulator's connection file may carry its own `metricsIngestionDelaySeconds`, which wins.
+     */
+    metricsIngestionDelaySeconds: z
+      .number()
+      .int()
+      .min(0)
+      .max(3600)
+      .default(defaultMetricsIngestionDelaySeconds),
   }),
   auth: z.strictObject({
     disabled: z.boolean(),
@@ -80,4 +93,5 @@ export const configSchema = z.strictObject({
 });
 
 export type Config = z.output<typeof configSchema>;
+export type ConfigInput = z.input<typeof configSchema>;
 export type Role = Config["auth"]["tokens"][number]["role"];

@@ -152,7 +152,12 @@ async function startEngine(
     },
   });
   const executeEffect = instrumentExecutor(
-    createEffectExecutor({ azure, config: config.engine, allowLatestFor: config.engine.allowLatestFor }),
+    createEffectExecutor({
+      azure,
+      config: config.engine,
+      allowLatestFor: config.engine.allowLatestFor,
+      onMetricsCalls: (calls) => metrics.metricsCallsPerEvaluation(calls),
+    }),
     metrics,
   );
   const engine = createEngine({

@@ -65,12 +65,32 @@ export type EffectRequest =
       /** ISO time the first of these instances came back on the image: metric windows start no earlier. */
       since: string;
       attempt: number;
-      /** A verdict that ends a bake: metric gates must cover their window (not just the data so far). */
-      final?: boolean;
-      /** Instances of the scale set still on the previous image (the compare gate's baseline). */
+      /**
+       * Continuous analysis (all optional; absent = the single-look behaviour). Instances of the
+       * same scale set still on the previous image: the compare gate's baseline. Fewer than two
+       * and the compare gate judges before/after (each upgraded instance against its own samples
+       * from an equal window before `upgradedAt`).
+       */
       baselineInstanceIds?: string[];
-      /** When each evaluated instance came back on the new image (ISO), for before/after comparisons. */
+      /**
+       * ISO time each instance of `instanceIds` came back on the new image (its batch's
+       * `instances.upgraded` time). Per instance, metric and compare windows start no earlier
+       * (instances of earlier batches have more data); the before/after window ends there.
+       * An instance absent here uses `since`.
+       */
       upgradedAt?: Record<string, string>;
+      /**
+       * True for the evaluation whose verdict may end a bake (or complete the scale set): it must
+       * cover `requiredCoverageSeconds` of data; with less, a verdict that is not failed is
+       * inconclusive ("not enough data yet"). False/absent: an interim look, judged on the data
+       * so far (a metric gate passes on what is there; a breach fails at once).
+       */
+      final?: boolean;
+      /**
+       * The bake length: a final metric gate covers min(windowSeconds, this) seconds of data
+       * after `since`, a final compare gate this many seconds. Absent: the metric gate's window.
+       */
+      requiredCoverageSeconds?: number;
     }
   /** A delayed job that answers with `timer.fired`. */
   | { kind: "startTimer"; timer: TimerKind; scaleSetId?: string; delaySeconds: number }
@@ -89,7 +109,10 @@ export type GateVerdict = "passed" | "failed" | "inconclusive";
 
 /** Evidence, not a boolean: what was measured, against what, when, on which instances. */
 export interface GateResult {
+  /** The gate's kind. */
   gate: GateSpec["kind"];
+  /** The gate's name (its spec `name`, or its kind): unique within the rollout's gates. */
+  name: string;
   verdict: GateVerdict;
   summary: string;
   measuredAt: string;
@@ -99,6 +122,9 @@ export interface GateResult {
   /** True when the failure is Azure's (allocation, quota, instance never came back), not the image's. */
   platformFailure?: boolean;
 }
+
+/** What one gate's judge returns; evaluateGates adds the gate's name. */
+export type GateJudgement = Omit<GateResult, "name">;
 
 export interface PreflightFinding {
   scaleSetId?: string;

@@ -5,7 +5,7 @@
 import { parse as parseYaml } from "yaml";
 import { isValidGalleryVersionName, parseGalleryImageVersionId, parseImageUrn } from "./image-reference.ts";
 import { scaleSetKey } from "./scale-set-id.ts";
-import { type RolloutSpec, rolloutSpecSchema } from "./spec.ts";
+import { gateName, type RolloutSpec, rolloutSpecSchema } from "./spec.ts";
 
 export interface SpecError {
   /** Like `strategy.canary.percent` or `waves[1].scaleSets[0]`; empty for the document itself. */
@@ -50,7 +50,10 @@ export function parseRolloutSpec(text: string, contentType: "yaml" | "json"): Sp
   return validateRolloutSpec(value);
 }
 
-/** Checks zod cannot express: image names that parse, and each scale set in one wave only. */
+/**
+ * Checks zod cannot express: image names that parse, each scale set in one wave only, and gate
+ * names (their own or their kind) unique.
+ */
 function crossFieldErrors(spec: RolloutSpec): SpecError[] {
   const errors: SpecError[] = [];
   if ("galleryImageVersionId" in spec.image) {
@@ -84,6 +87,19 @@ function crossFieldErrors(spec: RolloutSpec): SpecError[] {
       if (first !== undefined) errors.push({ path, rule: `duplicate scale set: already in ${first}` });
       else seenScaleSets.set(scaleSetKey(id), path);
     });
+  });
+  const seenGates = new Map<string, number>();
+  spec.gates.forEach((gate, g) => {
+    const name = gateName(gate);
+    const first = seenGates.get(name);
+    if (first === undefined) seenGates.set(name, g);
+    else
+      errors.push({
+        path: gate.name === undefined ? `gates[${g}]` : `gates[${g}].name`,
+        rule:
+          `duplicate gate name '${name}': already used by gates[${first}]` +
+          (gate.name === undefined ? "; give one of them a unique name" : ""),
+      });
   });
   return errors;
 }

@@ -11,13 +11,27 @@ const galleryVersionIdPattern =
 const urnPattern = /^[^:\s]+:[^:\s]+:[^:\s]+:[^:\s]+$/;
 
 const onInconclusive = z.enum(["fail", "pause"]).default("fail");
+/**
+ * Optional on every gate: names it in results, evidence and onInconclusive handling, so two gates
+ * of one kind stay apart. Defaults to the kind (see gateName); names are unique within a spec.
+ */
+const gateNameField = z
+  .string()
+  .min(1)
+  .max(64)
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, "letters, digits, '.', '_' and '-' only")
+  .optional();
+const metricNamespace = z.string().min(1).default("Microsoft.Compute/virtualMachineScaleSets");
+const metricAggregation = z.enum(["Average", "Maximum", "Minimum", "Total", "Count"]).default("Average");
 
 export const instanceHealthGateSchema = z.strictObject({
+  name: gateNameField,
   kind: z.literal("instanceHealth"),
   onInconclusive,
 });
 
 export const bootDiagnosticsGateSchema = z.strictObject({
+  name: gateNameField,
   kind: z.literal("bootDiagnostics"),
   /** Regular expressions added to the default failure patterns. */
   failOn: z.array(z.string().min(1)).default([]),
@@ -26,10 +40,11 @@ export const bootDiagnosticsGateSchema = z.strictObject({
 
 export const metricGateSchema = z
   .strictObject({
+    name: gateNameField,
     kind: z.literal("metric"),
     metric: z.string().min(1),
-    namespace: z.string().min(1).default("Microsoft.Compute/virtualMachineScaleSets"),
-    aggregation: z.enum(["Average", "Maximum", "Minimum", "Total", "Count"]).default("Average"),
+    namespace: metricNamespace,
+    aggregation: metricAggregation,
     windowSeconds: z.number().int().min(60).max(86_400).default(300),
     min: z.number().optional(),
     max: z.number().optional(),
@@ -40,10 +55,31 @@ export const metricGateSchema = z
     path: ["max"],
   });
 
+/**
+ * The canary's instances against a baseline (instances of the same scale set still on the
+ * previous image, or the canary's own samples before its upgrade): see src/gates/compare/ and
+ * docs/analysis.md for the test and what the fields mean.
+ */
+export const compareGateSchema = z.strictObject({
+  name: gateNameField,
+  kind: z.literal("compare"),
+  metric: z.string().min(1),
+  namespace: metricNamespace,
+  aggregation: metricAggregation,
+  /** Which change fails: a rise, a drop, or both. */
+  direction: z.enum(["increase", "decrease", "either"]).default("increase"),
+  /** Allowed change of the canary against the baseline, in percent of the baseline's median. */
+  tolerancePercent: z.number().min(0).max(1000).default(20),
+  /** Confidence of the Mann-Whitney interval on the shift. */
+  confidence: z.number().gt(0.5).lt(1).default(0.98),
+  onInconclusive,
+});
+
 export const gateSchema = z.discriminatedUnion("kind", [
   instanceHealthGateSchema,
   bootDiagnosticsGateSchema,
   metricGateSchema,
+  compareGateSchema,
 ]);
 
 export const rolloutSpecSchema = z.strictObject({
@@ -82,10 +118,19 @@ export const rolloutSpecSchema = z.strictObject({
       approvalTimeoutSeconds: z.number().int().min(1).optional(),
       /** Scale sets of one wave that move at the same time (capped by engine.maxParallelScaleSets). */
       maxParallelScaleSets: z.number().int().min(1).max(50).default(1),
-      /** Continuous analysis: every gate is evaluated again at this interval while a scale set is in flight. */
+      /**
+       * Continuous analysis: from the canary batch's return until the scale set completes, every
+       * gate is evaluated every intervalSeconds; a gate failing more than failureLimit times
+       * fails the batch.
+       */
+      /**
+       * Continuous analysis: from the canary batch's return until the scale set completes, every
+       * gate is evaluated every intervalSeconds; a gate failing more than failureLimit times
+       * fails the batch.
+       */
       analysis: z
         .strictObject({
-          intervalSeconds: z.number().int().min(10).max(3_600).default(60),
+          intervalSeconds: z.number().int().min(10).max(3600).default(60),
           /** Failed evaluations a gate may have before it fails the batch. */
           failureLimit: z.number().int().min(0).max(100).default(0),
         })
@@ -111,3 +156,9 @@ export const rolloutSpecSchema = z.strictObject({
 export type RolloutSpec = z.output<typeof rolloutSpecSchema>;
 export type RolloutSpecInput = z.input<typeof rolloutSpecSchema>;
 export type GateSpec = z.output<typeof gateSchema>;
+export type GateKind = GateSpec["kind"];
+
+/** A gate's name in results and evidence: its own `name`, or its kind. */
+export function gateName(gate: Pick<GateSpec, "kind" | "name">): string {
+  return gate.name ?? gate.kind;
+}

@@ -4,7 +4,7 @@
  * inconclusive, never passed; SAS query strings never reach the evidence.
  */
 
-import type { GateResult } from "../domain/effects.ts";
+import type { GateJudgement } from "../domain/effects.ts";
 import { redactSecrets } from "../logging/redact.ts";
 
 export interface BootPattern {
@@ -77,7 +77,7 @@ export function findBootFailure(
   return undefined;
 }
 
-export function judgeBootLogs(input: BootDiagnosticsInput): GateResult {
+export function judgeBootLogs(input: BootDiagnosticsInput): GateJudgement {
   const { patterns, invalid } = bootPatterns(input.failOn);
   const matches: BootLogMatch[] = [];
   const unreadable: { instanceId: string; error: string }[] = [];

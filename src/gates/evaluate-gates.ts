@@ -1,16 +1,28 @@
 /**
- * Runs a batch's gates: reads what each gate needs (one instance listing shared by all, one
- * metrics call per metric gate, one boot log per instance) and judges it. The verdict: any
- * failed gate fails the batch; otherwise any inconclusive one makes it inconclusive.
+ * Runs a batch's gates: reads what each gate needs (one instance listing shared by all, ONE
+ * metrics call per region and namespace for every metric and compare gate, one boot log per
+ * instance) and judges it. The verdict: any failed gate fails the batch; otherwise any
+ * inconclusive one makes it inconclusive. Each result carries the gate's name (gateName).
+ * Read-only: a crash mid-evaluation loses nothing; the engine runs the effect again.
  */
 import type { AzureAdapters } from "../azure/adapters.ts";
-import { AzureAdapterError } from "../azure/errors.ts";
-import type { GateResult, GateVerdict } from "../domain/effects.ts";
+import type { MetricQueryResult } from "../azure/metrics.ts";
+import type { GateJudgement, GateResult, GateVerdict } from "../domain/effects.ts";
 import type { InstanceFacts } from "../domain/fleet.ts";
-import type { GateSpec } from "../domain/spec.ts";
+import { type GateSpec, gateName } from "../domain/spec.ts";
 import { judgeBootLogs, type SerialLogRead } from "./boot-diagnostics.ts";
+import { compareLooks } from "./compare/fetch.ts";
+import { judgeCompareLooks } from "./compare/judge.ts";
 import { judgeInstanceHealth } from "./instance-health.ts";
-import { judgeMetric, type MetricGateSpec } from "./metric.ts";
+import { judgeMetric } from "./metric.ts";
+import {
+  type EvaluationWindows,
+  earliestRead,
+  evaluationWindows,
+  fetchGateMetrics,
+  type MetricBasedGate,
+  requiredCoverageSeconds,
+} from "./metric-windows.ts";
 
 export interface GateEvaluationInput {
   azure: Pick<AzureAdapters, "compute" | "metrics" | "bootDiagnostics">;
@@ -26,6 +38,13 @@ export interface GateEvaluationInput {
   signal?: AbortSignal;
   /** Boot logs read at the same time (default 8). */
   bootLogConcurrency?: number;
+  /** The continuous-analysis fields of the evaluateGates effect (src/domain/effects.ts). */
+  baselineInstanceIds?: string[];
+  upgradedAt?: Record<string, string>;
+  final?: boolean;
+  requiredCoverageSeconds?: number;
+  /** Told how many metrics:getBatch calls this evaluation made (for /metrics). */
+  onMetricsCalls?: (calls: number) => void;
 }
 
 export interface GateEvaluation {
@@ -41,37 +60,137 @@ export function combineVerdicts(results: GateResult[]): GateVerdict {
 
 export async function evaluateGates(input: GateEvaluationInput): Promise<GateEvaluation> {
   const instances = await input.azure.compute.listInstances(input.scaleSetId, input.signal);
+  const metricReads = await readMetrics(input, instances);
   const results: GateResult[] = [];
   for (const gate of input.gates) {
+    let judgement: GateJudgement;
     switch (gate.kind) {
       case "instanceHealth":
-        results.push(
-          judgeInstanceHealth({
-            instanceIds: input.instanceIds,
-            instances,
-            maxUnhealthyPercent: input.maxUnhealthyPercent,
-            measuredAt: input.now().toISOString(),
-          }),
-        );
+        judgement = judgeInstanceHealth({
+          instanceIds: input.instanceIds,
+          instances,
+          maxUnhealthyPercent: input.maxUnhealthyPercent,
+          measuredAt: input.now().toISOString(),
+        });
         break;
-      case "bootDiagnostics": {
-        const logs = await readSerialLogs(input);
-        results.push(
-          judgeBootLogs({
-            instanceIds: input.instanceIds,
-            logs,
-            failOn: gate.failOn,
-            measuredAt: input.now().toISOString(),
-          }),
-        );
+      case "bootDiagnostics":
+        judgement = judgeBootLogs({
+          instanceIds: input.instanceIds,
+          logs: await readSerialLogs(input),
+          failOn: gate.failOn,
+          measuredAt: input.now().toISOString(),
+        });
         break;
-      }
       case "metric":
-        results.push(await evaluateMetricGate(input, gate, instances));
+      case "compare":
+        judgement = judgeMetricBased(input, gate, instances, metricReads);
         break;
     }
+    results.push({ ...judgement, name: gateName(gate) });
   }
   return { verdict: combineVerdicts(results), results };
+}
+
+interface MetricReads {
+  windows: EvaluationWindows;
+  measuredAt: string;
+  byNamespace: Map<string, MetricQueryResult | Error>;
+}
+
+async function readMetrics(
+  input: GateEvaluationInput,
+  instances: InstanceFacts[],
+): Promise<MetricReads | undefined> {
+  const gates = input.gates.filter(
+    (gate): gate is MetricBasedGate => gate.kind === "metric" || gate.kind === "compare",
+  );
+  if (gates.length === 0) {
+    input.onMetricsCalls?.(0);
+    return undefined;
+  }
+  const now = input.now();
+  const windows = evaluationWindows({
+    now,
+    ingestionDelaySeconds: input.azure.metrics.ingestionDelaySeconds,
+    since: input.since,
+    instanceIds: input.instanceIds,
+    ...(input.upgradedAt ? { upgradedAt: input.upgradedAt } : {}),
+  });
+  const { byNamespace, calls } = await fetchGateMetrics(input.azure.metrics, {
+    region: input.location,
+    scaleSetId: input.scaleSetId,
+    gates,
+    start: earliestRead(windows, gates),
+    end: windows.cutoff,
+    top: Math.max(instances.length, input.instanceIds.length),
+    ...(input.signal ? { signal: input.signal } : {}),
+  });
+  input.onMetricsCalls?.(calls);
+  return { windows, measuredAt: now.toISOString(), byNamespace };
+}
+
+function judgeMetricBased(
+  input: GateEvaluationInput,
+  gate: MetricBasedGate,
+  instances: InstanceFacts[],
+  reads: MetricReads | undefined,
+): GateJudgement {
+  if (!reads) throw new Error("metrics were not read for a metric-based gate");
+  const { windows, measuredAt } = reads;
+  const byId = new Map(instances.map((instance) => [instance.instanceId, instance]));
+  const named = (instanceId: string) => ({ instanceId, name: byId.get(instanceId)?.name ?? instanceId });
+  const batch = input.instanceIds.map(named);
+  const coverage = {
+    seconds: windows.coveredSeconds,
+    requiredSeconds: requiredCoverageSeconds(gate, input.requiredCoverageSeconds),
+  };
+  const final = input.final ?? false;
+  const read = reads.byNamespace.get(gate.namespace);
+  const cutoffIso = new Date(windows.cutoff).toISOString();
+  if (!read || read instanceof Error) {
+    // Monitor unreachable or refusing: the gate cannot be evaluated now, which is not a pass.
+    const reason = read?.message ?? "no answer";
+    return {
+      gate: gate.kind,
+      verdict: "inconclusive",
+      summary: `${gate.aggregation} ${gate.metric} could not be read: ${reason}`,
+      measuredAt,
+      instanceIds: input.instanceIds,
+      evidence: { metric: gate.metric, dataUntil: cutoffIso, error: reason },
+    };
+  }
+  const series = read.series.filter(
+    (entry) =>
+      (entry.metric === undefined || entry.metric.toLowerCase() === gate.metric.toLowerCase()) &&
+      (entry.aggregation === undefined || entry.aggregation === gate.aggregation),
+  );
+  if (gate.kind === "metric") {
+    const start = Math.max(Math.min(...windows.startOf.values()), windows.cutoff - gate.windowSeconds * 1000);
+    return judgeMetric({
+      spec: gate,
+      instances: batch.map((instance) => ({
+        ...instance,
+        start: new Date(windows.startOf.get(instance.instanceId) ?? start).toISOString(),
+      })),
+      series,
+      window: { start: new Date(start).toISOString(), end: cutoffIso },
+      errors: read.errors,
+      measuredAt,
+      final,
+      coverage,
+    });
+  }
+  const canaryIds = new Set(input.instanceIds);
+  const baseline = (input.baselineInstanceIds ?? [])
+    .filter((id) => !canaryIds.has(id) && byId.has(id))
+    .map(named);
+  return judgeCompareLooks(compareLooks({ spec: gate, windows, canary: batch, baseline, series }), {
+    spec: gate,
+    errors: read.errors,
+    measuredAt,
+    final,
+    coverage,
+  });
 }
 
 async function readSerialLogs(input: GateEvaluationInput): Promise<SerialLogRead[]> {
@@ -95,56 +214,4 @@ async function readSerialLogs(input: GateEvaluationInput): Promise<SerialLogRead
   return logs.sort(
     (a, b) => input.instanceIds.indexOf(a.instanceId) - input.instanceIds.indexOf(b.instanceId),
   );
-}
-
-async function evaluateMetricGate(
-  input: GateEvaluationInput,
-  gate: MetricGateSpec,
-  instances: InstanceFacts[],
-): Promise<GateResult> {
-  const end = input.now();
-  const earliest = Date.parse(input.since);
-  const start = new Date(
-    Math.max(end.getTime() - gate.windowSeconds * 1000, Number.isNaN(earliest) ? 0 : earliest),
-  );
-  const window = { start: start.toISOString(), end: end.toISOString() };
-  const byId = new Map(instances.map((instance) => [instance.instanceId, instance]));
-  const batch = input.instanceIds.map((instanceId) => ({
-    instanceId,
-    name: byId.get(instanceId)?.name ?? instanceId,
-  }));
-  try {
-    const { series, errors } = await input.azure.metrics.queryScaleSetMetric({
-      region: input.location,
-      scaleSetIds: [input.scaleSetId],
-      metric: gate.metric,
-      namespace: gate.namespace,
-      aggregation: gate.aggregation,
-      start,
-      end,
-      interval: "PT1M",
-      top: Math.max(instances.length, input.instanceIds.length),
-      ...(input.signal ? { signal: input.signal } : {}),
-    });
-    return judgeMetric({
-      spec: gate,
-      instances: batch,
-      series,
-      window,
-      errors,
-      measuredAt: end.toISOString(),
-    });
-  } catch (error) {
-    // Monitor unreachable or refusing: the gate cannot be evaluated now, which is not a pass.
-    const reason =
-      error instanceof AzureAdapterError || error instanceof Error ? error.message : String(error);
-    return {
-      gate: "metric",
-      verdict: "inconclusive",
-      summary: `${gate.aggregation} ${gate.metric} could not be read: ${reason}`,
-      measuredAt: end.toISOString(),
-      instanceIds: input.instanceIds,
-      evidence: { metric: gate.metric, window, error: reason },
-    };
-  }
 }

@@ -3,7 +3,7 @@
  * the scale set's instances (provisioning, model, power state, Application Health, extension and
  * provisioning errors) against the spec's maximum unhealthy percent.
  */
-import type { GateResult } from "../domain/effects.ts";
+import type { GateJudgement } from "../domain/effects.ts";
 import type { InstanceFacts } from "../domain/fleet.ts";
 import { isPlatformErrorCode } from "./platform-failures.ts";
 
@@ -82,7 +82,7 @@ export function judgeInstance(instanceId: string, facts: InstanceFacts | undefin
   return finding;
 }
 
-export function judgeInstanceHealth(input: InstanceHealthInput): GateResult {
+export function judgeInstanceHealth(input: InstanceHealthInput): GateJudgement {
   const byId = new Map(input.instances.map((instance) => [instance.instanceId, instance]));
   const findings = input.instanceIds.map((id) => judgeInstance(id, byId.get(id)));
   const unhealthy = findings.filter((finding) => finding.problems.length > 0);

@@ -1,25 +1,54 @@
 /**
  * The metric gate: an Azure Monitor metric of the batch's instances, aggregated over the window,
  * against the spec's min and/or max. Per-instance values are the evidence; an instance without
- * data yet makes the gate inconclusive unless another one already broke the threshold. Only data
- * points that start inside the window count.
+ * data yet makes the gate inconclusive unless another one already broke the threshold. Only
+ * complete per-minute buckets inside the window count: starting at or after the window's (and the
+ * instance's own) start, ending by the window's end (which the caller has already moved back by
+ * the ingestion delay).
+ *
+ * Coverage contract: an interim evaluation (`final` false) passes on the data so far; a breach
+ * fails at once either way. A `final` evaluation (the one that may end a bake) must cover
+ * `coverage.requiredSeconds`: with less, what would have passed is inconclusive with the reason
+ * "not enough data yet (x of y s)".
  */
 import type { MetricSeries } from "../azure/metrics.ts";
-import type { GateResult } from "../domain/effects.ts";
+import type { GateJudgement } from "../domain/effects.ts";
 import type { GateSpec } from "../domain/spec.ts";
 
 export type MetricGateSpec = Extract<GateSpec, { kind: "metric" }>;
 
 export interface MetricGateInput {
   spec: MetricGateSpec;
-  /** The batch: instance id and VM name (the VMName dimension). */
-  instances: { instanceId: string; name: string }[];
+  /**
+   * The batch: instance id, VM name (the VMName dimension) and, when instances came back at
+   * different times, the instance's own window start (ISO).
+   */
+  instances: { instanceId: string; name: string; start?: string }[];
   /** Series of this scale set (any instances; the gate picks the batch's). */
   series: MetricSeries[];
   window: { start: string; end: string };
   /** Errors Azure Monitor reported instead of data. */
   errors?: string[];
   measuredAt: string;
+  /** The verdict that may end a bake: needs `coverage.requiredSeconds` of data. */
+  final?: boolean;
+  /** Seconds of complete data after the batch came back (least-covered instance), and the need. */
+  coverage?: { seconds: number; requiredSeconds: number };
+}
+
+/** Data points are PT1M buckets: a bucket counts once it has ended. */
+export const bucketSeconds = 60;
+
+/** Points of `series` whose bucket starts at or after `start` and has ended by `end` (epoch ms). */
+export function pointsWithin(series: MetricSeries[], start: number, end: number): number[] {
+  return series.flatMap((entry) =>
+    entry.points
+      .filter((point) => {
+        const at = Date.parse(point.timeStamp);
+        return at >= start && at + bucketSeconds * 1000 <= end;
+      })
+      .map((point) => point.value),
+  );
 }
 
 export interface InstanceMetricValue {
@@ -58,16 +87,16 @@ export function seriesFor(
   });
 }
 
-export function judgeMetric(input: MetricGateInput): GateResult {
+export function judgeMetric(input: MetricGateInput): GateJudgement {
   const { spec } = input;
   const windowStart = Date.parse(input.window.start);
+  const windowEnd = Date.parse(input.window.end);
   const values: InstanceMetricValue[] = input.instances.map((instance) => {
     const matching = seriesFor(input.series, instance);
     // A bucket that starts before the window (the minute the batch came back in) mixes in the
-    // old image's samples: only buckets starting inside the window count.
-    const points = matching.flatMap((entry) =>
-      entry.points.filter((point) => Date.parse(point.timeStamp) >= windowStart).map((point) => point.value),
-    );
+    // old image's samples, and one that has not ended yet is still filling: neither counts.
+    const start = Math.max(windowStart, instance.start ? Date.parse(instance.start) : windowStart);
+    const points = pointsWithin(matching, start, windowEnd);
     const value = aggregate(points, spec.aggregation);
     const result: InstanceMetricValue = {
       instanceId: instance.instanceId,
@@ -92,6 +121,8 @@ export function judgeMetric(input: MetricGateInput): GateResult {
     window: { ...input.window, seconds: spec.windowSeconds },
     values,
     errors: input.errors ?? [],
+    final: input.final ?? false,
+    ...(input.coverage ? { coverage: input.coverage } : {}),
   };
   const base = {
     gate: "metric" as const,
@@ -129,5 +160,13 @@ export function judgeMetric(input: MetricGateInput): GateResult {
   ]
     .filter(Boolean)
     .join(" and ");
+  const coverage = input.coverage;
+  if (input.final && coverage && coverage.seconds < coverage.requiredSeconds) {
+    return {
+      ...base,
+      verdict: "inconclusive",
+      summary: `${label} ${bounds} so far, but not enough data yet (${coverage.seconds} of ${coverage.requiredSeconds} s)`,
+    };
+  }
   return { ...base, verdict: "passed", summary: `${label} ${bounds} on all ${values.length} instances` };
 }

@@ -24,6 +24,8 @@ export interface EffectExecutorDeps {
   config: Config["engine"];
   /** Scale set ids or globs allowed to take a `latest` image version. */
   allowLatestFor: string[];
+  /** Told how many metrics calls each gate evaluation made (the daemon feeds /metrics). */
+  onMetricsCalls?: (calls: number) => void;
 }
 
 /** Thrown for an effect kind the executor does not run (the engine's own `startTimer`). */
@@ -152,6 +154,13 @@ export function createEffectExecutor(deps: EffectExecutorDeps): ExecuteEffect {
           gates: effect.gates,
           maxUnhealthyPercent: effect.maxUnhealthyPercent,
           since: effect.since,
+          ...(effect.baselineInstanceIds ? { baselineInstanceIds: effect.baselineInstanceIds } : {}),
+          ...(effect.upgradedAt ? { upgradedAt: effect.upgradedAt } : {}),
+          ...(effect.final === undefined ? {} : { final: effect.final }),
+          ...(effect.requiredCoverageSeconds === undefined
+            ? {}
+            : { requiredCoverageSeconds: effect.requiredCoverageSeconds }),
+          ...(deps.onMetricsCalls ? { onMetricsCalls: deps.onMetricsCalls } : {}),
           now: context.now,
           ...(signal ? { signal } : {}),
         });

@@ -48,6 +48,8 @@ export async function startDemoFleet(options: FleetOptions = {}): Promise<DemoFl
     ...defaultConfig.azure,
     credential: "connectionFile",
     connectionFile,
+    // The simulator's minutes are complete at once (a connection file's own value wins).
+    metricsIngestionDelaySeconds: 0,
   });
   const calls: AzureCall[] = [];
   const azure = createAzureAdapters(access, { onAzureCall: (call) => calls.push(call) });

@@ -41,6 +41,7 @@ describe("executor instrumentation", () => {
         results: [
           {
             gate: "instanceHealth",
+            name: "instanceHealth",
             verdict: "passed",
             summary: "",
             measuredAt: "",
@@ -49,6 +50,7 @@ describe("executor instrumentation", () => {
           },
           {
             gate: "bootDiagnostics",
+            name: "bootDiagnostics",
             verdict: "failed",
             summary: "",
             measuredAt: "",

@@ -4,6 +4,7 @@ import { combineVerdicts } from "../../../src/gates/evaluate-gates.ts";
 
 const result = (verdict: GateVerdict): GateResult => ({
   gate: "instanceHealth",
+  name: "instanceHealth",
   verdict,
   summary: verdict,
   measuredAt: "2026-11-27T12:00:00.000Z",

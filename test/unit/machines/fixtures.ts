@@ -109,6 +109,7 @@ export function success(
         verdict,
         results: effect.gates.map((g) => ({
           gate: g.kind,
+          name: g.name ?? g.kind,
           verdict,
           summary: `${g.kind} ${verdict}`,
           measuredAt: at,

@@ -174,6 +174,7 @@ export class FakeFleet {
             results: [
               {
                 gate: "instanceHealth",
+                name: "instanceHealth",
                 verdict,
                 summary: `${effect.instanceIds.length} instance(s) ${verdict}`,
                 measuredAt: new Date().toISOString(),
