@@ -18,7 +18,7 @@ import type { GateVerdict } from "../src/domain/effects.ts";
 import { compareLooks } from "../src/gates/compare/fetch.ts";
 import { judgeCompareLooks } from "../src/gates/compare/judge.ts";
 import type { CompareGateSpec } from "../src/gates/compare/schema.ts";
-import { judgeMetric, type MetricGateSpec } from "../src/gates/metric.ts";
+import { judgeMetric, type MetricGateSpec } from "../src/gates/metric/judge.ts";
 import { evaluationWindows } from "../src/gates/metric-windows.ts";
 
 const args = parseArgs({

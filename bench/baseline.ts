@@ -15,7 +15,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { createSecureContext } from "node:tls";
 import { ComputeManagementClient, type VirtualMachineScaleSetVMInstanceView } from "@azure/arm-compute";
 import { planBatches } from "../src/domain/plan.ts";
-import { bootPatterns, findBootFailure } from "../src/gates/boot-diagnostics.ts";
+import { bootPatterns, findBootFailure } from "../src/gates/boot-diagnostics/judge.ts";
 import {
   type SimulatorConnection,
   StaticTokenCredential,

@@ -3,6 +3,7 @@
  * product (extend, don't rename); everything but `name`, `image` and `waves` has a default.
  */
 import { z } from "zod";
+import { gateSchemas } from "../gates/registry.ts";
 
 const scaleSetIdPattern =
   /^\/subscriptions\/[^/]+\/resourceGroups\/[^/]+\/providers\/Microsoft\.Compute\/virtualMachineScaleSets\/[^/]+$/i;
@@ -10,77 +11,12 @@ const galleryVersionIdPattern =
   /^\/subscriptions\/[^/]+\/resourceGroups\/[^/]+\/providers\/Microsoft\.Compute\/galleries\/[^/]+\/images\/[^/]+\/versions\/[^/]+$/i;
 const urnPattern = /^[^:\s]+:[^:\s]+:[^:\s]+:[^:\s]+$/;
 
-const onInconclusive = z.enum(["fail", "pause"]).default("fail");
 /**
- * Optional on every gate: names it in results, evidence and onInconclusive handling, so two gates
- * of one kind stay apart. Defaults to the kind (see gateName); names are unique within a spec.
+ * One member per registered gate kind: each kind's schema lives in its folder (src/gates/<kind>/)
+ * and is listed once in src/gates/registry.ts. The registry's modules are zod and pure judges
+ * only (no SDK, Redis or HTTP client is loaded through them).
  */
-const gateNameField = z
-  .string()
-  .min(1)
-  .max(64)
-  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, "letters, digits, '.', '_' and '-' only")
-  .optional();
-const metricNamespace = z.string().min(1).default("Microsoft.Compute/virtualMachineScaleSets");
-const metricAggregation = z.enum(["Average", "Maximum", "Minimum", "Total", "Count"]).default("Average");
-
-export const instanceHealthGateSchema = z.strictObject({
-  name: gateNameField,
-  kind: z.literal("instanceHealth"),
-  onInconclusive,
-});
-
-export const bootDiagnosticsGateSchema = z.strictObject({
-  name: gateNameField,
-  kind: z.literal("bootDiagnostics"),
-  /** Regular expressions added to the default failure patterns. */
-  failOn: z.array(z.string().min(1)).default([]),
-  onInconclusive,
-});
-
-export const metricGateSchema = z
-  .strictObject({
-    name: gateNameField,
-    kind: z.literal("metric"),
-    metric: z.string().min(1),
-    namespace: metricNamespace,
-    aggregation: metricAggregation,
-    windowSeconds: z.number().int().min(60).max(86_400).default(300),
-    min: z.number().optional(),
-    max: z.number().optional(),
-    onInconclusive,
-  })
-  .refine((g) => g.min !== undefined || g.max !== undefined, {
-    message: "a metric gate needs min, max or both",
-    path: ["max"],
-  });
-
-/**
- * The canary's instances against a baseline (instances of the same scale set still on the
- * previous image, or the canary's own samples before its upgrade): see src/gates/compare/ and
- * docs/analysis.md for the test and what the fields mean.
- */
-export const compareGateSchema = z.strictObject({
-  name: gateNameField,
-  kind: z.literal("compare"),
-  metric: z.string().min(1),
-  namespace: metricNamespace,
-  aggregation: metricAggregation,
-  /** Which change fails: a rise, a drop, or both. */
-  direction: z.enum(["increase", "decrease", "either"]).default("increase"),
-  /** Allowed change of the canary against the baseline, in percent of the baseline's median. */
-  tolerancePercent: z.number().min(0).max(1000).default(20),
-  /** Confidence of the Mann-Whitney interval on the shift. */
-  confidence: z.number().gt(0.5).lt(1).default(0.98),
-  onInconclusive,
-});
-
-export const gateSchema = z.discriminatedUnion("kind", [
-  instanceHealthGateSchema,
-  bootDiagnosticsGateSchema,
-  metricGateSchema,
-  compareGateSchema,
-]);
+export const gateSchema = z.discriminatedUnion("kind", gateSchemas);
 
 export const rolloutSpecSchema = z.strictObject({
   name: z

@@ -6,10 +6,28 @@
  * Pure: the call itself is made once for all gates (../metric-windows.ts).
  */
 import type { MetricSeries } from "../../azure/metrics.ts";
-import { pointsWithin, seriesFor } from "../metric.ts";
-import { compareMaxWindowSeconds, type EvaluationWindows } from "../metric-windows.ts";
+import { pointsWithin, seriesFor } from "../metric/judge.ts";
+import type { EvaluationWindows } from "../metric-windows.ts";
 import type { CompareInput, CompareSample } from "./judge.ts";
 import type { CompareGateSpec } from "./schema.ts";
+
+/** The compare gate pools at most this much recent data (bounds the n·m pairwise differences). */
+export const compareMaxWindowSeconds = 1800;
+
+/**
+ * The earliest minute the gate reads: the before/after window (as long as the time since the
+ * upgrade, capped, plus the two minutes left out around the reimage).
+ */
+export function compareEarliestRead(windows: EvaluationWindows): number {
+  const earliestStart = Math.min(...windows.startOf.values());
+  const span = Math.min(Math.max(0, windows.cutoff - earliestStart), compareMaxWindowSeconds * 1000);
+  return earliestStart - span - 2 * 60_000;
+}
+
+/** Seconds of data a final verdict needs (see the evaluateGates effect). */
+export function compareRequiredCoverageSeconds(bakeSeconds: number | undefined): number {
+  return Math.min(compareMaxWindowSeconds, bakeSeconds ?? 0);
+}
 
 export interface CompareDataInput {
   spec: CompareGateSpec;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { judgeBootLogs } from "../../../src/gates/boot-diagnostics.ts";
+import { judgeBootLogs } from "../../../src/gates/boot-diagnostics/judge.ts";
 
 const measuredAt = "2026-11-27T12:00:00.000Z";
 const source = "https://logs.example/bootdiagnostics/web-a/0/serialconsole.log";

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { InstanceFacts } from "../../../src/domain/fleet.ts";
-import { judgeInstanceHealth } from "../../../src/gates/instance-health.ts";
+import { judgeInstanceHealth } from "../../../src/gates/instance-health/judge.ts";
 
 const measuredAt = "2026-11-27T12:00:00.000Z";
 

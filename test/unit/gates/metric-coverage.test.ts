@@ -1,8 +1,12 @@
 /** The metric gate's coverage contract and the evaluation windows (ingestion delay, per-instance starts). */
 import { describe, expect, it } from "vitest";
 import type { MetricSeries } from "../../../src/azure/metrics.ts";
-import { judgeMetric, type MetricGateSpec } from "../../../src/gates/metric.ts";
-import { evaluationWindows, requiredCoverageSeconds } from "../../../src/gates/metric-windows.ts";
+import {
+  judgeMetric,
+  type MetricGateSpec,
+  requiredCoverageSeconds,
+} from "../../../src/gates/metric/judge.ts";
+import { evaluationWindows } from "../../../src/gates/metric-windows.ts";
 
 const spec: MetricGateSpec = {
   kind: "metric",

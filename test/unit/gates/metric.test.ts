@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { MetricSeries } from "../../../src/azure/metrics.ts";
-import { aggregate, judgeMetric, type MetricGateSpec } from "../../../src/gates/metric.ts";
+import { aggregate, judgeMetric, type MetricGateSpec } from "../../../src/gates/metric/judge.ts";
 
 const spec: MetricGateSpec = {
   kind: "metric",

@@ -3,9 +3,9 @@
  * the scale set's instances (provisioning, model, power state, Application Health, extension and
  * provisioning errors) against the spec's maximum unhealthy percent.
  */
-import type { GateJudgement } from "../domain/effects.ts";
-import type { InstanceFacts } from "../domain/fleet.ts";
-import { isPlatformErrorCode } from "./platform-failures.ts";
+import type { GateJudgement } from "../../domain/effects.ts";
+import type { InstanceFacts } from "../../domain/fleet.ts";
+import { isPlatformErrorCode } from "../platform-failures.ts";
 
 export interface InstanceHealthInput {
   /** The instances the gate is about (the batch). */

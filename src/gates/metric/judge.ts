@@ -11,11 +11,11 @@
  * `coverage.requiredSeconds`: with less, what would have passed is inconclusive with the reason
  * "not enough data yet (x of y s)".
  */
-import type { MetricSeries } from "../azure/metrics.ts";
-import type { GateJudgement } from "../domain/effects.ts";
-import type { GateSpec } from "../domain/spec.ts";
+import type { MetricSeries } from "../../azure/metrics.ts";
+import type { GateJudgement } from "../../domain/effects.ts";
+import type { MetricGateSpec } from "./schema.ts";
 
-export type MetricGateSpec = Extract<GateSpec, { kind: "metric" }>;
+export type { MetricGateSpec };
 
 export interface MetricGateInput {
   spec: MetricGateSpec;
@@ -38,6 +38,11 @@ export interface MetricGateInput {
 
 /** Data points are PT1M buckets: a bucket counts once it has ended. */
 export const bucketSeconds = 60;
+
+/** Seconds of data a final verdict needs: the window, or the bake when shorter. */
+export function requiredCoverageSeconds(spec: MetricGateSpec, bakeSeconds: number | undefined): number {
+  return Math.min(spec.windowSeconds, bakeSeconds ?? spec.windowSeconds);
+}
 
 /** Points of `series` whose bucket starts at or after `start` and has ended by `end` (epoch ms). */
 export function pointsWithin(series: MetricSeries[], start: number, end: number): number[] {

@@ -4,8 +4,8 @@
  * inconclusive, never passed; SAS query strings never reach the evidence.
  */
 
-import type { GateJudgement } from "../domain/effects.ts";
-import { redactSecrets } from "../logging/redact.ts";
+import type { GateJudgement } from "../../domain/effects.ts";
+import { redactSecrets } from "../../logging/redact.ts";
 
 export interface BootPattern {
   name: string;
