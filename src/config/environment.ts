@@ -24,6 +24,14 @@ const list = (raw: string) =>
     .split(",")
     .map((entry) => entry.trim())
     .filter(Boolean);
+/** `name=value` entries separated by commas (a value may hold '=' but no ','). */
+const namedValues = (raw: string) =>
+  Object.fromEntries(
+    list(raw).map((entry) => {
+      const at = entry.indexOf("=");
+      return at < 0 ? [entry, ""] : [entry.slice(0, at), entry.slice(at + 1)];
+    }),
+  );
 /** `name:role:sha256` entries separated by commas. */
 const tokenList = (raw: string) =>
   list(raw).map((entry) => {
@@ -54,6 +62,8 @@ export const environmentBindings: readonly EnvironmentBinding[] = [
   { variable: "CANARYD_API_TOKENS", key: "auth.tokens", parse: tokenList },
   { variable: "CANARYD_WORKER_CONCURRENCY", key: "engine.workerConcurrency", parse: integer },
   { variable: "CANARYD_ALLOW_LATEST_FOR", key: "engine.allowLatestFor", parse: list },
+  { variable: "CANARYD_WEBHOOK_ALLOWED_HOSTS", key: "gates.webhook.allowedHosts", parse: list },
+  { variable: "CANARYD_WEBHOOK_SECRETS", key: "gates.webhook.secrets", parse: namedValues, secret: true },
   { variable: "CANARYD_LOG_LEVEL", key: "log.level", parse: text },
   { variable: "CANARYD_LOG_FORMAT", key: "log.format", parse: text },
 ];

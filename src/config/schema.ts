@@ -86,6 +86,22 @@ export const configSchema = z.strictObject({
     stepLockSeconds: z.number().min(1),
     allowLatestFor: z.array(z.string().min(1)),
   }),
+  /** Operator settings of the gate kinds (src/gates/provider.ts GateSettings; docs/gates.md). */
+  gates: z
+    .strictObject({
+      webhook: z
+        .strictObject({
+          /**
+           * Hosts (`name` or `name:port`) webhook gates may call; link-local and metadata
+           * addresses are refused whatever this says, loopback unless listed as a literal.
+           */
+          allowedHosts: z.array(z.string().min(1).max(261)).default([]),
+          /** Values webhook headers name as `{ secret: name }`; never logged, never in evidence. */
+          secrets: z.record(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/), z.string().min(1)).default({}),
+        })
+        .prefault({}),
+    })
+    .prefault({}),
   log: z.strictObject({
     level: z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]),
     format: z.enum(["auto", "json", "pretty"]),

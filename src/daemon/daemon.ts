@@ -157,6 +157,7 @@ async function startEngine(
       config: config.engine,
       allowLatestFor: config.engine.allowLatestFor,
       onMetricsCalls: (calls) => metrics.metricsCallsPerEvaluation(calls),
+      gates: config.gates,
     }),
     metrics,
   );

@@ -13,20 +13,14 @@
 import type { z } from "zod";
 import type { AzureAdapters } from "../azure/adapters.ts";
 import type { MetricAggregation } from "../azure/metrics.ts";
+import type { Config } from "../config/schema.ts";
 import type { GateJudgement } from "../domain/effects.ts";
 import type { InstanceFacts } from "../domain/fleet.ts";
 import type { GateSpec } from "../domain/spec.ts";
 import type { EvaluationWindows, MetricReads } from "./metric-windows.ts";
 
-/** Operator configuration of the gate kinds (config key `gates`, src/config/schema.ts). */
-export interface GateSettings {
-  webhook: {
-    /** Host names (or host:port) a webhook gate may call; anything else is refused. */
-    allowedHosts: string[];
-    /** Secrets a webhook header may name: `{ secret: name }` is replaced by the value here. */
-    secrets: Record<string, string>;
-  };
-}
+/** Operator settings of the gate kinds: configuration key `gates` (src/config/schema.ts). */
+export type GateSettings = Config["gates"];
 
 /** The evaluateGates effect's facts, as every provider sees them. */
 export interface GateEvaluationInput {

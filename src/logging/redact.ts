@@ -15,6 +15,9 @@ export const redactPaths = [
   "*.staticToken",
   "redisUrl",
   "*.redisUrl",
+  "secrets",
+  "*.secrets",
+  "*.*.secrets",
 ];
 
 /**

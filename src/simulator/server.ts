@@ -8,13 +8,15 @@ import type { Route, SimContext, SimResponse } from "./router.ts";
 import { matchRoute } from "./router.ts";
 import { adminRoutes } from "./routes/admin.ts";
 import { bootDiagnosticsRoutes } from "./routes/boot-diagnostics.ts";
+import { checkRoutes } from "./routes/checks.ts";
 import { scaleSetRoutes } from "./routes/compute-scale-sets.ts";
 import { vmRoutes } from "./routes/compute-vms.ts";
 import { galleryRoutes } from "./routes/galleries.ts";
 import { marketplaceRoutes } from "./routes/marketplace.ts";
 import { metricsRoutes } from "./routes/metrics.ts";
 
-const ROUTES: Route[] = [
+/** Every route the simulator serves (the gate registry test checks providers against it). */
+export const ROUTES: Route[] = [
   ...operationRoutes,
   ...vmRoutes,
   ...bootDiagnosticsRoutes,
@@ -22,6 +24,7 @@ const ROUTES: Route[] = [
   ...galleryRoutes,
   ...marketplaceRoutes,
   ...metricsRoutes,
+  ...checkRoutes,
   ...adminRoutes,
 ];
 

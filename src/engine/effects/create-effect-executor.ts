@@ -12,6 +12,7 @@ import type { Config } from "../../config/schema.ts";
 import type { Effect } from "../../domain/effects.ts";
 import { imageReferenceFromSpec } from "../../domain/image-reference.ts";
 import { evaluateGates } from "../../gates/evaluate-gates.ts";
+import type { GateSettings } from "../../gates/provider.ts";
 import { checkReplication } from "./check-replication.ts";
 import type { EffectContext, EffectStep, ExecuteEffect } from "./effect-executor.ts";
 import { type ModelWriteProgress, modelHolds, stepModelWrite } from "./model-image.ts";
@@ -26,6 +27,8 @@ export interface EffectExecutorDeps {
   allowLatestFor: string[];
   /** Told how many metrics calls each gate evaluation made (the daemon feeds /metrics). */
   onMetricsCalls?: (calls: number) => void;
+  /** Operator settings of the gate kinds (config `gates`); absent: defaults (no webhook host). */
+  gates?: GateSettings;
 }
 
 /** Thrown for an effect kind the executor does not run (the engine's own `startTimer`). */
@@ -161,6 +164,9 @@ export function createEffectExecutor(deps: EffectExecutorDeps): ExecuteEffect {
             ? {}
             : { requiredCoverageSeconds: effect.requiredCoverageSeconds }),
           ...(deps.onMetricsCalls ? { onMetricsCalls: deps.onMetricsCalls } : {}),
+          ...(deps.gates ? { settings: deps.gates } : {}),
+          rolloutId: context.rolloutId,
+          effectId: effect.id,
           now: context.now,
           ...(signal ? { signal } : {}),
         });
