@@ -98,6 +98,8 @@ export const configSchema = z.strictObject({
           allowedHosts: z.array(z.string().min(1).max(261)).default([]),
           /** Values webhook headers name as `{ secret: name }`; never logged, never in evidence. */
           secrets: z.record(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/), z.string().min(1)).default({}),
+          /** Extra CA certificates (PEM) trusted for https webhooks, beside Node's own. */
+          caBundleFile: z.string().min(1).nullable().default(null),
         })
         .prefault({}),
     })

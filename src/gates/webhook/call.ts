@@ -9,6 +9,7 @@
 import { request as httpRequest, type IncomingHttpHeaders } from "node:http";
 import { request as httpsRequest } from "node:https";
 import { setTimeout as sleep } from "node:timers/promises";
+import { rootCertificates } from "node:tls";
 import { checkHost, guardedLookup, WebhookRefusedError } from "./guard.ts";
 
 export interface WebhookRequest {
@@ -19,6 +20,8 @@ export interface WebhookRequest {
   timeoutSeconds: number;
   retries: number;
   allowedHosts: readonly string[];
+  /** Extra trusted CA certificates (PEM), added to Node's own. */
+  extraCa?: string;
   signal?: AbortSignal;
 }
 
@@ -82,6 +85,7 @@ function attemptOnce(
         headers: request.headers,
         lookup: guardedLookup(loopbackAllowed),
         signal,
+        ...(request.extraCa ? { ca: [...rootCertificates, request.extraCa] } : {}),
       },
       (res) => {
         const chunks: Buffer[] = [];

@@ -15,6 +15,7 @@
  * secret value in the answer excerpt is blanked. Read-only: a re-run asks again (the effect id is
  * the request's Idempotency-Key).
  */
+import { readFile } from "node:fs/promises";
 import { redactSecrets, redactUrl } from "../../logging/redact.ts";
 import type { GateProvider, GateRun } from "../provider.ts";
 import { callWebhook, type WebhookAttempt } from "./call.ts";
@@ -34,7 +35,7 @@ const excerptChars = 500;
 /** What the request tells the check about the batch. */
 export function webhookContext(run: GateRun) {
   const byId = new Map(run.instances.map((instance) => [instance.instanceId, instance.name]));
-  const returns = new Set(Object.values(run.upgradedAt ?? {}));
+  const returns = new Set(run.instanceIds.map((instanceId) => run.upgradedAt?.[instanceId] ?? run.since));
   return {
     rolloutId: run.rolloutId ?? null,
     scaleSetId: run.scaleSetId,
@@ -48,7 +49,7 @@ export function webhookContext(run: GateRun) {
 
 export async function judgeWebhook(spec: WebhookGateSpec, run: GateRun) {
   const measuredAt = () => run.now().toISOString();
-  const settings = run.settings?.webhook ?? { allowedHosts: [], secrets: {} };
+  const settings = run.settings?.webhook ?? { allowedHosts: [], secrets: {}, caBundleFile: null };
   const secretValues = Object.values(settings.secrets).filter((value) => value.length > 0);
   const blank = (text: string) =>
     secretValues.reduce((out, secret) => out.replaceAll(secret, "[secret]"), redactSecrets(text));
@@ -100,6 +101,7 @@ export async function judgeWebhook(spec: WebhookGateSpec, run: GateRun) {
     timeoutSeconds: spec.timeoutSeconds,
     retries: spec.retries,
     allowedHosts: settings.allowedHosts,
+    ...(settings.caBundleFile ? { extraCa: await readFile(settings.caBundleFile, "utf8") } : {}),
     ...(run.signal ? { signal: run.signal } : {}),
   });
   if (exchange.kind === "refused")
