@@ -38,3 +38,22 @@ describe("URL passwords and resource URLs", () => {
     );
   });
 });
+
+describe("webhook gate secrets in log objects", () => {
+  it("redacts the configured secrets wherever the gates settings are logged", async () => {
+    // Mutation: the `secrets` paths dropped from redactPaths.
+    const { createLogger } = await import("../../../src/logging/logger.ts");
+    const { PassThrough } = await import("node:stream");
+    const stream = new PassThrough();
+    const lines: string[] = [];
+    stream.on("data", (chunk: Buffer) => lines.push(chunk.toString()));
+    const logger = createLogger({ level: "info", format: "json", destination: stream });
+    const secrets = { "check-token": "s3cr3t-value" };
+    logger.info({ secrets }, "a");
+    logger.info({ webhook: { secrets } }, "b");
+    logger.info({ gates: { webhook: { secrets } } }, "c");
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(lines).toHaveLength(3);
+    for (const line of lines) expect(line).not.toContain("s3cr3t");
+  });
+});
