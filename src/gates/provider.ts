@@ -13,14 +13,17 @@
 import type { z } from "zod";
 import type { AzureAdapters } from "../azure/adapters.ts";
 import type { MetricAggregation } from "../azure/metrics.ts";
-import type { Config } from "../config/schema.ts";
-import type { GateJudgement } from "../domain/effects.ts";
+import { type Config, configSchema } from "../config/schema.ts";
+import type { GateJudgement, PreflightFinding } from "../domain/effects.ts";
 import type { InstanceFacts } from "../domain/fleet.ts";
 import type { GateSpec } from "../domain/spec.ts";
 import type { EvaluationWindows, MetricReads } from "./metric-windows.ts";
 
 /** Operator settings of the gate kinds: configuration key `gates` (src/config/schema.ts). */
 export type GateSettings = Config["gates"];
+
+/** Without configuration: the schema's defaults (no webhook host allowed, no secret, no extra CA). */
+export const defaultGateSettings: GateSettings = configSchema.shape.gates.parse(undefined);
 
 /** The evaluateGates effect's facts, as every provider sees them. */
 export interface GateEvaluationInput {
@@ -82,6 +85,11 @@ export interface GateProvider<Schema extends z.core.$ZodTypeDiscriminable = z.co
   simulator: readonly string[];
   /** Joins the evaluation's one metrics call (metric and compare gates). */
   metrics?: MetricsNeed<z.output<Schema>>;
+  /**
+   * Problems found before anything changes (the rollout's preflight refuses on any), e.g. a
+   * webhook host the configuration does not allow. Pure; `path` is the spec path of the gate.
+   */
+  preflight?(spec: z.output<Schema>, settings: GateSettings, path: string): PreflightFinding[];
   /** Reads what else the gate needs and judges: evidence, never a bare boolean. */
   judge(spec: z.output<Schema>, run: GateRun): GateJudgement | Promise<GateJudgement>;
 }

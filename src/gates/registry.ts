@@ -4,11 +4,14 @@
  * test/unit/gates/registry.test.ts checks every entry has a docs/gates.md section and that the
  * simulator serves the operations it names.
  */
+
+import type { PreflightFinding } from "../domain/effects.ts";
+import type { GateSpec } from "../domain/spec.ts";
 import { bootDiagnosticsGate } from "./boot-diagnostics/provider.ts";
 import { compareGate } from "./compare/provider.ts";
 import { instanceHealthGate } from "./instance-health/provider.ts";
 import { metricGate } from "./metric/provider.ts";
-import type { GateProvider } from "./provider.ts";
+import type { GateProvider, GateSettings } from "./provider.ts";
 import { webhookGate } from "./webhook/provider.ts";
 
 export const gateProviders = [
@@ -29,6 +32,16 @@ export const gateSchemas = gateProviders.map((provider) => provider.schema) as S
 >;
 
 const byKind = new Map<string, GateProvider>(gateProviders.map((provider) => [provider.kind, provider]));
+
+/** Every gate's preflight findings (see GateProvider.preflight). */
+export function gatePreflightFindings(
+  gates: readonly GateSpec[],
+  settings: GateSettings,
+): PreflightFinding[] {
+  return gates.flatMap(
+    (gate, index) => gateProvider(gate.kind).preflight?.(gate, settings, `gates[${index}]`) ?? [],
+  );
+}
 
 /** The provider of a kind (the spec schema only lets registered kinds through). */
 export function gateProvider(kind: string): GateProvider {

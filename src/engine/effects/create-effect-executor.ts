@@ -57,7 +57,12 @@ export function createEffectExecutor(deps: EffectExecutorDeps): ExecuteEffect {
     switch (effect.kind) {
       case "preflight":
         return runPreflight(
-          { azure, allowLatestFor: deps.allowLatestFor, locations },
+          {
+            azure,
+            allowLatestFor: deps.allowLatestFor,
+            locations,
+            ...(deps.gates ? { gates: deps.gates } : {}),
+          },
           context.spec,
           context.now(),
           signal,

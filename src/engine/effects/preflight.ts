@@ -19,6 +19,8 @@ import {
 } from "../../domain/image-reference.ts";
 import { scaleSetKey } from "../../domain/scale-set-id.ts";
 import type { RolloutSpec } from "../../domain/spec.ts";
+import { defaultGateSettings, type GateSettings } from "../../gates/provider.ts";
+import { gatePreflightFindings } from "../../gates/registry.ts";
 import { latestAllowedFor } from "./allow-latest.ts";
 import type { EffectStep } from "./effect-executor.ts";
 import { checkImageAvailability, type RegionTarget } from "./image-availability.ts";
@@ -28,6 +30,8 @@ export interface PreflightDeps {
   azure: Pick<AzureAdapters, "compute" | "gallery" | "marketplace">;
   allowLatestFor: readonly string[];
   locations: ScaleSetLocations;
+  /** Operator settings of the gate kinds: each gate's own preflight checks them (src/gates/registry.ts). */
+  gates?: GateSettings;
 }
 
 export async function runPreflight(
@@ -37,7 +41,9 @@ export async function runPreflight(
   signal?: AbortSignal,
 ): Promise<EffectStep> {
   const scaleSetIds = uniqueIds(spec.waves.flatMap((wave) => wave.scaleSets));
-  const findings: PreflightFinding[] = [];
+  const findings: PreflightFinding[] = [
+    ...gatePreflightFindings(spec.gates, deps.gates ?? defaultGateSettings),
+  ];
   const models: ScaleSetModel[] = [];
   // Independent reads: in parallel, findings kept in the spec's order.
   const read = await Promise.all(scaleSetIds.map((scaleSetId) => readModel(deps, scaleSetId, signal)));

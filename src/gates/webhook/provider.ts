@@ -16,9 +16,11 @@
  * the request's Idempotency-Key).
  */
 import { readFile } from "node:fs/promises";
+import type { PreflightFinding } from "../../domain/effects.ts";
 import { redactSecrets, redactUrl } from "../../logging/redact.ts";
-import type { GateProvider, GateRun } from "../provider.ts";
+import { defaultGateSettings, type GateProvider, type GateRun, type GateSettings } from "../provider.ts";
 import { callWebhook, type WebhookAttempt } from "./call.ts";
+import { checkHost, WebhookRefusedError } from "./guard.ts";
 import { resolvePointer } from "./json-pointer.ts";
 import { type WebhookGateSpec, webhookGateSchema } from "./schema.ts";
 
@@ -27,8 +29,35 @@ export const webhookGate: GateProvider<typeof webhookGateSchema> = {
   schema: webhookGateSchema,
   docs: "webhook",
   simulator: ["checks.webhook"],
+  preflight: webhookPreflight,
   judge: judgeWebhook,
 };
+
+/**
+ * Refused at start, naming the spec path and the configuration key: a host the configuration
+ * does not list (or an address never allowed), a header naming a secret that is not configured.
+ * DNS is not consulted here: the call checks the resolved addresses each time.
+ */
+export function webhookPreflight(
+  spec: WebhookGateSpec,
+  settings: GateSettings,
+  path: string,
+): PreflightFinding[] {
+  const findings: PreflightFinding[] = [];
+  try {
+    checkHost(new URL(spec.url), settings.webhook.allowedHosts);
+  } catch (error) {
+    if (!(error instanceof WebhookRefusedError)) throw error;
+    findings.push({ code: error.code, message: `${path}.url: ${error.message}` });
+  }
+  for (const [name, value] of Object.entries(spec.headers))
+    if (typeof value !== "string" && settings.webhook.secrets[value.secret] === undefined)
+      findings.push({
+        code: "WEBHOOK_SECRET_MISSING",
+        message: `${path}.headers.${name}: secret ${value.secret} is not configured under gates.webhook.secrets`,
+      });
+  return findings;
+}
 
 const excerptChars = 500;
 
@@ -49,7 +78,7 @@ export function webhookContext(run: GateRun) {
 
 export async function judgeWebhook(spec: WebhookGateSpec, run: GateRun) {
   const measuredAt = () => run.now().toISOString();
-  const settings = run.settings?.webhook ?? { allowedHosts: [], secrets: {}, caBundleFile: null };
+  const settings = (run.settings ?? defaultGateSettings).webhook;
   const secretValues = Object.values(settings.secrets).filter((value) => value.length > 0);
   const blank = (text: string) =>
     secretValues.reduce((out, secret) => out.replaceAll(secret, "[secret]"), redactSecrets(text));

@@ -279,6 +279,54 @@ describe("webhook gate", () => {
   });
 });
 
+describe("webhook gate preflight", () => {
+  it("refuses at start, naming the spec path and key, a host not allowed and a secret not configured", async () => {
+    // Mutations: gate preflights not run by the rollout's preflight; a missing secret not found.
+    const scaleSetId = fleet.scaleSetId("web-a");
+    const rollout = spec({
+      image: { galleryImageVersionId: fleet.versionId("1.1.0") },
+      waves: [{ name: "w", scaleSets: [scaleSetId] }],
+      gates: [
+        { kind: "instanceHealth" },
+        {
+          kind: "webhook",
+          url: "https://checks.example.com/x",
+          headers: { Authorization: { secret: "missing" } },
+          answer: { pointer: "/ok", equals: true },
+        },
+      ],
+    });
+    const execute = createEffectExecutor({
+      azure: fleet.azure,
+      config: engineConfig,
+      allowLatestFor: [],
+      gates: settings(),
+    });
+    const { outcome } = await drive(execute, { kind: "preflight" }, { spec: rollout });
+    if (outcome.type !== "preflight.refused") throw new Error(`expected a refusal, got ${outcome.type}`);
+    expect(outcome.findings).toEqual([
+      {
+        code: "WEBHOOK_HOST_NOT_ALLOWED",
+        message: "gates[1].url: host checks.example.com is not in gates.webhook.allowedHosts",
+      },
+      {
+        code: "WEBHOOK_SECRET_MISSING",
+        message:
+          "gates[1].headers.Authorization: secret missing is not configured under gates.webhook.secrets",
+      },
+    ]);
+    const allowed = createEffectExecutor({
+      azure: fleet.azure,
+      config: engineConfig,
+      allowLatestFor: [],
+      gates: settings({ allowedHosts: ["checks.example.com"], secrets: { missing: "x" } }),
+    });
+    expect((await drive(allowed, { kind: "preflight" }, { spec: rollout })).outcome.type).toBe(
+      "preflight.passed",
+    );
+  });
+});
+
 describe("webhook gate spec", () => {
   it("refuses an inline credential header and a GET with a body; accepts a named secret", () => {
     // Mutation: inline tokens allowed in the spec.
