@@ -12,6 +12,10 @@ import { gateNameField, onInconclusive } from "../schema-fields.ts";
 export const credentialHeader =
   /^(authorization|proxy-authorization|cookie)$|api[-_]?key|token|secret|password|signature/i;
 
+/** Headers canaryd sets itself or that would change where or how the request goes. */
+const reservedHeader =
+  /^(host|content-length|transfer-encoding|connection|upgrade|te|trailer|idempotency-key|content-type)$/i;
+
 const secretName = z
   .string()
   .min(1)
@@ -59,6 +63,15 @@ export const webhookGateSchema = z
           path: ["headers", name],
           message: `header ${name} carries a credential: name a secret ({ secret: name }) configured under gates.webhook.secrets`,
         });
+    for (const name of Object.keys(gate.headers))
+      if (reservedHeader.test(name))
+        ctx.addIssue({
+          code: "custom",
+          path: ["headers", name],
+          message: `header ${name} is set by canaryd`,
+        });
+    if (gate.body && "rollout" in gate.body)
+      ctx.addIssue({ code: "custom", path: ["body", "rollout"], message: "rollout is canaryd's own field" });
     if (gate.body !== undefined && gate.method === "GET")
       ctx.addIssue({ code: "custom", path: ["body"], message: "a GET webhook sends no body" });
   });

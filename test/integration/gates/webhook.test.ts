@@ -346,6 +346,15 @@ describe("webhook gate spec", () => {
       answer: { pointer: "/ok", equals: true },
     });
     expect(getBody.success).toBe(false);
+    for (const refused of [{ headers: { Host: "internal" } }, { body: { rollout: 1 } }])
+      expect(
+        gateSchema.safeParse({
+          kind: "webhook",
+          url: "https://checks.example.com/x",
+          answer: { pointer: "/ok", equals: true },
+          ...refused,
+        }).success,
+      ).toBe(false);
     const named = gateSchema.parse({
       kind: "webhook",
       url: "https://checks.example.com/x",
