@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { registerRollback } from "./rollback.ts";
+import { registerRelease, registerRollback } from "./rollback.ts";
 import { registerRollout } from "./rollout.ts";
 import { registerServe } from "./serve.ts";
 import { registerSimulate } from "./simulate.ts";
@@ -10,4 +10,5 @@ export function registerCommands(program: Command): void {
   registerSimulate(program);
   registerRollout(program);
   registerRollback(program);
+  registerRelease(program);
 }
