@@ -16,8 +16,9 @@
  *   asked again after `gateRetrySeconds`, up to `inconclusiveTimeoutSeconds`; then the gates'
  *   `onInconclusive` decide (any `fail` wins over `pause`). While only watching, inconclusive
  *   answers for `inconclusiveTimeoutSeconds` in a row decide the same way.
- * - Identical passes collapse: the first of a run of passes is a timeline line, the rest only
- *   count, and the run is summarised in one line (count and time span) when it ends.
+ * - Identical passes collapse: the first of a run of passes while watching is a timeline line,
+ *   the rest only count, and the run is summarised in one line (count and time span) when it ends.
+ *   A pass that answers a verdict the runbook waits for always has its own line.
  *
  * Reads never change the fleet, so analysis goes on while the rollout is paused.
  */
@@ -169,7 +170,9 @@ function record(ctx: RolloutContext, ss: ScaleSetProgress, event: GatesEvaluated
     }
   }
   const a = ss.analysis;
-  if (event.verdict === "passed" && a.streak) {
+  // A pass that answers a verdict the runbook waits for is a decision: always its own line.
+  const decisive = a.want?.answered === true;
+  if (event.verdict === "passed" && a.streak && !decisive) {
     a.streak.count += 1;
     a.streak.to = event.at;
     return;
@@ -188,7 +191,7 @@ function record(ctx: RolloutContext, ss: ScaleSetProgress, event: GatesEvaluated
       results: event.results,
     },
   );
-  if (event.verdict === "passed") a.streak = { count: 1, from: event.at, to: event.at };
+  if (event.verdict === "passed" && !decisive) a.streak = { count: 1, from: event.at, to: event.at };
 }
 
 /** The gates that could not answer decide: pause only if every one of them says pause. */

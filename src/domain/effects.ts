@@ -100,7 +100,7 @@ export type EffectRequest =
    * The rollback's read (level-triggered): the model and every instance that exists now, each
    * classified against `image` (the recorded previous image).
    */
-  | { kind: "inspectScaleSet"; scaleSetId: string; image: ImageReference };
+  | { kind: "inspectScaleSet"; scaleSetId: string; image: ImageReference; target?: ImageReference };
 
 /** An effect as the machine emits it: `id` is unique within the rollout and deterministic. */
 export type Effect = EffectRequest & { id: string };
@@ -192,6 +192,8 @@ export interface InspectedInstance {
   instanceId: string;
   /** Runs exactly the image asked about. */
   onImage: boolean;
+  /** Runs the rollout's target image (what canaryd put there); absent when not asked. */
+  onTarget?: boolean;
   latestModelApplied: boolean;
   protectedFromScaleSetActions: boolean;
   provisioningState: string;

@@ -77,10 +77,15 @@ export const rolloutNotFound = (id: string) =>
   new CanarydError("ROLLOUT_NOT_FOUND", 404, `no rollout with id ${id}`, { id });
 
 export const scaleSetBusy = (scaleSetId: string, holderId: string) =>
-  new CanarydError("SCALE_SET_BUSY", 409, `scale set ${scaleSetId} is held by active rollout ${holderId}`, {
-    scaleSetId,
-    holderId,
-  });
+  new CanarydError(
+    "SCALE_SET_BUSY",
+    409,
+    `scale set ${scaleSetId} is held by rollout ${holderId} (active, or failed with its rollback not converged there: roll it back again or release it)`,
+    {
+      scaleSetId,
+      holderId,
+    },
+  );
 
 export const actionNotAllowed = (id: string, action: RolloutAction, phase: RolloutPhase, why: string) =>
   new CanarydError("ACTION_NOT_ALLOWED", 409, `cannot ${action} rollout ${id} in phase ${phase}: ${why}`, {

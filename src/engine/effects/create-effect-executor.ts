@@ -138,6 +138,7 @@ export function createEffectExecutor(deps: EffectExecutorDeps): ExecuteEffect {
             instances: instances.map((i) => ({
               instanceId: i.instanceId,
               onImage: runsImage(i.imageReference, effect.image),
+              ...(effect.target ? { onTarget: runsImage(i.imageReference, effect.target) } : {}),
               latestModelApplied: i.latestModelApplied,
               protectedFromScaleSetActions: i.protectedFromScaleSetActions,
               provisioningState: i.provisioningState,

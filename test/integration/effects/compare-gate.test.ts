@@ -71,9 +71,13 @@ async function canaryAgainstNeighbours(
     { spec: rollout },
   );
   expect(upgraded.outcome.type).toBe("instances.upgraded");
-  const since = new Date().toISOString();
-  // The engine's clock ten minutes on: the simulator serves those minutes from each instance's version.
-  const later = () => new Date(Date.now() + 600_000);
+  // The engine's clock runs as fast as the simulator's (60x, as in a time-compressed demo): six
+  // wall seconds after the canary came back are six minutes of its samples. The simulator lays
+  // each instance's history on the caller's clock, so both must agree on the pace.
+  const start = Date.now();
+  const since = new Date(start).toISOString();
+  await new Promise((resolve) => setTimeout(resolve, 6_000));
+  const later = () => new Date(start + (Date.now() - start) * 60);
   const before = fleet.calls.filter((call) => call.operation.includes("getBatch")).length;
   const { outcome } = await drive(
     execute,
