@@ -16,6 +16,8 @@ export type ScaleSetModel = Omit<ScaleSetFacts, "instances" | "imageReference"> 
   imageReference?: ImageReference;
   /** ARM provisioningState of the scale set: `Updating` while a model write runs. */
   provisioningState?: string;
+  /** The scale set's ETag as read: a write sends it as `If-Match`, so a change in between is refused (412). */
+  etag?: string;
 };
 
 export interface ComputeAdapter {
@@ -29,9 +31,17 @@ export interface ComputeAdapter {
   readModelImage(
     scaleSetId: string,
     signal?: AbortSignal,
-  ): Promise<{ imageReference?: ImageReference; provisioningState?: string }>;
-  /** PATCHes the model's imageReference; resolves once Azure accepted the operation. */
-  startModelImageUpdate(scaleSetId: string, image: ImageReference, signal?: AbortSignal): Promise<void>;
+  ): Promise<{ imageReference?: ImageReference; provisioningState?: string; etag?: string }>;
+  /**
+   * PATCHes the model's imageReference; resolves once Azure accepted the operation. With `ifMatch`
+   * (the ETag read before), Azure refuses the write with 412 when the scale set changed since.
+   */
+  startModelImageUpdate(
+    scaleSetId: string,
+    image: ImageReference,
+    signal?: AbortSignal,
+    ifMatch?: string,
+  ): Promise<void>;
   /** One manual upgrade (`updateInstances`) of these instances; resolves once Azure accepted it. */
   startManualUpgrade(scaleSetId: string, instanceIds: string[], signal?: AbortSignal): Promise<void>;
 }
@@ -96,16 +106,17 @@ export function createComputeAdapter(clients: AzureClients): ComputeAdapter {
       return {
         ...(model.imageReference ? { imageReference: model.imageReference } : {}),
         ...(model.provisioningState ? { provisioningState: model.provisioningState } : {}),
+        ...(model.etag ? { etag: model.etag } : {}),
       };
     },
-    async startModelImageUpdate(scaleSetId, image, signal) {
+    async startModelImageUpdate(scaleSetId, image, signal, ifMatch) {
       const ref = scaleSetRef(scaleSetId);
       try {
         const poller = client(ref.subscriptionId).virtualMachineScaleSets.update(
           ref.resourceGroup,
           ref.name,
           { virtualMachineProfile: { storageProfile: { imageReference: toArmImageReference(image) } } },
-          abortable(signal),
+          { ...abortable(signal), ...(ifMatch ? { ifMatch } : {}) },
         );
         // The poller is thenable: awaiting it would poll to completion. Only the submission counts.
         await poller.submitted();
@@ -163,6 +174,7 @@ export function toScaleSetModel(scaleSetId: string, vmss: VirtualMachineScaleSet
   };
   if (imageReference) model.imageReference = imageReference;
   if (vmss.provisioningState) model.provisioningState = vmss.provisioningState;
+  if (vmss.etag) model.etag = vmss.etag;
   return model;
 }
 
