@@ -40,6 +40,15 @@ export interface EvaluationWindows {
 const ceilMinute = (ms: number) => Math.ceil(ms / minute) * minute;
 const floorMinute = (ms: number) => Math.floor(ms / minute) * minute;
 
+/**
+ * The end of the newest complete minute that counts: a window's end. A window that ends at the
+ * cutoff itself (mid-minute) would hold one whole bucket fewer than its length, and a one-minute
+ * window none at all.
+ */
+export function dataEnd(windows: EvaluationWindows): number {
+  return floorMinute(windows.cutoff);
+}
+
 export function evaluationWindows(input: WindowInput): EvaluationWindows {
   const cutoff = input.now.getTime() - input.ingestionDelaySeconds * 1000;
   const sinceMs = Date.parse(input.since);

@@ -7,7 +7,7 @@
  */
 import type { MetricSeries } from "../../azure/metrics.ts";
 import { pointsWithin, seriesFor } from "../metric.ts";
-import { compareMaxWindowSeconds, type EvaluationWindows } from "../metric-windows.ts";
+import { compareMaxWindowSeconds, dataEnd, type EvaluationWindows } from "../metric-windows.ts";
 import type { CompareInput, CompareSample } from "./judge.ts";
 import type { CompareGateSpec } from "./schema.ts";
 
@@ -32,7 +32,7 @@ export const recentWindowSeconds = 300;
 /** The looks of one evaluation: since the upgrade, then (when longer) the recent minutes only. */
 export function compareLooks(input: CompareDataInput): ReturnType<typeof compareData>[] {
   const full = compareData(input);
-  const end = Math.floor(input.windows.cutoff / 60_000) * 60_000;
+  const end = dataEnd(input.windows);
   const recentStart = end - recentWindowSeconds * 1000;
   const starts = [...input.windows.startOf.values()];
   if (starts.length === 0 || Math.min(...starts) >= recentStart) return [full];
@@ -52,7 +52,7 @@ export function compareData(
   input: CompareDataInput,
 ): Omit<CompareInput, "spec" | "measuredAt" | "final" | "coverage" | "errors"> {
   const { windows } = input;
-  const end = Math.floor(windows.cutoff / 60_000) * 60_000;
+  const end = dataEnd(windows);
   const floor = end - compareMaxWindowSeconds * 1000;
   const startOf = (id: string) => Math.max(windows.startOf.get(id) ?? end, floor);
   const canary: CompareSample[] = input.canary.map((instance) =>
