@@ -115,6 +115,10 @@ describe("a threshold against a comparison with the instances beside the canary"
     expect(test.interval.lower).toBeLessThanOrEqual(test.estimate);
     expect(test.interval.upper).toBeGreaterThanOrEqual(test.estimate);
     expect(compare?.evidence.baselineKind).toBe("instances");
+    // Measured from the canary's own level against the same neighbours before its upgrade.
+    expect(compare?.evidence.levelCorrection).toEqual([
+      expect.objectContaining({ offset: expect.any(Number), points: expect.any(Number) }),
+    ]);
     expect(compare?.summary).toMatch(/shift \+[\d.]+ \(\+[\d.]+ %\), 98 % interval \[[\d.]+, [\d.]+\]/);
     expect(timeline.indexOf(failing as Entry)).toBeLessThan(
       timeline.findIndex((e) => e.type === "rollback.started"),
