@@ -122,7 +122,8 @@ async function readMetrics(
     scaleSetId: input.scaleSetId,
     gates,
     start: earliestRead(windows, gates),
-    end: windows.cutoff,
+    // The query ends now (Azure serves what it has); the gates count only minutes ended by the cutoff.
+    end: now.getTime(),
     top: Math.max(instances.length, input.instanceIds.length),
     ...(input.signal ? { signal: input.signal } : {}),
   });
