@@ -16,6 +16,7 @@ import { judgeCompareLooks } from "./compare/judge.ts";
 import { judgeInstanceHealth } from "./instance-health.ts";
 import { judgeMetric } from "./metric.ts";
 import {
+  dataEnd,
   type EvaluationWindows,
   earliestRead,
   evaluationWindows,
@@ -121,7 +122,8 @@ async function readMetrics(
     scaleSetId: input.scaleSetId,
     gates,
     start: earliestRead(windows, gates),
-    end: windows.cutoff,
+    // The query ends now (Azure serves what it has); the gates count only minutes ended by the cutoff.
+    end: now.getTime(),
     top: Math.max(instances.length, input.instanceIds.length),
     ...(input.signal ? { signal: input.signal } : {}),
   });
@@ -146,7 +148,8 @@ function judgeMetricBased(
   };
   const final = input.final ?? false;
   const read = reads.byNamespace.get(gate.namespace);
-  const cutoffIso = new Date(windows.cutoff).toISOString();
+  const end = dataEnd(windows);
+  const endIso = new Date(end).toISOString();
   if (!read || read instanceof Error) {
     // Monitor unreachable or refusing: the gate cannot be evaluated now, which is not a pass.
     const reason = read?.message ?? "no answer";
@@ -156,7 +159,7 @@ function judgeMetricBased(
       summary: `${gate.aggregation} ${gate.metric} could not be read: ${reason}`,
       measuredAt,
       instanceIds: input.instanceIds,
-      evidence: { metric: gate.metric, dataUntil: cutoffIso, error: reason },
+      evidence: { metric: gate.metric, dataUntil: endIso, error: reason },
     };
   }
   const series = read.series.filter(
@@ -165,7 +168,7 @@ function judgeMetricBased(
       (entry.aggregation === undefined || entry.aggregation === gate.aggregation),
   );
   if (gate.kind === "metric") {
-    const start = Math.max(Math.min(...windows.startOf.values()), windows.cutoff - gate.windowSeconds * 1000);
+    const start = Math.max(Math.min(...windows.startOf.values()), end - gate.windowSeconds * 1000);
     return judgeMetric({
       spec: gate,
       instances: batch.map((instance) => ({
@@ -173,7 +176,7 @@ function judgeMetricBased(
         start: new Date(windows.startOf.get(instance.instanceId) ?? start).toISOString(),
       })),
       series,
-      window: { start: new Date(start).toISOString(), end: cutoffIso },
+      window: { start: new Date(start).toISOString(), end: endIso },
       errors: read.errors,
       measuredAt,
       final,

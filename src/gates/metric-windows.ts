@@ -15,6 +15,11 @@ import { bucketSeconds } from "./metric.ts";
 const minute = bucketSeconds * 1000;
 /** The compare gate pools at most this much recent data (bounds the n·m pairwise differences). */
 export const compareMaxWindowSeconds = 1800;
+/**
+ * The compare gate measures each canary instance's own level against its neighbours over this
+ * long before its upgrade (compare/fetch.ts).
+ */
+export const ownLevelWindowSeconds = 1800;
 /** Azure Monitor serves at most 1,440 PT1M points per call. */
 const maxLookbackMs = 1440 * minute;
 
@@ -40,6 +45,15 @@ export interface EvaluationWindows {
 const ceilMinute = (ms: number) => Math.ceil(ms / minute) * minute;
 const floorMinute = (ms: number) => Math.floor(ms / minute) * minute;
 
+/**
+ * The end of the newest complete minute that counts: a window's end. A window that ends at the
+ * cutoff itself (mid-minute) would hold one whole bucket fewer than its length, and a one-minute
+ * window none at all.
+ */
+export function dataEnd(windows: EvaluationWindows): number {
+  return floorMinute(windows.cutoff);
+}
+
 export function evaluationWindows(input: WindowInput): EvaluationWindows {
   const cutoff = input.now.getTime() - input.ingestionDelaySeconds * 1000;
   const sinceMs = Date.parse(input.since);
@@ -57,8 +71,9 @@ export function evaluationWindows(input: WindowInput): EvaluationWindows {
 
 /**
  * The earliest minute any gate of this evaluation reads: a metric gate's window, and for a
- * compare gate the before/after window (as long as the time since the upgrade, capped, plus the
- * two minutes left out around the reimage).
+ * compare gate the before/after window (as long as the time since the upgrade, capped) or the
+ * window that measures each instance's own level (ownLevelWindowSeconds), whichever is longer,
+ * plus the two minutes left out around the reimage.
  */
 export function earliestRead(windows: EvaluationWindows, gates: MetricBasedGate[]): number {
   const earliestStart = Math.min(...windows.startOf.values());
@@ -67,7 +82,7 @@ export function earliestRead(windows: EvaluationWindows, gates: MetricBasedGate[
     if (gate.kind === "metric") start = Math.min(start, windows.cutoff - gate.windowSeconds * 1000);
     else {
       const span = Math.min(Math.max(0, windows.cutoff - earliestStart), compareMaxWindowSeconds * 1000);
-      start = Math.min(start, earliestStart - span - 2 * minute);
+      start = Math.min(start, earliestStart - Math.max(span, ownLevelWindowSeconds * 1000) - 2 * minute);
     }
   }
   return start;
