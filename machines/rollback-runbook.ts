@@ -282,7 +282,9 @@ export function onInspected(
   const stale = notBack.filter((i) => !i.protectedFromScaleSetActions).map((i) => i.instanceId);
   for (const i of event.instances)
     if (!ss.knownInstanceIds.includes(i.instanceId)) ss.knownInstanceIds.push(i.instanceId);
-  if (protectedOnTarget.length > 0) {
+
+  // The others first: instances that can be taken back are, before the loop stops on what cannot.
+  if (stale.length === 0 && protectedOnTarget.length > 0) {
     stop(
       ctx,
       ss,
