@@ -18,6 +18,7 @@ import { registerActionRoutes } from "./routes/actions.ts";
 import type { RouteDeps } from "./routes/deps.ts";
 import { registerEventRoutes } from "./routes/events.ts";
 import { registerHealthRoutes } from "./routes/health.ts";
+import { registerRecordRoutes } from "./routes/records.ts";
 import { registerRollbackRoutes } from "./routes/rollback.ts";
 import { registerRolloutRoutes } from "./routes/rollouts.ts";
 import { registerWaitRoutes } from "./routes/wait.ts";
@@ -86,6 +87,7 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
   registerRolloutRoutes(app, deps);
   registerActionRoutes(app, deps);
   registerRollbackRoutes(app, deps);
+  registerRecordRoutes(app, deps);
   registerEventRoutes(app, deps, { heartbeatMs: options.heartbeatMs ?? 15_000 });
   registerWaitRoutes(app, deps, { maxWaitSeconds: options.maxWaitSeconds ?? 300 });
   registerHealthRoutes(app, deps, metrics);

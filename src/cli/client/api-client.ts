@@ -73,6 +73,13 @@ export class ApiClient {
     return this.json("GET", `/v1/rollouts/${encodeURIComponent(id)}`);
   }
 
+  /** The release record: JSON, or the Markdown release note. */
+  record(id: string, format: "json" | "markdown"): Promise<unknown> {
+    const path = `/v1/rollouts/${encodeURIComponent(id)}/record`;
+    if (format === "json") return this.json("GET", path);
+    return this.text("GET", path, { headers: { accept: "text/markdown" } });
+  }
+
   act(id: string, action: RolloutAction, reason?: string): Promise<RolloutView> {
     return this.json("POST", `/v1/rollouts/${encodeURIComponent(id)}/${action}`, {
       body: JSON.stringify(reason ? { reason } : {}),
@@ -117,6 +124,17 @@ export class ApiClient {
     });
     if (!response.ok) await this.read(response);
     return response;
+  }
+
+  /** A non-JSON answer (Markdown): the body as text; a problem still throws ApiError. */
+  private async text(method: string, path: string, options: RequestOptions = {}): Promise<string> {
+    const response = await this.send(method, path, options);
+    if (!response.ok) await this.read(response);
+    try {
+      return await response.text();
+    } catch (err) {
+      throw new DaemonUnreachableError(this.displayUrl, err);
+    }
   }
 
   private async json<T>(method: string, path: string, options: RequestOptions = {}): Promise<T> {

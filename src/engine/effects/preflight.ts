@@ -7,7 +7,7 @@
 import type { AzureAdapters } from "../../azure/adapters.ts";
 import { isKnownUpgradeMode, type ScaleSetModel } from "../../azure/compute.ts";
 import { AzureAdapterError } from "../../azure/errors.ts";
-import type { PreflightFinding } from "../../domain/effects.ts";
+import type { ImageFacts, PreflightFinding } from "../../domain/effects.ts";
 import type { InstanceFacts, ScaleSetFacts } from "../../domain/fleet.ts";
 import type { ImageReference } from "../../domain/image.ts";
 import {
@@ -49,6 +49,7 @@ export async function runPreflight(
 
   const requested = imageReferenceFromSpec(spec.image);
   const resolved = await resolveTarget(deps, requested, models, findings, signal);
+  let image: ImageFacts | undefined;
   if (resolved) {
     const targets: RegionTarget[] = models.map((model) => ({
       scaleSetId: model.id,
@@ -57,6 +58,7 @@ export async function runPreflight(
     }));
     const availability = await checkImageAvailability(deps.azure, resolved, targets, now, signal);
     findings.push(...availability.findings);
+    image = availability.facts;
     if (findings.length === 0) {
       const read = await Promise.all(models.map((model) => scaleSetFacts(deps, model, signal)));
       for (const result of read) if ("finding" in result) findings.push(result.finding);
@@ -72,12 +74,13 @@ export async function runPreflight(
             resolvedImage: resolved,
             replication: availability.replicating.length > 0 ? "replicating" : "completed",
             ...(notices.length > 0 ? { notices } : {}),
+            ...(image ? { image } : {}),
           },
         };
       }
     }
   }
-  return { done: true, outcome: { type: "preflight.refused", findings } };
+  return { done: true, outcome: { type: "preflight.refused", findings, ...(image ? { image } : {}) } };
 }
 
 async function readModel(

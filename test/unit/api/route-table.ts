@@ -17,6 +17,8 @@ export function routeTable(spec: object, scaleSetId = scaleSetA, id = "ro-1"): R
     { name: "get", method: "GET", url: `/v1/rollouts/${id}`, minRole: "viewer" },
     { name: "events", method: "GET", url: `/v1/rollouts/${id}/events`, minRole: "viewer" },
     { name: "wait", method: "GET", url: `/v1/rollouts/${id}/wait?timeoutSeconds=0`, minRole: "viewer" },
+    { name: "record", method: "GET", url: `/v1/rollouts/${id}/record`, minRole: "viewer" },
+    { name: "records", method: "GET", url: "/v1/records?since=2026-01-01T00:00:00Z", minRole: "viewer" },
     {
       name: "start",
       method: "POST",
