@@ -9,6 +9,7 @@ import Fastify, { type FastifyInstance } from "fastify";
 import type { Logger } from "pino";
 import type { Config } from "../config/schema.ts";
 import type { RolloutService } from "../engine/rollout-service.ts";
+import type { InventoryService } from "../inventory/inventory-service.ts";
 import { redactPaths } from "../logging/redact.ts";
 import { anonymousCaller, registerAuth } from "./auth.ts";
 import { type CanarydMetrics, createMetrics } from "./metrics.ts";
@@ -18,6 +19,7 @@ import { registerActionRoutes } from "./routes/actions.ts";
 import type { RouteDeps } from "./routes/deps.ts";
 import { registerEventRoutes } from "./routes/events.ts";
 import { registerHealthRoutes } from "./routes/health.ts";
+import { registerInventoryRoutes } from "./routes/inventory.ts";
 import { registerRecordRoutes } from "./routes/records.ts";
 import { registerRollbackRoutes } from "./routes/rollback.ts";
 import { registerRolloutRoutes } from "./routes/rollouts.ts";
@@ -36,6 +38,8 @@ export interface ApiOptions {
   maxWaitSeconds?: number;
   /** Shown in the OpenAPI document. */
   version?: string;
+  /** The fleet inventory (GET /v1/inventory); absent: that route answers 503. */
+  inventory?: InventoryService;
 }
 
 export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
@@ -83,11 +87,13 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
   const deps: RouteDeps = {
     service,
     mutationRateLimit: { max: config.server.mutationsPerMinute, timeWindow: 60_000 },
+    ...(options.inventory ? { inventory: options.inventory } : {}),
   };
   registerRolloutRoutes(app, deps);
   registerActionRoutes(app, deps);
   registerRollbackRoutes(app, deps);
   registerRecordRoutes(app, deps);
+  registerInventoryRoutes(app, deps);
   registerEventRoutes(app, deps, { heartbeatMs: options.heartbeatMs ?? 15_000 });
   registerWaitRoutes(app, deps, { maxWaitSeconds: options.maxWaitSeconds ?? 300 });
   registerHealthRoutes(app, deps, metrics);

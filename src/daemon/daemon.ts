@@ -12,6 +12,8 @@ import { createAzureAccess } from "../azure/credentials.ts";
 import type { Config } from "../config/schema.ts";
 import { createEffectExecutor } from "../engine/effects/create-effect-executor.ts";
 import { createEngine, type Engine, type EngineTiming } from "../engine/engine.ts";
+import { createArmInventoryReader } from "../inventory/arm-reader.ts";
+import { InventoryService } from "../inventory/inventory-service.ts";
 import type { Logger } from "../logging/logger.ts";
 import { type RunningSimulator, startSimulator } from "../simulator/index.ts";
 import { instrumentExecutor } from "./instrumented-executor.ts";
@@ -105,7 +107,15 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     const engine = await startEngine(config, { redisUrl, clusterNodes }, logger, metrics, timeScale);
     closers.push(() => engine.stop());
 
-    const api = await buildApi({ service: engine.service, config, logger, metrics });
+    const inventory = new InventoryService({
+      reader: createArmInventoryReader(await createAzureAccess(config.azure), {
+        onAzureCall: (call) => metrics.azureCall(call.operation, call.status),
+      }),
+      rollouts: engine.service,
+      config,
+      now: () => new Date(),
+    });
+    const api = await buildApi({ service: engine.service, config, logger, metrics, inventory });
     closers.push(() => api.close());
     const url = await listen(api, config);
     logger.info({ url }, "canaryd is serving");

@@ -4,6 +4,7 @@
  */
 import type { DeadLetter, RolloutView, TimelineEntry } from "../../domain/rollout-view.ts";
 import type { RolloutAction, RolloutPlan } from "../../engine/rollout-service.ts";
+import type { InventoryAnswer } from "../../inventory/inventory-service.ts";
 import { ApiError, DaemonUnreachableError, type ProblemBody } from "./errors.ts";
 
 export const defaultApiUrl = "http://127.0.0.1:8080";
@@ -78,6 +79,16 @@ export class ApiClient {
     const path = `/v1/rollouts/${encodeURIComponent(id)}/record`;
     if (format === "json") return this.json("GET", path);
     return this.text("GET", path, { headers: { accept: "text/markdown" } });
+  }
+
+  inventory(query: {
+    subscriptionId?: string;
+    resourceGroup?: string;
+    refresh?: boolean;
+  }): Promise<InventoryAnswer> {
+    const params = new URLSearchParams();
+    for (const [key, value] of Object.entries(query)) if (value !== undefined) params.set(key, String(value));
+    return this.json("GET", `/v1/inventory${params.size > 0 ? `?${params}` : ""}`);
   }
 
   act(id: string, action: RolloutAction, reason?: string): Promise<RolloutView> {

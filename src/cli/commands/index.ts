@@ -1,4 +1,5 @@
 import type { Command } from "commander";
+import { registerInventory } from "./inventory.ts";
 import { registerRollback } from "./rollback.ts";
 import { registerRollout } from "./rollout.ts";
 import { registerServe } from "./serve.ts";
@@ -10,4 +11,5 @@ export function registerCommands(program: Command): void {
   registerSimulate(program);
   registerRollout(program);
   registerRollback(program);
+  registerInventory(program);
 }

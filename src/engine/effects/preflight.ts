@@ -179,7 +179,7 @@ async function scaleSetFacts(
   signal: AbortSignal | undefined,
 ): Promise<{ facts: ScaleSetFacts; notice?: PreflightFinding } | { finding: PreflightFinding }> {
   const instances = await deps.azure.compute.listInstances(model.id, signal);
-  const { provisioningState: _state, imageReference, ...facts } = model;
+  const { provisioningState: _state, tags: _tags, imageReference, ...facts } = model;
   const previous = resolvePrevious(model, imageReference ?? {}, instances);
   if ("finding" in previous) return previous;
   return {

@@ -18,6 +18,8 @@ import { loadConfig } from "../../../src/config/load-config.ts";
 import type { Config } from "../../../src/config/schema.ts";
 import { createEffectExecutor } from "../../../src/engine/effects/create-effect-executor.ts";
 import { createEngine, type Engine } from "../../../src/engine/engine.ts";
+import { createArmInventoryReader, type InventoryReader } from "../../../src/inventory/arm-reader.ts";
+import { InventoryService } from "../../../src/inventory/inventory-service.ts";
 import { type RunningSimulator, startSimulator } from "../../../src/simulator/index.ts";
 
 export const redisUrl = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
@@ -33,6 +35,8 @@ export interface ApiStack {
   engine: Engine;
   simulator: RunningSimulator;
   config: Config;
+  inventory: InventoryService;
+  inventoryReader: InventoryReader;
   auth(role: Role): { authorization: string };
   /** Repeats the long-poll until the rollout is terminal; answers its view. */
   waitTerminal(id: string, limitMs?: number): Promise<{ id: string; phase: string; [k: string]: unknown }>;
@@ -86,7 +90,14 @@ export async function startApiStack(
     timing: { timeScale: 60, retryBackoffMs: 10, waitRecheckMs: 500, recoveryIntervalMs: 1000 },
   });
   await engine.start();
-  const app = await buildApi({ service: engine.service, config, logger });
+  const inventoryReader = createArmInventoryReader(await createAzureAccess(config.azure));
+  const inventory = new InventoryService({
+    reader: inventoryReader,
+    rollouts: engine.service,
+    config,
+    now: () => new Date(),
+  });
+  const app = await buildApi({ service: engine.service, config, logger, inventory });
   await app.listen({ port: 0, host: "127.0.0.1" });
   const auth = (role: Role) => ({ authorization: `Bearer ${tokens[role]}` });
 
@@ -95,6 +106,8 @@ export async function startApiStack(
     engine,
     simulator,
     config,
+    inventory,
+    inventoryReader,
     auth,
     async waitTerminal(id, limitMs = 45_000) {
       const deadline = Date.now() + limitMs;

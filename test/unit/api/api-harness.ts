@@ -5,6 +5,8 @@ import pino from "pino";
 import { buildApi } from "../../../src/api/app.ts";
 import { sha256Hex } from "../../../src/api/auth.ts";
 import type { Config } from "../../../src/config/schema.ts";
+import { InventoryService } from "../../../src/inventory/inventory-service.ts";
+import { defaultConfig } from "../../support/default-config.ts";
 import { InMemoryRolloutService } from "./in-memory-rollout-service.ts";
 
 export const scaleSetA =
@@ -66,6 +68,28 @@ export async function buildHarness(options: HarnessOptions = {}) {
     config,
     logger,
     heartbeatMs: options.heartbeatMs ?? 15_000,
+    inventory: new InventoryService({
+      // An empty fleet: the role matrix needs the route to answer, not a fleet.
+      reader: {
+        listScaleSets: async () => [],
+        listInstances: async () => [],
+        readImageVersion: async (id) => ({
+          id,
+          exists: false,
+          targetRegions: [],
+          replication: {},
+          replicationDetails: {},
+          excludeFromLatest: false,
+        }),
+        armCalls: () => 0,
+      },
+      rollouts: service,
+      config: {
+        inventory: { scopes: [], cacheSeconds: 0, concurrency: 1, source: "arm" },
+        policy: defaultConfig.policy,
+      },
+      now: () => new Date(),
+    }),
   });
   await app.ready();
   const auth = (role: keyof typeof tokens) => ({ authorization: `Bearer ${tokens[role]}` });

@@ -19,6 +19,7 @@ export function routeTable(spec: object, scaleSetId = scaleSetA, id = "ro-1"): R
     { name: "wait", method: "GET", url: `/v1/rollouts/${id}/wait?timeoutSeconds=0`, minRole: "viewer" },
     { name: "record", method: "GET", url: `/v1/rollouts/${id}/record`, minRole: "viewer" },
     { name: "records", method: "GET", url: "/v1/records?since=2026-01-01T00:00:00Z", minRole: "viewer" },
+    { name: "inventory", method: "GET", url: "/v1/inventory?subscriptionId=sub-1", minRole: "viewer" },
     {
       name: "start",
       method: "POST",
