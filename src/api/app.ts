@@ -7,6 +7,7 @@ import helmet from "@fastify/helmet";
 import rateLimit from "@fastify/rate-limit";
 import Fastify, { type FastifyInstance } from "fastify";
 import type { Logger } from "pino";
+import type { ApprovalCatalog } from "../approvals/approval-store.ts";
 import type { Config } from "../config/schema.ts";
 import type { RolloutService } from "../engine/rollout-service.ts";
 import type { InventoryService } from "../inventory/inventory-service.ts";
@@ -16,6 +17,7 @@ import { type CanarydMetrics, createMetrics } from "./metrics.ts";
 import { registerOpenApi } from "./openapi.ts";
 import { rateLimited, registerProblemHandlers } from "./problem.ts";
 import { registerActionRoutes } from "./routes/actions.ts";
+import { registerApprovalRoutes } from "./routes/approvals.ts";
 import type { RouteDeps } from "./routes/deps.ts";
 import { registerEventRoutes } from "./routes/events.ts";
 import { registerHealthRoutes } from "./routes/health.ts";
@@ -40,6 +42,8 @@ export interface ApiOptions {
   version?: string;
   /** The fleet inventory (GET /v1/inventory); absent: that route answers 503. */
   inventory?: InventoryService;
+  /** The approved-version catalog (/v1/approvals); absent: those routes answer 503. */
+  approvals?: ApprovalCatalog;
 }
 
 export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
@@ -88,12 +92,14 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
     service,
     mutationRateLimit: { max: config.server.mutationsPerMinute, timeWindow: 60_000 },
     ...(options.inventory ? { inventory: options.inventory } : {}),
+    ...(options.approvals ? { approvals: options.approvals } : {}),
   };
   registerRolloutRoutes(app, deps);
   registerActionRoutes(app, deps);
   registerRollbackRoutes(app, deps);
   registerRecordRoutes(app, deps);
   registerInventoryRoutes(app, deps);
+  registerApprovalRoutes(app, deps);
   registerEventRoutes(app, deps, { heartbeatMs: options.heartbeatMs ?? 15_000 });
   registerWaitRoutes(app, deps, { maxWaitSeconds: options.maxWaitSeconds ?? 300 });
   registerHealthRoutes(app, deps, metrics);

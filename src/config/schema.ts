@@ -91,7 +91,9 @@ export const configSchema = z.strictObject({
     .strictObject({
       /** Scopes read when the request names none: a subscription, or one resource group of it. */
       scopes: z
-        .array(z.strictObject({ subscriptionId: z.string().min(1), resourceGroup: z.string().min(1).optional() }))
+        .array(
+          z.strictObject({ subscriptionId: z.string().min(1), resourceGroup: z.string().min(1).optional() }),
+        )
         .default([]),
       /** An answer per scope is reused this long; `?refresh=true` reads again. */
       cacheSeconds: z.number().int().min(0).max(86_400).default(60),

@@ -1,3 +1,4 @@
+import type { ApprovalCatalog } from "../../approvals/approval-store.ts";
 import type { RolloutService } from "../../engine/rollout-service.ts";
 import type { InventoryService } from "../../inventory/inventory-service.ts";
 
@@ -8,4 +9,6 @@ export interface RouteDeps {
   mutationRateLimit: { max: number; timeWindow: number };
   /** The fleet inventory; absent: /v1/inventory answers 503. */
   inventory?: InventoryService;
+  /** The approved-version catalog; absent: /v1/approvals answers 503. */
+  approvals?: ApprovalCatalog;
 }

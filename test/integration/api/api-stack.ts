@@ -12,12 +12,14 @@ import { Redis } from "ioredis";
 import { pino } from "pino";
 import { buildApi } from "../../../src/api/app.ts";
 import { sha256Hex } from "../../../src/api/auth.ts";
+import { ApprovalStore } from "../../../src/approvals/approval-store.ts";
 import { createAzureAdapters } from "../../../src/azure/adapters.ts";
 import { createAzureAccess } from "../../../src/azure/credentials.ts";
 import { loadConfig } from "../../../src/config/load-config.ts";
 import type { Config } from "../../../src/config/schema.ts";
 import { createEffectExecutor } from "../../../src/engine/effects/create-effect-executor.ts";
 import { createEngine, type Engine } from "../../../src/engine/engine.ts";
+import { engineKeys } from "../../../src/engine/keys.ts";
 import { createArmInventoryReader, type InventoryReader } from "../../../src/inventory/arm-reader.ts";
 import { InventoryService } from "../../../src/inventory/inventory-service.ts";
 import { type RunningSimulator, startSimulator } from "../../../src/simulator/index.ts";
@@ -82,22 +84,36 @@ export async function startApiStack(
   const config = options.patch ? options.patch(base) : base;
   const logger = pino({ level: process.env.LOG_LEVEL ?? "silent" });
   const azure = createAzureAdapters(await createAzureAccess(config.azure));
+  const inventoryReader = createArmInventoryReader(await createAzureAccess(config.azure));
+  const approvalsRedis = new Redis(redisUrl);
+  const approvals = new ApprovalStore({
+    redis: approvalsRedis,
+    key: engineKeys(prefix).approvals,
+    readImageVersion: (id) => inventoryReader.readImageVersion(id),
+    now: () => new Date(),
+  });
   const engine = createEngine({
     redisUrl,
     config,
-    executeEffect: createEffectExecutor({ azure, config: config.engine, allowLatestFor: [] }),
+    executeEffect: createEffectExecutor({
+      azure,
+      config: config.engine,
+      allowLatestFor: [],
+      policy: config.policy,
+      approvals,
+    }),
     logger,
     timing: { timeScale: 60, retryBackoffMs: 10, waitRecheckMs: 500, recoveryIntervalMs: 1000 },
   });
   await engine.start();
-  const inventoryReader = createArmInventoryReader(await createAzureAccess(config.azure));
   const inventory = new InventoryService({
     reader: inventoryReader,
     rollouts: engine.service,
+    approvals,
     config,
     now: () => new Date(),
   });
-  const app = await buildApi({ service: engine.service, config, logger, inventory });
+  const app = await buildApi({ service: engine.service, config, logger, inventory, approvals });
   await app.listen({ port: 0, host: "127.0.0.1" });
   const auth = (role: Role) => ({ authorization: `Bearer ${tokens[role]}` });
 
@@ -124,6 +140,7 @@ export async function startApiStack(
     async close() {
       await app.close();
       await engine.stop();
+      approvalsRedis.disconnect();
       const redis = new Redis(redisUrl);
       let cursor = "0";
       do {

@@ -29,6 +29,7 @@ async function inventory(query: string) {
 }
 
 const sub = `?subscriptionId=${demoSubscriptionId}`;
+const answerFindingCodes = (answer: { findings: { code: string }[] }) => answer.findings.map((f) => f.code);
 
 beforeAll(async () => {
   stack = await startApiStack({
@@ -36,7 +37,11 @@ beforeAll(async () => {
     patch: (config) => ({
       ...config,
       inventory: { ...config.inventory, cacheSeconds: 3600 },
-      policy: { ...config.policy, requireApproval: { scaleSets: [], tags: { environment: "production" } } },
+      // 2.0.0 retires 2027-06-30: within ten years, so preflight and the inventory warn about it.
+      policy: {
+        eolWarningDays: 3650,
+        requireApproval: { scaleSets: [], tags: { environment: "production" } },
+      },
     }),
   });
   // The scenario's foreign model write on app-drift fires one simulated second in.
@@ -132,6 +137,49 @@ describe("the inventory from Resource Manager", () => {
       headers: stack.auth("viewer"),
     });
     expect(rgOnly.json().code).toBe("INVENTORY_SCOPE_INVALID");
+  });
+
+  it("warns at preflight (the plan and the timeline) about a version within policy.eolWarningDays of its end of life", async () => {
+    const spec = (version: string) => ({
+      name: `app-staging-${version}`,
+      image: {
+        galleryImageVersionId: `/subscriptions/${demoSubscriptionId}/resourceGroups/rg-images/providers/Microsoft.Compute/galleries/fleetGallery/images/app/versions/${version}`,
+      },
+      waves: [
+        {
+          name: "only",
+          scaleSets: [
+            `/subscriptions/${demoSubscriptionId}/resourceGroups/rg-staging/providers/Microsoft.Compute/virtualMachineScaleSets/app-staging`,
+          ],
+        },
+      ],
+      strategy: { bakeSeconds: 0, batchPercent: 100 },
+    });
+    const plan = async (version: string) =>
+      (
+        await stack.app.inject({
+          method: "POST",
+          url: "/v1/rollouts?dryRun=true",
+          headers: stack.auth("deployer"),
+          payload: spec(version),
+        })
+      ).json();
+    const near = await plan("2.0.0");
+    expect(near).toMatchObject({ wouldStart: true, warnings: [{ code: "imageEndOfLifeSoon" }] });
+    expect(near.warnings[0].message).toContain("2027-06-30");
+    expect((await plan("2.1.0")).warnings).toBeUndefined();
+    const started = await stack.app.inject({
+      method: "POST",
+      url: "/v1/rollouts",
+      headers: stack.auth("deployer"),
+      payload: spec("2.0.0"),
+    });
+    const done = await stack.waitTerminal(started.json().id);
+    const timeline = await stack.engine.service.timeline(done.id);
+    expect(timeline.find((e) => e.type === "preflight.notice")).toMatchObject({
+      data: { code: "imageEndOfLifeSoon" },
+    });
+    expect(answerFindingCodes(await inventory(`${sub}&refresh=true`))).toContain("imageEndOfLifeSoon");
   });
 
   it("prints a table from the CLI, and JSON with --json", async () => {
