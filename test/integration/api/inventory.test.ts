@@ -5,6 +5,7 @@
  * group, serves from its cache until ?refresh=true, and the CLI prints it as a table.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { InventoryService } from "../../../src/inventory/inventory-service.ts";
 import { runCli, urlOf } from "../../unit/cli/cli-harness.ts";
 import { adminRequest } from "../simulator/support.ts";
 import { type ApiStack, demoSubscriptionId, startApiStack } from "./api-stack.ts";
@@ -126,6 +127,32 @@ describe("the inventory from Resource Manager", () => {
     const fresh = await inventory(`${sub}&refresh=true`);
     expect(stack.inventoryReader.armCalls()).toBeGreaterThan(callsBefore);
     expect(fresh.scaleSets.find((s: { name: string }) => s.name === "app-pinned").instances.total).toBe(4);
+  });
+
+  it("reads the configured inventory.scopes when the request names none", async () => {
+    const configured = new InventoryService({
+      reader: stack.inventoryReader,
+      rollouts: stack.engine.service,
+      config: {
+        ...stack.config,
+        inventory: {
+          ...stack.config.inventory,
+          scopes: [
+            { subscriptionId: demoSubscriptionId, resourceGroup: "rg-staging" },
+            { subscriptionId: demoSubscriptionId, resourceGroup: "rg-prod" },
+          ],
+        },
+      },
+      now: () => new Date(),
+    });
+    const answer = await configured.inventory({});
+    expect(answer.scopes.map((s) => s.resourceGroup)).toEqual(["rg-staging", "rg-prod"]);
+    expect(answer.scaleSets.map((s) => s.name).sort()).toEqual([
+      "app-drift",
+      "app-pinned",
+      "app-staging",
+      "app-unpinned",
+    ]);
   });
 
   it("refuses a request without a scope when none is configured, and a resource group alone", async () => {
