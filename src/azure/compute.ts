@@ -18,6 +18,8 @@ export type ScaleSetModel = Omit<ScaleSetFacts, "instances" | "imageReference"> 
   provisioningState?: string;
   /** The scale set's ETag as read: a write sends it as `If-Match`, so a change in between is refused (412). */
   etag?: string;
+  /** The scale set's resource tags (policy.requireApproval matches them). */
+  tags?: Record<string, string>;
 };
 
 export interface ComputeAdapter {
@@ -93,7 +95,7 @@ export function createComputeAdapter(clients: AzureClients): ComputeAdapter {
     async readScaleSet(scaleSetId, signal) {
       const model = await readScaleSetModel(scaleSetId, signal);
       const instances = await listInstances(scaleSetId, signal);
-      const { provisioningState: _state, imageReference, ...facts } = model;
+      const { provisioningState: _state, tags: _tags, imageReference, ...facts } = model;
       if (!imageReference)
         throw new AzureAdapterError(
           "SCALE_SET_NO_IMAGE",
@@ -175,6 +177,7 @@ export function toScaleSetModel(scaleSetId: string, vmss: VirtualMachineScaleSet
   if (imageReference) model.imageReference = imageReference;
   if (vmss.provisioningState) model.provisioningState = vmss.provisioningState;
   if (vmss.etag) model.etag = vmss.etag;
+  if (vmss.tags && Object.keys(vmss.tags).length > 0) model.tags = vmss.tags;
   return model;
 }
 

@@ -2,7 +2,7 @@
  * What the API and CLI may ask of the engine. The engine implements it; the API knows nothing
  * of BullMQ, Redis keys or the machine's snapshot.
  */
-import type { Actor, PreflightFinding, UserAction } from "../domain/effects.ts";
+import type { Actor, PolicyException, PreflightFinding, UserAction } from "../domain/effects.ts";
 import type { DeadLetter, RolloutPhase, RolloutView, TimelineEntry } from "../domain/rollout-view.ts";
 import type { RolloutSpec } from "../domain/spec.ts";
 
@@ -28,6 +28,10 @@ export interface RolloutPlan {
     }[];
   }[];
   findings: PreflightFinding[];
+  /** What preflight would note without refusing (an end of life within policy.eolWarningDays…). */
+  warnings?: PreflightFinding[];
+  /** The policy exception the spec would go ahead under. */
+  exception?: PolicyException;
   /** False when preflight would refuse the rollout. */
   wouldStart: boolean;
 }

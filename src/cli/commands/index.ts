@@ -1,4 +1,5 @@
 import type { Command } from "commander";
+import { registerInventory } from "./inventory.ts";
 import { registerRelease, registerRollback } from "./rollback.ts";
 import { registerRollout } from "./rollout.ts";
 import { registerServe } from "./serve.ts";
@@ -11,4 +12,5 @@ export function registerCommands(program: Command): void {
   registerRollout(program);
   registerRollback(program);
   registerRelease(program);
+  registerInventory(program);
 }

@@ -12,6 +12,7 @@ import type { Config } from "../../config/schema.ts";
 import type { Effect } from "../../domain/effects.ts";
 import { imageReferenceFromSpec } from "../../domain/image-reference.ts";
 import { evaluateGates } from "../../gates/evaluate-gates.ts";
+import type { ApprovedVersions } from "../../inventory/inventory-service.ts";
 import { checkReplication } from "./check-replication.ts";
 import type { EffectContext, EffectStep, ExecuteEffect } from "./effect-executor.ts";
 import { type ModelWriteProgress, modelHolds, stepModelWrite } from "./model-image.ts";
@@ -26,6 +27,9 @@ export interface EffectExecutorDeps {
   allowLatestFor: string[];
   /** Told how many metrics calls each gate evaluation made (the daemon feeds /metrics). */
   onMetricsCalls?: (calls: number) => void;
+  /** Production image policy (approvals, end-of-life warnings) preflight applies. */
+  policy?: Config["policy"];
+  approvals?: ApprovedVersions;
 }
 
 /** Thrown for an effect kind the executor does not run (the engine's own `startTimer`). */
@@ -54,7 +58,13 @@ export function createEffectExecutor(deps: EffectExecutorDeps): ExecuteEffect {
     switch (effect.kind) {
       case "preflight":
         return runPreflight(
-          { azure, allowLatestFor: deps.allowLatestFor, locations },
+          {
+            azure,
+            allowLatestFor: deps.allowLatestFor,
+            locations,
+            ...(deps.policy ? { policy: deps.policy } : {}),
+            ...(deps.approvals ? { approvals: deps.approvals } : {}),
+          },
           context.spec,
           context.now(),
           signal,

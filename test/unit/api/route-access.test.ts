@@ -30,7 +30,7 @@ describe("every route the API registers", () => {
     ).toBe(true);
     // The walk saw the real routes: every /v1 route of the role matrix, each with its declared role.
     for (const route of routeTable({})) {
-      const path = route.url.split("?")[0]?.replace("ro-1", ":id");
+      const path = route.url.split("?")[0]?.replace("ro-1", ":id").replace("ap-1", ":approvalId");
       expect(
         routes.find((r) => r.method === route.method && r.url === path),
         `${route.method} ${path}`,
