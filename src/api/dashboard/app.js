@@ -46,6 +46,12 @@ function append(el, children) {
   }
 }
 
+/** Replaces an element's children (arrays are flattened; strings become text). */
+function fill(el, ...children) {
+  el.replaceChildren();
+  append(el, children);
+}
+
 let uid = 0;
 const nextId = (prefix) => `${prefix}-${++uid}`;
 
@@ -289,7 +295,8 @@ async function listPage(signal) {
   const count = h("p", { class: "muted", role: "status" });
   const tableHolder = h("div");
   const status = h("p", { class: "muted live" });
-  main.replaceChildren(
+  fill(
+    main,
     h("h1", {}, "Rollouts"),
     attention,
     h("h2", { id: "all-h" }, "All rollouts"),
@@ -311,11 +318,12 @@ async function listPage(signal) {
     const text = textInput.value.trim();
     const shown = items.filter((v) => (!phase || v.phase === phase) && matchesText(v, text));
     count.textContent = `${shown.length} of ${items.length} rollouts shown`;
-    tableHolder.replaceChildren(rolloutTable("Newest first", shown));
+    fill(tableHolder, rolloutTable("Newest first", shown));
   };
   const renderAttention = () => {
     const needing = items.filter((v) => attentionReason(v));
-    attention.replaceChildren(
+    fill(
+      attention,
       h("h2", { id: "attention-h" }, `Needs attention (${needing.length})`),
       needing.length === 0
         ? h("p", {}, "Nothing is waiting for a human.")
@@ -328,7 +336,8 @@ async function listPage(signal) {
   const renderPhases = () => {
     const present = [...new Set(items.map((v) => v.phase))].sort();
     const chosen = phaseSelect.value;
-    phaseSelect.replaceChildren(
+    fill(
+      phaseSelect,
       h("option", { value: "" }, "all phases"),
       present.map((p) => h("option", { value: p, selected: p === chosen }, p)),
     );
@@ -351,7 +360,7 @@ async function listPage(signal) {
       status.textContent = `Updated ${new Date().toLocaleTimeString()}; refreshes every ${listRefreshMs / 1000} s.`;
     } catch (error) {
       if (signal.aborted) return;
-      status.replaceChildren(errorBox(error));
+      fill(status, errorBox(error));
     }
     await sleep(listRefreshMs, signal);
   }
@@ -491,7 +500,7 @@ function confirmDialog(view, action, onDone) {
   const titleId = nextId("dialog-title");
   const reasonId = nextId("reason");
   const required = reasonRequired.has(action);
-  const reason = h("textarea", { id: reasonId, rows: 3, maxlength: 1000, required });
+  const reason = h("textarea", { id: reasonId, rows: 3, maxlength: 1000, "aria-required": required });
   const error = h("div", { "aria-live": "assertive" });
   const confirm = h(
     "button",
@@ -520,7 +529,7 @@ function confirmDialog(view, action, onDone) {
     event.preventDefault();
     const text = reason.value.trim();
     if (required && !text) {
-      error.replaceChildren(h("p", { class: "error" }, "A reason is required."));
+      fill(error, h("p", { class: "error" }, "A reason is required."));
       reason.focus();
       return;
     }
@@ -532,7 +541,7 @@ function confirmDialog(view, action, onDone) {
       dialog.close();
       onDone();
     } catch (e) {
-      error.replaceChildren(errorBox(e));
+      fill(error, errorBox(e));
       confirm.disabled = false;
     }
   });
@@ -573,7 +582,7 @@ async function rolloutPage(id, signal) {
     view = await api("GET", `/v1/rollouts/${encodeURIComponent(id)}`, { signal });
   } catch (error) {
     if (signal.aborted) return;
-    main.replaceChildren(h("h1", {}, "Rollout"), errorBox(error));
+    fill(main, h("h1", {}, "Rollout"), errorBox(error));
     return;
   }
   document.title = `${view.name} · canaryd`;
@@ -589,7 +598,8 @@ async function rolloutPage(id, signal) {
   const timeline = h("ol", { class: "timeline" });
   let lastSeq;
 
-  main.replaceChildren(
+  fill(
+    main,
     heading,
     phase,
     live,
@@ -605,11 +615,12 @@ async function rolloutPage(id, signal) {
     timeline,
   );
 
-  const render = () => {
-    heading.replaceChildren(`Rollout ${view.name}`);
-    phase.replaceChildren("Phase: ", h("span", { "data-phase": view.phase }, phaseBadge(view.phase)));
+  let render = () => {
+    fill(heading, `Rollout ${view.name}`);
+    fill(phase, "Phase: ", h("span", { "data-phase": view.phase }, phaseBadge(view.phase)));
     if (view.reason) phase.append(" ", h("span", { "data-reason": "" }, view.reason));
-    facts.replaceChildren(
+    fill(
+      facts,
       ...[
         ["Id", view.id],
         ["Version", versions(view)],
@@ -628,9 +639,13 @@ async function rolloutPage(id, signal) {
         ["Updated", view.updatedAt],
       ].flatMap(([k, v]) => [h("dt", {}, k), h("dd", {}, v ?? "—")]),
     );
-    actions.replaceChildren(actionBar(view, () => void refresh()));
-    progress.replaceChildren(...progressPicture(view, openKeys));
-    findings.replaceChildren(
+    fill(
+      actions,
+      actionBar(view, () => void refresh()),
+    );
+    fill(progress, progressPicture(view, openKeys));
+    fill(
+      findings,
       (view.findings ?? []).length === 0
         ? h("p", { class: "muted" }, "None.")
         : h(
@@ -646,7 +661,8 @@ async function rolloutPage(id, signal) {
             ),
           ),
     );
-    deadLetters.replaceChildren(
+    fill(
+      deadLetters,
       (view.deadLetters ?? []).length === 0
         ? ""
         : [
@@ -687,24 +703,41 @@ async function rolloutPage(id, signal) {
         addEntries(fresh.timeline ?? []);
       } while (refreshAgain && !signal.aborted);
     } catch (error) {
-      if (!signal.aborted) live.replaceChildren(errorBox(error));
+      if (!signal.aborted) fill(live, errorBox(error));
     } finally {
       refreshing = false;
     }
   };
 
+  // Follows the timeline while the rollout is under way; an action on a terminal rollout (a
+  // rollback of a completed one) makes it active again, and following starts again.
+  let following = false;
+  const followWhileActive = () => {
+    if (following || signal.aborted || terminal.has(view.phase)) return;
+    following = true;
+    void follow(id, () => lastSeq, signal, {
+      entry: (entry) => {
+        addEntries([entry]);
+        void refresh();
+      },
+      end: () => void refresh(),
+      state: (text) => {
+        live.textContent = text;
+      },
+    }).finally(() => {
+      following = false;
+      followWhileActive();
+    });
+  };
+  const shown = render;
+  render = () => {
+    shown();
+    followWhileActive();
+  };
+
   render();
   addEntries(view.timeline ?? []);
-  await follow(id, () => lastSeq, signal, {
-    entry: (entry) => {
-      addEntries([entry]);
-      void refresh();
-    },
-    end: () => void refresh(),
-    state: (text) => {
-      live.textContent = text;
-    },
-  });
+  if (terminal.has(view.phase)) live.textContent = "The rollout has ended.";
 }
 
 /**
@@ -743,7 +776,7 @@ async function follow(id, lastSeq, signal, on) {
         parser.feed(value);
       }
       if (ended) {
-        on.state("The rollout has ended; nothing more will change.");
+        on.state("The rollout has ended.");
         return;
       }
       on.state("The live timeline closed; reconnecting…");
@@ -863,14 +896,14 @@ function startPage() {
   });
   planButton.addEventListener("click", async () => {
     planButton.disabled = true;
-    output.replaceChildren(h("p", { role: "status" }, "Planning…"));
+    fill(output, h("p", { role: "status" }, "Planning…"));
     try {
       const plan = await api("POST", "/v1/rollouts?dryRun=true", body());
-      output.replaceChildren(...planView(plan));
+      fill(output, planView(plan));
       startButton.disabled = !plan.wouldStart;
       idempotencyKey = crypto.randomUUID();
     } catch (error) {
-      output.replaceChildren(errorBox(error));
+      fill(output, errorBox(error));
     } finally {
       planButton.disabled = false;
     }
@@ -889,7 +922,8 @@ function startPage() {
     }
   });
 
-  main.replaceChildren(
+  fill(
+    main,
     h("h1", {}, "Start a rollout"),
     h(
       "p",
@@ -918,7 +952,8 @@ function startPage() {
 
 function signInPage(error) {
   document.title = "Sign in · canaryd";
-  main.replaceChildren(
+  fill(
+    main,
     h("h1", {}, "canaryd"),
     h(
       "p",
