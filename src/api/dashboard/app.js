@@ -5,7 +5,7 @@
  * fetch so the token travels in the Authorization header (EventSource cannot send one).
  *
  * Invariant: every value that comes from the API (names, reasons, owners, labels, evidence) reaches
- * the page as text: elements are built with createElement and text nodes, never innerHTML.
+ * the page as text: elements are built with createElement and text nodes, never parsed as markup.
  * Pages: #/ (rollouts, needs attention first), #/rollouts/<id> (one rollout), #/start.
  */
 import { createParser } from "./vendor/eventsource-parser.js";
