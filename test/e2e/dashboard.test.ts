@@ -54,7 +54,7 @@ beforeAll(async () => {
       "engine:\n  pollIntervalSeconds: 0.5\n  gateRetrySeconds: 1\n  replicationPollSeconds: 0.5\n",
   );
   daemon = runCanaryd(
-    ["serve", "--simulate", demoScenario, "--config", config, "--time-scale", "10"],
+    ["serve", "--simulate", demoScenario, "--config", config, "--time-scale", "20"],
     {
       PORT: "0",
       REDIS_URL: process.env.REDIS_URL ?? "redis://127.0.0.1:6379",
@@ -86,8 +86,18 @@ interface Session {
   loads: number;
 }
 
-/** A fresh tab that signs in with the role's token through the form at the top. */
-async function signIn(role: Role): Promise<Session> {
+const sessions = new Map<Role, Promise<Session>>();
+/** The role's tab, signed in once through the form at the top (tests reuse it, as a person would). */
+function signIn(role: Role): Promise<Session> {
+  let session = sessions.get(role);
+  if (!session) {
+    session = openSession(role);
+    sessions.set(role, session);
+  }
+  return session;
+}
+
+async function openSession(role: Role): Promise<Session> {
   const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
   const page = await context.newPage();
   const session: Session = { page, dialogs: [], errors: [], loads: 0 };
@@ -103,6 +113,9 @@ async function signIn(role: Role): Promise<Session> {
   await page.getByLabel("API token").fill(tokens[role]);
   await page.getByRole("button", { name: "Use token" }).click();
   await page.getByText(`Signed in as ${role}-person (${role})`).waitFor();
+  // The token went into the tab's session storage, not into the address.
+  expect(page.url()).not.toContain(tokens[role]);
+  expect(await page.getByLabel("API token").isVisible()).toBe(false);
   return session;
 }
 
@@ -118,7 +131,7 @@ async function seriousViolations(page: Page): Promise<string[]> {
 }
 
 async function shoot(page: Page, name: string) {
-  if (screenshots) await page.screenshot({ path: join(projectRoot, "docs/img", name), fullPage: true });
+  if (screenshots) await page.screenshot({ path: join(projectRoot, "docs/img", name) });
 }
 
 /** Starts a spec from the Start page (plan first) and returns the new rollout's id. */
@@ -249,6 +262,7 @@ describe.skipIf(!haveChromium)("the dashboard in Chromium", () => {
 
     const session = await signIn("oncall");
     const { page } = session;
+    await page.goto(`${url}/#/`);
     // The list: the paused rollout is the first thing on-call sees.
     const attention = page.locator("section.attention");
     await attention.locator(`tr[data-rollout="${id}"]`).waitFor();
