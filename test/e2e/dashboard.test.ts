@@ -199,8 +199,13 @@ describe.skipIf(!haveChromium)("the dashboard in Chromium", () => {
     const { page } = session;
     await page.goto(`${url}/#/rollouts/${id}`);
     await phaseIs(page, "completed", 10_000);
-    await page.getByRole("button", { name: "Roll back", exact: true }).click();
+    // By keyboard: the button takes focus and Enter opens the confirmation, focused on the reason.
+    await page.getByRole("button", { name: "Roll back", exact: true }).focus();
+    await page.keyboard.press("Enter");
     const dialog = page.getByRole("dialog");
+    await expect(
+      dialog.getByLabel(/Reason/).evaluate((el) => el === el.ownerDocument.activeElement),
+    ).resolves.toBe(true);
     await dialog.getByRole("button", { name: "Roll back web-1.1.0" }).click();
     // The reason is required: nothing is sent without one.
     await dialog.getByText("A reason is required.").waitFor();
@@ -286,6 +291,12 @@ describe.skipIf(!haveChromium)("the dashboard in Chromium", () => {
     });
     expect(abort.status).toBe(200);
   }, 60_000);
+
+  it("keeps every token out of the daemon's log", () => {
+    const log = daemon.output();
+    expect(log).toContain("/v1/whoami");
+    for (const token of Object.values(tokens)) expect(log).not.toContain(token);
+  });
 
   it("stays responsive with 200 rollouts in the list, with authentication off (the demo)", async () => {
     // The API over an in-memory service seeded with 200 rollouts: the list's cost is the page's.
