@@ -142,7 +142,7 @@ async function startFromPage(session: Session, spec: string, shot?: string): Pro
   await page.getByRole("button", { name: "Plan (dry run)" }).click();
   await page.getByText("Preflight found nothing that stops this rollout.").waitFor();
   // The plan shows every scale set of the spec with its batches.
-  for (const set of ["web-a", "web-b", "web-c", "web-d"])
+  for (const [, set] of spec.matchAll(/virtualMachineScaleSets\/([\w-]+)/g))
     await expect(page.getByRole("cell", { name: set, exact: true }).count()).resolves.toBe(1);
   expect(await seriousViolations(page)).toEqual([]);
   if (shot) await shoot(page, shot);
@@ -297,6 +297,100 @@ describe.skipIf(!haveChromium)("the dashboard in Chromium", () => {
     expect(log).toContain("/v1/whoami");
     for (const token of Object.values(tokens)) expect(log).not.toContain(token);
   });
+
+  it("charts metric and compare evaluations over time with the threshold and the tolerance band", async () => {
+    // Evidence as the metric and compare gates write it (src/gates/), on a rollout of the API's
+    // in-memory service: the chart is drawn from GET /v1/rollouts/{id} alone.
+    const h = await buildHarness({ authDisabled: true });
+    try {
+      const view = await h.service.start(validSpec() as never, { actor: { id: "seed" } });
+      const at = (minute: number) => new Date(Date.UTC(2026, 0, 1, 12, minute)).toISOString();
+      const metric = (minute: number, value: number) => ({
+        gate: "metric",
+        verdict: value > 80 ? "failed" : "passed",
+        summary: `Average Percentage CPU ${value}`,
+        measuredAt: at(minute),
+        instanceIds: ["0"],
+        evidence: {
+          metric: "Percentage CPU",
+          aggregation: "Average",
+          threshold: { max: 80 },
+          values: [{ instanceId: "0", vmName: "vm0", points: 5, value }],
+        },
+      });
+      const compare = (minute: number, canary: number, baseline: number) => ({
+        gate: "compare",
+        verdict: "passed",
+        summary: "within tolerance",
+        measuredAt: at(minute),
+        instanceIds: ["0"],
+        evidence: {
+          metric: "Percentage CPU",
+          aggregation: "Average",
+          direction: "increase",
+          tolerancePercent: 10,
+          canary: { points: 5, median: canary },
+          baseline: { points: 5, median: baseline },
+        },
+      });
+      const seeded = h.service.rollouts.get(view.id);
+      if (!seeded) throw new Error("seeded rollout missing");
+      h.service.rollouts.set(view.id, {
+        ...seeded,
+        waves: [{ name: "first", scaleSetIds: [scaleSetA], status: "active" }],
+        scaleSets: [
+          {
+            id: scaleSetA,
+            wave: "first",
+            phase: "canary",
+            touchedInstanceIds: ["0"],
+            protectedInstanceIds: [],
+            batches: [
+              {
+                index: 0,
+                kind: "canary",
+                instanceIds: ["0"],
+                status: "failed",
+                gateResults: [metric(1, 35), compare(1, 31, 30), metric(2, 95), compare(2, 32, 30)],
+              },
+            ],
+          },
+        ],
+      } as never);
+      const base = await h.app.listen({ host: "127.0.0.1", port: 0 });
+      const page = await (await browser.newContext({ viewport: { width: 1280, height: 900 } })).newPage();
+      const errors: string[] = [];
+      page.on("pageerror", (error) => errors.push(error.message));
+      await page.goto(`${base}/#/rollouts/${view.id}`);
+
+      const metricChart = page.locator("figure.chart-figure", { hasText: "against the threshold" });
+      await metricChart.waitFor();
+      await expect(metricChart.locator("svg text", { hasText: "max 80" }).count()).resolves.toBe(1);
+      // One point per evaluation; the 95 % one above the threshold line (SVG y grows downwards).
+      const thresholdY = Number(await metricChart.locator("line.threshold").getAttribute("y1"));
+      const ys = await metricChart
+        .locator("circle.point")
+        .evaluateAll((els) => els.map((el) => Number(el.getAttribute("cy"))));
+      expect(ys).toHaveLength(2);
+      expect(ys[0]).toBeGreaterThan(thresholdY);
+      expect(ys[1]).toBeLessThan(thresholdY);
+
+      const compareChart = page.locator("figure.chart-figure", { hasText: "10 % tolerance (increase)" });
+      await expect(compareChart.locator("polygon.band").count()).resolves.toBe(1);
+      await expect(compareChart.locator("polyline.series").count()).resolves.toBe(2);
+      // Shape and stroke tell canary from baseline, not colour alone.
+      await expect(compareChart.locator("rect.point").count()).resolves.toBe(2);
+      await expect(compareChart.locator("figcaption").textContent()).resolves.toMatch(
+        /■ dashed: baseline median/,
+      );
+      expect(await seriousViolations(page)).toEqual([]);
+      await metricChart.scrollIntoViewIfNeeded();
+      await shoot(page, "dashboard-gate-charts.png");
+      expect(errors).toEqual([]);
+    } finally {
+      await h.app.close();
+    }
+  }, 30_000);
 
   it("stays responsive with 200 rollouts in the list, with authentication off (the demo)", async () => {
     // The API over an in-memory service seeded with 200 rollouts: the list's cost is the page's.

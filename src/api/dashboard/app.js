@@ -411,6 +411,186 @@ function evidenceValue(value, depth = 0) {
   );
 }
 
+// ---------------------------------------------------------------------------------------------
+// Charts of metric and compare gates: each evaluation is one point in time (its measuredAt).
+
+const svgNs = "http://www.w3.org/2000/svg";
+function svgEl(tag, attrs = {}, ...children) {
+  const el = document.createElementNS(svgNs, tag);
+  for (const [key, value] of Object.entries(attrs)) el.setAttribute(key, String(value));
+  append(el, children);
+  return el;
+}
+
+const mean = (values) => values.reduce((sum, v) => sum + v, 0) / values.length;
+
+/**
+ * The series one scale set's metric or compare evaluations make, or undefined when it has none.
+ * Metric: the canary instances' mean value against the min/max threshold. Compare: canary and
+ * baseline medians, and the tolerance band around the baseline in the watched direction.
+ */
+function gateSeries(set, gate) {
+  const results = (set.batches ?? [])
+    .flatMap((b) => b.gateResults ?? [])
+    .filter((r) => r.gate === gate && r.measuredAt && r.evidence)
+    .sort((a, b) => Date.parse(a.measuredAt) - Date.parse(b.measuredAt));
+  if (results.length === 0) return undefined;
+  const at = (r) => Date.parse(r.measuredAt);
+  const first = results[0].evidence;
+  if (gate === "metric") {
+    const canary = results
+      .map((r) => ({
+        t: at(r),
+        v: (r.evidence.values ?? []).map((x) => x.value).filter((v) => typeof v === "number"),
+      }))
+      .filter((p) => p.v.length > 0)
+      .map((p) => ({ t: p.t, v: mean(p.v) }));
+    const lines = [];
+    if (typeof first.threshold?.max === "number") lines.push({ name: "max", v: first.threshold.max });
+    if (typeof first.threshold?.min === "number") lines.push({ name: "min", v: first.threshold.min });
+    return {
+      title: `${first.aggregation ?? ""} ${first.metric ?? "metric"}: canary (mean of instances) against the threshold`,
+      series: [{ name: "canary", points: canary, dash: "", marker: "circle" }],
+      lines,
+    };
+  }
+  const medianOf = (r, side) => r.evidence[side]?.median;
+  const points = (side) =>
+    results
+      .filter((r) => typeof medianOf(r, side) === "number")
+      .map((r) => ({ t: at(r), v: medianOf(r, side) }));
+  const baseline = points("baseline");
+  const tolerance = (first.tolerancePercent ?? 0) / 100;
+  const up = first.direction === "increase" || first.direction === "either";
+  const down = first.direction === "decrease" || first.direction === "either";
+  return {
+    title: `${first.aggregation ?? ""} ${first.metric ?? "metric"}: canary and baseline medians, ${first.tolerancePercent ?? 0} % tolerance (${first.direction ?? "?"})`,
+    series: [
+      { name: "canary median", points: points("canary"), dash: "", marker: "circle" },
+      { name: "baseline median", points: baseline, dash: "6 4", marker: "square" },
+    ],
+    lines: [],
+    band: baseline.map((p) => ({
+      t: p.t,
+      lo: down ? p.v * (1 - tolerance) : p.v,
+      hi: up ? p.v * (1 + tolerance) : p.v,
+    })),
+  };
+}
+
+function seriesChart(chart) {
+  const width = 640;
+  const height = 220;
+  const pad = { left: 56, right: 16, top: 12, bottom: 28 };
+  const ts = [
+    ...chart.series.flatMap((x) => x.points.map((p) => p.t)),
+    ...(chart.band ?? []).map((b) => b.t),
+  ];
+  const vs = [
+    ...chart.series.flatMap((x) => x.points.map((p) => p.v)),
+    ...chart.lines.map((l) => l.v),
+    ...(chart.band ?? []).flatMap((b) => [b.lo, b.hi]),
+  ];
+  if (ts.length === 0 || vs.length === 0) return h("p", { class: "muted" }, `${chart.title}: no values yet.`);
+  let [t0, t1] = [Math.min(...ts), Math.max(...ts)];
+  if (t0 === t1) [t0, t1] = [t0 - 30_000, t1 + 30_000];
+  let [v0, v1] = [Math.min(...vs), Math.max(...vs)];
+  const margin = (v1 - v0) * 0.1 || Math.abs(v1) * 0.1 || 1;
+  [v0, v1] = [v0 - margin, v1 + margin];
+  const x = (t) => pad.left + ((t - t0) / (t1 - t0)) * (width - pad.left - pad.right);
+  const y = (v) => height - pad.bottom - ((v - v0) / (v1 - v0)) * (height - pad.top - pad.bottom);
+  const fmt = (v) => String(Math.round(v * 100) / 100);
+  const svg = svgEl(
+    "svg",
+    { viewBox: `0 0 ${width} ${height}`, class: "chart", role: "img", "aria-label": chart.title },
+    svgEl("title", {}, chart.title),
+    svgEl("line", { x1: pad.left, y1: y(v0), x2: pad.left, y2: pad.top, class: "axis" }),
+    svgEl("line", { x1: pad.left, y1: y(v0), x2: width - pad.right, y2: y(v0), class: "axis" }),
+    svgEl("text", { x: pad.left - 6, y: y(v1) + 4, "text-anchor": "end" }, fmt(v1)),
+    svgEl("text", { x: pad.left - 6, y: y(v0) + 4, "text-anchor": "end" }, fmt(v0)),
+    svgEl("text", { x: pad.left, y: height - 8 }, new Date(t0).toLocaleTimeString()),
+    svgEl(
+      "text",
+      { x: width - pad.right, y: height - 8, "text-anchor": "end" },
+      new Date(t1).toLocaleTimeString(),
+    ),
+  );
+  if (chart.band && chart.band.length > 0) {
+    const band =
+      chart.band.length === 1
+        ? [
+            { ...chart.band[0], t: t0 },
+            { ...chart.band[0], t: t1 },
+          ]
+        : chart.band;
+    const edge = [
+      ...band.map((b) => `${x(b.t)},${y(b.hi)}`),
+      ...[...band].reverse().map((b) => `${x(b.t)},${y(b.lo)}`),
+    ];
+    svg.append(
+      svgEl("polygon", { points: edge.join(" "), class: "band" }, svgEl("title", {}, "tolerance band")),
+    );
+  }
+  for (const line of chart.lines) {
+    svg.append(
+      svgEl("line", {
+        x1: pad.left,
+        x2: width - pad.right,
+        y1: y(line.v),
+        y2: y(line.v),
+        class: "threshold",
+      }),
+      svgEl(
+        "text",
+        { x: width - pad.right, y: y(line.v) - 4, "text-anchor": "end" },
+        `${line.name} ${fmt(line.v)}`,
+      ),
+    );
+  }
+  for (const series of chart.series) {
+    if (series.points.length === 0) continue;
+    svg.append(
+      svgEl("polyline", {
+        points: series.points.map((p) => `${x(p.t)},${y(p.v)}`).join(" "),
+        class: "series",
+        "stroke-dasharray": series.dash || "none",
+      }),
+    );
+    for (const p of series.points)
+      svg.append(
+        series.marker === "circle"
+          ? svgEl(
+              "circle",
+              { cx: x(p.t), cy: y(p.v), r: 4, class: "point" },
+              svgEl("title", {}, `${series.name} ${fmt(p.v)}`),
+            )
+          : svgEl(
+              "rect",
+              { x: x(p.t) - 4, y: y(p.v) - 4, width: 8, height: 8, class: "point" },
+              svgEl("title", {}, `${series.name} ${fmt(p.v)}`),
+            ),
+      );
+  }
+  const legend = [
+    ...chart.series.map((x) => `${x.marker === "circle" ? "● solid" : "■ dashed"}: ${x.name}`),
+    ...chart.lines.map((l) => `horizontal line: ${l.name} threshold`),
+    ...(chart.band ? ["shaded: tolerance band around the baseline"] : []),
+  ];
+  return h(
+    "figure",
+    { class: "chart-figure" },
+    svg,
+    h("figcaption", {}, `${chart.title}. ${legend.join("; ")}.`),
+  );
+}
+
+function gateCharts(set) {
+  return ["metric", "compare"]
+    .map((gate) => gateSeries(set, gate))
+    .filter(Boolean)
+    .map(seriesChart);
+}
+
 function gateDetails(result, key, openKeys) {
   const details = h(
     "details",
@@ -481,6 +661,7 @@ function progressPicture(view, openKeys) {
                     ),
                   ),
                 ),
+            gateCharts(set),
           ),
         ),
     ),
