@@ -2,6 +2,8 @@
  * The dashboard as a person uses it: Debian's Chromium (driven by playwright-core, headless)
  * against `canaryd serve --simulate` as a process, with tokens on (viewer, deployer, oncall).
  * Nothing here calls the page's functions: the tests type, click and read what is on screen.
+ * Two tests (gate charts, 200 rollouts) serve the page from the API over the in-memory service
+ * instead (test/unit/api/api-harness.ts), to seed exact evidence or many rollouts in no time.
  * Skipped, with a message, only when /usr/bin/chromium is absent (`.ci/run` installs it).
  *
  * Set CANARYD_DASHBOARD_SCREENSHOTS=1 to (re)write the screenshots in docs/img/.
