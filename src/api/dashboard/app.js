@@ -7,6 +7,9 @@
  * Invariant: every value that comes from the API (names, reasons, owners, labels, evidence) reaches
  * the page as text: elements are built with createElement and text nodes, never parsed as markup.
  * Pages: #/ (rollouts, needs attention first), #/rollouts/<id> (one rollout), #/start.
+ * The page keeps no state of its own beyond the token: when the stream drops or the daemon
+ * restarts it reconnects after 2 s and resumes after the last entry it showed (Last-Event-ID),
+ * and every change it shows is re-read from GET /v1/rollouts/{id}.
  */
 import { createParser } from "./vendor/eventsource-parser.js";
 

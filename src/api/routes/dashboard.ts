@@ -7,6 +7,7 @@
  * Invariant: the page runs only the daemon's own scripts and styles. Its Content-Security-Policy
  * (stricter than the API's default) allows `'self'` scripts, styles and connections and nothing
  * inline, so even a rendering mistake that put user text into markup could not run a script.
+ * Stateless: a missing asset file fails the daemon at start (readFileSync), never a request later.
  */
 import { readFileSync } from "node:fs";
 import type { FastifyInstance } from "fastify";
