@@ -18,6 +18,7 @@ import { registerOpenApi } from "./openapi.ts";
 import { rateLimited, registerProblemHandlers } from "./problem.ts";
 import { registerActionRoutes } from "./routes/actions.ts";
 import { registerApprovalRoutes } from "./routes/approvals.ts";
+import { registerDashboardRoutes } from "./routes/dashboard.ts";
 import type { RouteDeps } from "./routes/deps.ts";
 import { registerEventRoutes } from "./routes/events.ts";
 import { registerHealthRoutes } from "./routes/health.ts";
@@ -26,6 +27,7 @@ import { registerRecordRoutes } from "./routes/records.ts";
 import { registerRollbackRoutes } from "./routes/rollback.ts";
 import { registerRolloutRoutes } from "./routes/rollouts.ts";
 import { registerWaitRoutes } from "./routes/wait.ts";
+import { registerWhoamiRoute } from "./routes/whoami.ts";
 import { registerYamlBody } from "./spec-body.ts";
 
 export interface ApiOptions {
@@ -103,5 +105,7 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
   registerEventRoutes(app, deps, { heartbeatMs: options.heartbeatMs ?? 15_000 });
   registerWaitRoutes(app, deps, { maxWaitSeconds: options.maxWaitSeconds ?? 300 });
   registerHealthRoutes(app, deps, metrics);
+  registerWhoamiRoute(app);
+  registerDashboardRoutes(app);
   return app;
 }

@@ -13,6 +13,7 @@ export interface RouteCase {
 /** Every /v1 route with a request that passes validation, and the least role it needs. */
 export function routeTable(spec: object, scaleSetId = scaleSetA, id = "ro-1"): RouteCase[] {
   return [
+    { name: "whoami", method: "GET", url: "/v1/whoami", minRole: "viewer" },
     { name: "list", method: "GET", url: "/v1/rollouts", minRole: "viewer" },
     { name: "get", method: "GET", url: `/v1/rollouts/${id}`, minRole: "viewer" },
     { name: "events", method: "GET", url: `/v1/rollouts/${id}/events`, minRole: "viewer" },
