@@ -1,13 +1,15 @@
 /**
  * `npm run bench:analysis` (`node bench/analysis.ts [--trials N] [--seed S]`): the detection
  * benchmark of the compare gate and the continuous analysis, on synthetic series shaped like
- * Azure Monitor's Percentage CPU at PT1M: a fleet level, a per-VM level offset, per-minute noise
- * with heavy tails (Student t, 3 degrees of freedom) and some autocorrelation, missing minutes.
- * It runs the real gate code (evaluationWindows, compareData, judgeCompare, judgeMetric) with the
- * default settings: one canary against four baseline instances, a 10-minute bake, an evaluation
- * every 60 s, failureLimit 0, the 180 s ingestion delay. Side by side: a one-look threshold gate
- * (today's metric gate: the bake's last 5 minutes against a max) on the same series.
- * `--vm-offset 0` removes the per-VM level offset (the sensitivity row of docs/analysis.md).
+ * Azure Monitor's Percentage CPU at PT1M: a fleet level, a per-VM level offset (the same before
+ * and after the upgrade), per-minute noise with heavy tails (Student t, 3 degrees of freedom) and
+ * some autocorrelation, missing minutes, and 32 minutes of history before the upgrade.
+ * It runs the real gate code (evaluationWindows, compareLooks, judgeCompareLooks, judgeMetric)
+ * with the default settings: one canary against four baseline instances, a 10-minute bake, an
+ * evaluation every 60 s, failureLimit 0, the 180 s ingestion delay. Every trial's series are
+ * judged by each compare variant (`variants`: without and with the own-level correction, three
+ * recent-look lengths) and, side by side, by a one-look threshold gate (the bake's last 5
+ * minutes against a max). `--vm-offset 0` removes the per-VM level offset.
  * Prints a table and writes bench/results/analysis.json; docs/analysis.md quotes it. Seeded:
  * the same seed gives the same numbers. No I/O but the result file.
  */
@@ -15,7 +17,7 @@ import { writeFile } from "node:fs/promises";
 import { parseArgs } from "node:util";
 import type { MetricSeries } from "../src/azure/metrics.ts";
 import type { GateVerdict } from "../src/domain/effects.ts";
-import { compareLooks } from "../src/gates/compare/fetch.ts";
+import { compareLooks, recentWindowSeconds } from "../src/gates/compare/fetch.ts";
 import { judgeCompareLooks } from "../src/gates/compare/judge.ts";
 import type { CompareGateSpec } from "../src/gates/compare/schema.ts";
 import { judgeMetric, type MetricGateSpec } from "../src/gates/metric/judge.ts";
@@ -47,6 +49,8 @@ const model = {
   ingestionDelaySeconds: 180,
   failureLimit: 0,
   delayedOnsetMinute: 4,
+  /** Minutes of series before the canary's upgrade: the own-level window (30) and the reimage (2). */
+  preUpgradeMinutes: 32,
 };
 
 const compareSpec: CompareGateSpec = {
@@ -97,25 +101,61 @@ function heavyTail(df: number): number {
 const t0 = Date.parse("2026-12-04T12:00:00.000Z");
 const minute = 60_000;
 
-/** One VM's bake: `shift(m)` is the relative change at minute m (0 for the baseline). */
+/**
+ * One VM from `preUpgradeMinutes` before the canary's upgrade (t0) to the bake's end: `shift(m)`
+ * is the relative change at minute m ≥ 0 (0 for the baseline). Its level offset is the same
+ * before and after, as the level correction assumes.
+ */
 function vmSeries(vmName: string, shift: (m: number) => number): MetricSeries {
   const level = model.fleetLevel * (1 + model.vmOffsetSd * gaussian());
   const points = [];
   let previous = 0;
-  for (let m = 0; m < model.bakeMinutes; m++) {
+  for (let m = -model.preUpgradeMinutes; m < model.bakeMinutes; m++) {
     const innovation = heavyTail(model.noiseTailDf) * Math.sqrt(1 - model.autocorrelation ** 2);
     previous = model.autocorrelation * previous + innovation;
-    const value = Math.max(0, level * (1 + shift(m)) * (1 + model.noiseSd * previous));
+    const value = Math.max(0, level * (1 + (m < 0 ? 0 : shift(m))) * (1 + model.noiseSd * previous));
     if (random() < model.missingMinuteRate) continue;
     points.push({ timeStamp: new Date(t0 + m * minute).toISOString(), value: Math.min(100, value) });
   }
   return { scaleSetId: "vmss", vmName, points };
 }
 
+/**
+ * The compare gate as it was (neighbours only, a five-minute recent look), and with each canary's
+ * own level corrected at three recent-look lengths; `default` is what the gate does unchanged.
+ */
+const variants = [
+  {
+    key: "uncorrected",
+    label: "neighbours only, 5-min recent look",
+    correctOwnLevel: false,
+    recentSeconds: 300,
+  },
+  {
+    key: "ownLevel5",
+    label: "own level corrected, 5-min recent look",
+    correctOwnLevel: true,
+    recentSeconds: 300,
+  },
+  {
+    key: "default",
+    label: `own level corrected, ${recentWindowSeconds / 60}-min recent look (the default)`,
+    correctOwnLevel: true,
+    recentSeconds: recentWindowSeconds,
+  },
+  {
+    key: "ownLevel3",
+    label: "own level corrected, 3-min recent look",
+    correctOwnLevel: true,
+    recentSeconds: 180,
+  },
+] as const;
+type VariantKey = (typeof variants)[number]["key"];
+
 interface Trial {
-  /** Evaluation index (1-based, one per interval) of the first failed compare verdict. */
-  compareFailedAt?: number;
-  compareFinal: GateVerdict;
+  /** Per variant, the evaluation index (1-based, one per interval) of the first failed verdict. */
+  failedAt: Partial<Record<VariantKey, number>>;
+  final: Record<VariantKey, GateVerdict>;
   threshold: Record<string, GateVerdict>;
 }
 
@@ -127,8 +167,8 @@ function runTrial(shift: (m: number) => number): Trial {
   }));
   const series = [vmSeries("web_0", shift), ...baseline.map((vm) => vmSeries(vm.name, () => 0))];
   const since = new Date(t0).toISOString();
-  let compareFailedAt: number | undefined;
-  let compareFinal: GateVerdict = "inconclusive";
+  const failedAt: Trial["failedAt"] = {};
+  const final = Object.fromEntries(variants.map((v) => [v.key, "inconclusive"])) as Trial["final"];
   const threshold: Record<string, GateVerdict> = {};
   for (let k = 1; k <= model.bakeMinutes; k++) {
     const now = new Date(t0 + k * model.intervalSeconds * 1000 + model.ingestionDelaySeconds * 1000);
@@ -138,17 +178,29 @@ function runTrial(shift: (m: number) => number): Trial {
       since,
       instanceIds: ["0"],
     });
-    const final = k === model.bakeMinutes;
+    const isFinal = k === model.bakeMinutes;
     const coverage = { seconds: windows.coveredSeconds, requiredSeconds: model.bakeMinutes * 60 };
-    const result = judgeCompareLooks(compareLooks({ spec: compareSpec, windows, canary, baseline, series }), {
-      spec: compareSpec,
-      measuredAt: now.toISOString(),
-      final,
-      coverage,
-    });
-    if (result.verdict === "failed" && compareFailedAt === undefined) compareFailedAt = k;
-    if (final) {
-      compareFinal = result.verdict;
+    for (const variant of variants) {
+      if (failedAt[variant.key] !== undefined) continue;
+      const looks = compareLooks({
+        spec: compareSpec,
+        windows,
+        canary,
+        baseline,
+        series,
+        correctOwnLevel: variant.correctOwnLevel,
+        recentWindowSeconds: variant.recentSeconds,
+      });
+      const result = judgeCompareLooks(looks, {
+        spec: compareSpec,
+        measuredAt: now.toISOString(),
+        final: isFinal,
+        coverage,
+      });
+      if (result.verdict === "failed") failedAt[variant.key] = k;
+      if (isFinal) final[variant.key] = result.verdict;
+    }
+    if (isFinal) {
       const end = windows.cutoff;
       for (const gate of thresholdGates) {
         threshold[gate.label] = judgeMetric({
@@ -160,43 +212,53 @@ function runTrial(shift: (m: number) => number): Trial {
             end: new Date(end).toISOString(),
           },
           measuredAt: now.toISOString(),
-          final,
+          final: isFinal,
           coverage: { seconds: windows.coveredSeconds, requiredSeconds: gate.spec.windowSeconds },
         }).verdict;
       }
     }
   }
-  return { ...(compareFailedAt === undefined ? {} : { compareFailedAt }), compareFinal, threshold };
+  return { failedAt, final, threshold };
 }
 
 const percent = (count: number, total: number) => Math.round((count / total) * 10_000) / 100;
+const medianOf = (values: number[]) =>
+  values.length ? [...values].sort((a, b) => a - b)[values.length >> 1] : null;
 
 function scenario(label: string, shift: (m: number) => number, count: number) {
   const results = Array.from({ length: count }, () => runTrial(shift));
-  const rolledBack = results.filter((trial) => trial.compareFailedAt !== undefined).length;
-  const firstFail = results.flatMap((trial) =>
-    trial.compareFailedAt === undefined ? [] : [trial.compareFailedAt],
-  );
+  const compare = Object.fromEntries(
+    variants.map((variant) => {
+      const firstFail = results.flatMap((trial) => {
+        const at = trial.failedAt[variant.key];
+        return at === undefined ? [] : [at];
+      });
+      return [
+        variant.key,
+        {
+          failedPercent: percent(firstFail.length, count),
+          finalInconclusivePercent: percent(
+            results.filter(
+              (trial) =>
+                trial.failedAt[variant.key] === undefined && trial.final[variant.key] === "inconclusive",
+            ).length,
+            count,
+          ),
+          medianEvaluationOfFirstFailure: medianOf(firstFail),
+        },
+      ];
+    }),
+  ) as Record<
+    VariantKey,
+    { failedPercent: number; finalInconclusivePercent: number; medianEvaluationOfFirstFailure: number | null }
+  >;
   const thresholds = Object.fromEntries(
     thresholdGates.map((gate) => [
       gate.label,
       percent(results.filter((trial) => trial.threshold[gate.label] === "failed").length, count),
     ]),
   );
-  return {
-    label,
-    trials: count,
-    compareFailedPercent: percent(rolledBack, count),
-    compareFinalInconclusivePercent: percent(
-      results.filter((trial) => trial.compareFailedAt === undefined && trial.compareFinal === "inconclusive")
-        .length,
-      count,
-    ),
-    medianEvaluationOfFirstFailure: firstFail.length
-      ? firstFail.sort((a, b) => a - b)[firstFail.length >> 1]
-      : null,
-    thresholdFailedPercent: thresholds,
-  };
+  return { label, trials: count, compare, thresholdFailedPercent: thresholds };
 }
 
 const started = performance.now();
@@ -210,23 +272,37 @@ const fleet170 = scenario("1.7.0 shape: 40 % where the fleet runs 25 % (+60 %)",
 // Delayed onset: fine for the first minutes, then +50 %. The onset minute shows in the data at
 // evaluation onset+1 (its bucket has ended and the ingestion delay has passed).
 const onset = model.delayedOnsetMinute;
-const delays: number[] = [];
-let missedOnsets = 0;
-for (let i = 0; i < trials; i++) {
-  const trial = runTrial((m) => (m >= onset ? 0.5 : 0));
-  if (trial.compareFailedAt === undefined) missedOnsets++;
-  else delays.push(trial.compareFailedAt - (onset + 1));
-}
-delays.sort((a, b) => a - b);
+const onsetTrials = Array.from({ length: trials }, () => runTrial((m) => (m >= onset ? 0.5 : 0)));
 const delayed = {
   label: `+50 % from minute ${onset} (delayed onset)`,
   trials,
-  detectedPercent: percent(trials - missedOnsets, trials),
-  intervalsFromOnsetInDataToFailure: {
-    median: delays[delays.length >> 1] ?? null,
-    p95: delays[Math.min(delays.length - 1, Math.floor(delays.length * 0.95))] ?? null,
-    max: delays.at(-1) ?? null,
-  },
+  compare: Object.fromEntries(
+    variants.map((variant) => {
+      const delays = onsetTrials
+        .flatMap((trial) => {
+          const at = trial.failedAt[variant.key];
+          return at === undefined ? [] : [at - (onset + 1)];
+        })
+        .sort((a, b) => a - b);
+      return [
+        variant.key,
+        {
+          detectedPercent: percent(delays.length, trials),
+          intervalsFromOnsetInDataToFailure: {
+            median: delays[delays.length >> 1] ?? null,
+            p95: delays[Math.min(delays.length - 1, Math.floor(delays.length * 0.95))] ?? null,
+            max: delays.at(-1) ?? null,
+          },
+        },
+      ];
+    }),
+  ) as Record<
+    VariantKey,
+    {
+      detectedPercent: number;
+      intervalsFromOnsetInDataToFailure: { median: number | null; p95: number | null; max: number | null };
+    }
+  >,
 };
 const seconds = Math.round((performance.now() - started) / 100) / 10;
 
@@ -236,6 +312,7 @@ const result = {
   runSeconds: seconds,
   model,
   compareGate: compareSpec,
+  variants,
   thresholdGates: thresholdGates.map((gate) => ({
     label: gate.label,
     max: gate.spec.max,
@@ -252,14 +329,21 @@ await writeFile(args.out, `${JSON.stringify(result, null, 2)}\n`);
 const rows = [falseAlarms, ...detection, fleet170].map((row) => ({
   scenario: row.label,
   trials: row.trials,
-  "compare (continuous) failed %": row.compareFailedPercent,
-  "first failing look (median)": row.medianEvaluationOfFirstFailure ?? "-",
+  ...Object.fromEntries(
+    variants.flatMap((variant) => [
+      [`${variant.key} failed %`, row.compare[variant.key].failedPercent],
+      [`${variant.key} first fail`, row.compare[variant.key].medianEvaluationOfFirstFailure ?? "-"],
+    ]),
+  ),
   ...Object.fromEntries(
     Object.entries(row.thresholdFailedPercent).map(([label, value]) => [`${label} failed %`, value]),
   ),
 }));
 console.table(rows);
-console.log(
-  `${delayed.label}: detected ${delayed.detectedPercent} %, intervals from onset in the data to the failing verdict: median ${delayed.intervalsFromOnsetInDataToFailure.median}, p95 ${delayed.intervalsFromOnsetInDataToFailure.p95}, max ${delayed.intervalsFromOnsetInDataToFailure.max}`,
-);
+for (const variant of variants) {
+  const { detectedPercent, intervalsFromOnsetInDataToFailure: d } = delayed.compare[variant.key];
+  console.log(
+    `${delayed.label}, ${variant.label}: detected ${detectedPercent} %, intervals from onset in the data to the failing verdict: median ${d.median}, p95 ${d.p95}, max ${d.max}`,
+  );
+}
 console.log(`ran in ${seconds} s; wrote ${args.out}`);

@@ -16,8 +16,10 @@
  *   asked again after `gateRetrySeconds`, up to `inconclusiveTimeoutSeconds`; then the gates'
  *   `onInconclusive` decide (any `fail` wins over `pause`). While only watching, inconclusive
  *   answers for `inconclusiveTimeoutSeconds` in a row decide the same way.
- * - Identical passes collapse: the first of a run of passes is a timeline line, the rest only
- *   count, and the run is summarised in one line (count and time span) when it ends.
+ * - Runs of identical answers collapse: the first pass while watching (or the first inconclusive
+ *   answer) of a run is a timeline line, the rest only count, and the run is summarised in one
+ *   line (verdict, count and time span) when it ends. A pass that answers a verdict the runbook
+ *   waits for, and every failure, always have their own line.
  *
  * Reads never change the fleet, so analysis goes on while the rollout is paused.
  */
@@ -147,11 +149,12 @@ function endStreak(ctx: RolloutContext, ss: ScaleSetProgress): void {
   const streak = ss.analysis.streak;
   ss.analysis.streak = undefined;
   if (!streak || streak.count < 2) return;
+  const verdict = streak.verdict ?? "passed";
   note(
     ctx,
-    "gates.passedRepeatedly",
-    `${ss.id.split("/").pop()}: gates passed ${streak.count} evaluations in a row, ${streak.from} to ${streak.to}`,
-    { scaleSetId: ss.id, count: streak.count, from: streak.from, to: streak.to },
+    verdict === "passed" ? "gates.passedRepeatedly" : "gates.inconclusiveRepeatedly",
+    `${ss.id.split("/").pop()}: gates ${verdict} ${streak.count} evaluations in a row, ${streak.from} to ${streak.to}`,
+    { scaleSetId: ss.id, verdict, count: streak.count, from: streak.from, to: streak.to },
   );
 }
 
@@ -160,16 +163,23 @@ function record(ctx: RolloutContext, ss: ScaleSetProgress, event: GatesEvaluated
   if (batch) {
     for (const result of event.results) {
       const kept = retainedResult(result);
-      // The latest pass of a gate replaces its previous pass; every other answer is kept.
-      const earlier = batch.gateResults.findIndex(
-        (r) => r.verdict === "passed" && resultName(r) === resultName(result),
-      );
-      if (result.verdict === "passed" && earlier >= 0) batch.gateResults[earlier] = kept;
+      // The latest pass (or inconclusive answer) of a gate replaces its previous one; every
+      // failure is kept, so the snapshot does not grow with a long bake.
+      const earlier =
+        result.verdict === "failed"
+          ? -1
+          : batch.gateResults.findIndex(
+              (r) => r.verdict === result.verdict && resultName(r) === resultName(result),
+            );
+      if (earlier >= 0) batch.gateResults[earlier] = kept;
       else batch.gateResults.push(kept);
     }
   }
   const a = ss.analysis;
-  if (event.verdict === "passed" && a.streak) {
+  // A pass that answers a verdict the runbook waits for is a decision: always its own line.
+  const decisive = a.want?.answered === true;
+  const collapsible = event.verdict === "inconclusive" || (event.verdict === "passed" && !decisive);
+  if (collapsible && a.streak && (a.streak.verdict ?? "passed") === event.verdict) {
     a.streak.count += 1;
     a.streak.to = event.at;
     return;
@@ -188,7 +198,8 @@ function record(ctx: RolloutContext, ss: ScaleSetProgress, event: GatesEvaluated
       results: event.results,
     },
   );
-  if (event.verdict === "passed") a.streak = { count: 1, from: event.at, to: event.at };
+  if (collapsible && event.verdict !== "failed")
+    a.streak = { verdict: event.verdict, count: 1, from: event.at, to: event.at };
 }
 
 /** The gates that could not answer decide: pause only if every one of them says pause. */
@@ -264,10 +275,6 @@ export function applyAnalysisOutcome(
       runbook.inconclusive(ctx, ss, why, pause);
       return;
     }
-    note(ctx, "gates.retry", `${name}: evaluating the gates again in ${ctx.settings.gateRetrySeconds}s`, {
-      scaleSetId: ss.id,
-      attempt: ss.gateAttempt + 1,
-    });
     schedule(ctx, ss, "gateRetry");
     return;
   }

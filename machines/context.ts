@@ -89,8 +89,8 @@ export interface AnalysisProgress {
   failures: Record<string, number>;
   /** Consecutive inconclusive evaluations while watching. */
   inconclusiveRounds: number;
-  /** Identical passes collapse into one timeline entry: how many, from when to when. */
-  streak?: { count: number; from: string; to: string };
+  /** Identical answers (passes, inconclusive) collapse into one timeline entry: which, how many, from when to when. */
+  streak?: { verdict?: "passed" | "inconclusive"; count: number; from: string; to: string };
   /** When the canary came back: metric windows start no earlier. */
   since?: string;
 }

@@ -103,7 +103,12 @@ function revert(ctx: RolloutContext, ss: ScaleSetProgress): void {
 
 function inspect(ctx: RolloutContext, ss: ScaleSetProgress): void {
   enter(ss, "inspecting");
-  emitEffect(ctx, { kind: "inspectScaleSet", scaleSetId: ss.id, image: ss.previousImage ?? {} });
+  emitEffect(ctx, {
+    kind: "inspectScaleSet",
+    scaleSetId: ss.id,
+    image: ss.previousImage ?? {},
+    target: ctx.targetImage,
+  });
 }
 
 function stop(ctx: RolloutContext, ss: ScaleSetProgress, why: string): void {
@@ -269,15 +274,21 @@ export function onInspected(
   const notBack = event.instances.filter(
     (i) => !i.onImage || (!i.latestModelApplied && !reverted.has(i.instanceId)),
   );
-  const protectedIds = notBack.filter((i) => i.protectedFromScaleSetActions).map((i) => i.instanceId);
+  // A protected instance is left alone by a manual upgrade. One that never took the target is
+  // not canaryd's (the rollout skipped it too); one that runs the target cannot be taken back.
+  const protectedOnTarget = notBack
+    .filter((i) => i.protectedFromScaleSetActions && i.onTarget !== false)
+    .map((i) => i.instanceId);
   const stale = notBack.filter((i) => !i.protectedFromScaleSetActions).map((i) => i.instanceId);
   for (const i of event.instances)
     if (!ss.knownInstanceIds.includes(i.instanceId)) ss.knownInstanceIds.push(i.instanceId);
-  if (protectedIds.length > 0) {
+
+  // The others first: instances that can be taken back are, before the loop stops on what cannot.
+  if (stale.length === 0 && protectedOnTarget.length > 0) {
     stop(
       ctx,
       ss,
-      `instances ${protectedIds.join(", ")} are protected from scale-set actions and not on ${formatImage(ss.previousImage ?? {})}; a manual upgrade cannot take them back`,
+      `instances ${protectedOnTarget.join(", ")} run ${formatImage(ctx.targetImage)} and are protected from scale-set actions; a manual upgrade cannot take them back`,
     );
     return;
   }

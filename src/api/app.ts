@@ -7,20 +7,27 @@ import helmet from "@fastify/helmet";
 import rateLimit from "@fastify/rate-limit";
 import Fastify, { type FastifyInstance } from "fastify";
 import type { Logger } from "pino";
+import type { ApprovalCatalog } from "../approvals/approval-store.ts";
 import type { Config } from "../config/schema.ts";
 import type { RolloutService } from "../engine/rollout-service.ts";
+import type { InventoryService } from "../inventory/inventory-service.ts";
 import { redactPaths } from "../logging/redact.ts";
 import { anonymousCaller, registerAuth } from "./auth.ts";
 import { type CanarydMetrics, createMetrics } from "./metrics.ts";
 import { registerOpenApi } from "./openapi.ts";
 import { rateLimited, registerProblemHandlers } from "./problem.ts";
 import { registerActionRoutes } from "./routes/actions.ts";
+import { registerApprovalRoutes } from "./routes/approvals.ts";
+import { registerDashboardRoutes } from "./routes/dashboard.ts";
 import type { RouteDeps } from "./routes/deps.ts";
 import { registerEventRoutes } from "./routes/events.ts";
 import { registerHealthRoutes } from "./routes/health.ts";
+import { registerInventoryRoutes } from "./routes/inventory.ts";
+import { registerRecordRoutes } from "./routes/records.ts";
 import { registerRollbackRoutes } from "./routes/rollback.ts";
 import { registerRolloutRoutes } from "./routes/rollouts.ts";
 import { registerWaitRoutes } from "./routes/wait.ts";
+import { registerWhoamiRoute } from "./routes/whoami.ts";
 import { registerYamlBody } from "./spec-body.ts";
 
 export interface ApiOptions {
@@ -35,6 +42,10 @@ export interface ApiOptions {
   maxWaitSeconds?: number;
   /** Shown in the OpenAPI document. */
   version?: string;
+  /** The fleet inventory (GET /v1/inventory); absent: that route answers 503. */
+  inventory?: InventoryService;
+  /** The approved-version catalog (/v1/approvals); absent: those routes answer 503. */
+  approvals?: ApprovalCatalog;
 }
 
 export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
@@ -82,12 +93,19 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
   const deps: RouteDeps = {
     service,
     mutationRateLimit: { max: config.server.mutationsPerMinute, timeWindow: 60_000 },
+    ...(options.inventory ? { inventory: options.inventory } : {}),
+    ...(options.approvals ? { approvals: options.approvals } : {}),
   };
   registerRolloutRoutes(app, deps);
   registerActionRoutes(app, deps);
   registerRollbackRoutes(app, deps);
+  registerRecordRoutes(app, deps);
+  registerInventoryRoutes(app, deps);
+  registerApprovalRoutes(app, deps);
   registerEventRoutes(app, deps, { heartbeatMs: options.heartbeatMs ?? 15_000 });
   registerWaitRoutes(app, deps, { maxWaitSeconds: options.maxWaitSeconds ?? 300 });
   registerHealthRoutes(app, deps, metrics);
+  registerWhoamiRoute(app);
+  registerDashboardRoutes(app);
   return app;
 }

@@ -4,7 +4,8 @@
  * configured digest in constant time, so timing reveals neither which digest matched nor how much.
  *
  * Deny by default: a route is callable only if it declares `config.minRole`, or if its URL is on
- * the short public list (probes, the metrics scraper, the API docs). A route that does neither is
+ * the short public list (probes, the metrics scraper, the API docs, the dashboard's static page and
+ * assets, which hold no data: everything they show comes from /v1 with the caller's token). A route that does neither is
  * refused to every caller (403 ROUTE_NOT_DECLARED), and `app.routeAccess` lists every registered
  * route with what it declared, so a test can walk them all.
  */
@@ -38,12 +39,15 @@ export interface RouteAccess {
   public: boolean;
 }
 
-/** The only routes callable without a token: liveness, readiness, metrics, and the API docs. */
-const publicPaths = new Set(["/healthz", "/readyz", "/metrics"]);
-const publicPrefix = "/docs";
+/**
+ * The only routes callable without a token: liveness, readiness, metrics, the API docs, and the
+ * dashboard's page (`/`) and static assets (`/ui/…`), which carry no rollout data.
+ */
+const publicPaths = new Set(["/healthz", "/readyz", "/metrics", "/"]);
+const publicPrefixes = ["/docs", "/ui"];
 
 export function publicRoute(url: string): boolean {
-  return publicPaths.has(url) || url === publicPrefix || url.startsWith(`${publicPrefix}/`);
+  return publicPaths.has(url) || publicPrefixes.some((p) => url === p || url.startsWith(`${p}/`));
 }
 
 const roleRank: Record<Role, number> = { viewer: 0, deployer: 1, oncall: 2 };

@@ -28,6 +28,7 @@ export async function registerOpenApi(app: FastifyInstance, version: string): Pr
         { name: "actions", description: "Pause, resume, approve, abort" },
         { name: "rollback", description: "On-call's rollback" },
         { name: "health", description: "Probes and metrics" },
+        { name: "auth", description: "Who the caller is and what its role may do" },
       ],
     },
   });

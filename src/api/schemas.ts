@@ -231,6 +231,8 @@ export const planSchema = {
       },
     },
     findings: { type: "array", items: findingSchema },
+    warnings: { type: "array", items: findingSchema, description: "Noted, not refused (end of life near)" },
+    exception: { ...openObject, description: "The policy exception the spec would go ahead under" },
     wouldStart: { type: "boolean" },
   },
 } as const;

@@ -16,6 +16,10 @@ export type ScaleSetModel = Omit<ScaleSetFacts, "instances" | "imageReference"> 
   imageReference?: ImageReference;
   /** ARM provisioningState of the scale set: `Updating` while a model write runs. */
   provisioningState?: string;
+  /** The scale set's ETag as read: a write sends it as `If-Match`, so a change in between is refused (412). */
+  etag?: string;
+  /** The scale set's resource tags (policy.requireApproval matches them). */
+  tags?: Record<string, string>;
 };
 
 export interface ComputeAdapter {
@@ -29,9 +33,17 @@ export interface ComputeAdapter {
   readModelImage(
     scaleSetId: string,
     signal?: AbortSignal,
-  ): Promise<{ imageReference?: ImageReference; provisioningState?: string }>;
-  /** PATCHes the model's imageReference; resolves once Azure accepted the operation. */
-  startModelImageUpdate(scaleSetId: string, image: ImageReference, signal?: AbortSignal): Promise<void>;
+  ): Promise<{ imageReference?: ImageReference; provisioningState?: string; etag?: string }>;
+  /**
+   * PATCHes the model's imageReference; resolves once Azure accepted the operation. With `ifMatch`
+   * (the ETag read before), Azure refuses the write with 412 when the scale set changed since.
+   */
+  startModelImageUpdate(
+    scaleSetId: string,
+    image: ImageReference,
+    signal?: AbortSignal,
+    ifMatch?: string,
+  ): Promise<void>;
   /** One manual upgrade (`updateInstances`) of these instances; resolves once Azure accepted it. */
   startManualUpgrade(scaleSetId: string, instanceIds: string[], signal?: AbortSignal): Promise<void>;
 }
@@ -83,7 +95,7 @@ export function createComputeAdapter(clients: AzureClients): ComputeAdapter {
     async readScaleSet(scaleSetId, signal) {
       const model = await readScaleSetModel(scaleSetId, signal);
       const instances = await listInstances(scaleSetId, signal);
-      const { provisioningState: _state, imageReference, ...facts } = model;
+      const { provisioningState: _state, tags: _tags, imageReference, ...facts } = model;
       if (!imageReference)
         throw new AzureAdapterError(
           "SCALE_SET_NO_IMAGE",
@@ -96,16 +108,17 @@ export function createComputeAdapter(clients: AzureClients): ComputeAdapter {
       return {
         ...(model.imageReference ? { imageReference: model.imageReference } : {}),
         ...(model.provisioningState ? { provisioningState: model.provisioningState } : {}),
+        ...(model.etag ? { etag: model.etag } : {}),
       };
     },
-    async startModelImageUpdate(scaleSetId, image, signal) {
+    async startModelImageUpdate(scaleSetId, image, signal, ifMatch) {
       const ref = scaleSetRef(scaleSetId);
       try {
         const poller = client(ref.subscriptionId).virtualMachineScaleSets.update(
           ref.resourceGroup,
           ref.name,
           { virtualMachineProfile: { storageProfile: { imageReference: toArmImageReference(image) } } },
-          abortable(signal),
+          { ...abortable(signal), ...(ifMatch ? { ifMatch } : {}) },
         );
         // The poller is thenable: awaiting it would poll to completion. Only the submission counts.
         await poller.submitted();
@@ -163,6 +176,8 @@ export function toScaleSetModel(scaleSetId: string, vmss: VirtualMachineScaleSet
   };
   if (imageReference) model.imageReference = imageReference;
   if (vmss.provisioningState) model.provisioningState = vmss.provisioningState;
+  if (vmss.etag) model.etag = vmss.etag;
+  if (vmss.tags && Object.keys(vmss.tags).length > 0) model.tags = vmss.tags;
   return model;
 }
 

@@ -18,6 +18,7 @@ export interface ImageVersionFacts {
   /** Azure's explanation per region where replication failed. */
   replicationDetails: Record<string, string>;
   endOfLifeDate?: string;
+  publishedDate?: string;
   excludeFromLatest: boolean;
 }
 
@@ -106,6 +107,8 @@ export function toImageVersionFacts(id: string, version: GalleryImageVersion): I
   };
   const endOfLife = version.publishingProfile?.endOfLifeDate;
   if (endOfLife) facts.endOfLifeDate = new Date(endOfLife).toISOString();
+  const published = version.publishingProfile?.publishedDate;
+  if (published) facts.publishedDate = new Date(published).toISOString();
   return facts;
 }
 

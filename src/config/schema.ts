@@ -104,6 +104,39 @@ export const configSchema = z.strictObject({
         .prefault({}),
     })
     .prefault({}),
+  /** GET /v1/inventory: which scale sets, how fresh. */
+  inventory: z
+    .strictObject({
+      /** Scopes read when the request names none: a subscription, or one resource group of it. */
+      scopes: z
+        .array(
+          z.strictObject({ subscriptionId: z.string().min(1), resourceGroup: z.string().min(1).optional() }),
+        )
+        .default([]),
+      /** An answer per scope is reused this long; `?refresh=true` reads again. */
+      cacheSeconds: z.number().int().min(0).max(86_400).default(60),
+      /** Scale sets whose instances are listed at the same time (and scopes read at once). */
+      concurrency: z.number().int().min(1).max(64).default(8),
+      source: z.enum(["arm"]).default("arm"),
+    })
+    .prefault({}),
+  /** Production image policy: approved versions, end-of-life warnings. */
+  policy: z
+    .strictObject({
+      /** A version this close to its end of life is a warning (inventory, preflight). */
+      eolWarningDays: z.number().int().min(0).max(3650).default(30),
+      /**
+       * A scale set matching either (an id glob, or every tag given) takes only approved versions
+       * (POST /v1/approvals) unless the spec carries an `exception`.
+       */
+      requireApproval: z
+        .strictObject({
+          scaleSets: z.array(z.string().min(1)).default([]),
+          tags: z.record(z.string().min(1), z.string()).default({}),
+        })
+        .prefault({}),
+    })
+    .prefault({}),
   log: z.strictObject({
     level: z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]),
     format: z.enum(["auto", "json", "pretty"]),

@@ -7,11 +7,16 @@ import { join } from "node:path";
 import type { FastifyInstance } from "fastify";
 import { buildApi } from "../api/app.ts";
 import { type CanarydMetrics, createMetrics } from "../api/metrics.ts";
+import { ApprovalStore } from "../approvals/approval-store.ts";
 import { createAzureAdapters } from "../azure/adapters.ts";
 import { createAzureAccess } from "../azure/credentials.ts";
 import type { Config } from "../config/schema.ts";
 import { createEffectExecutor } from "../engine/effects/create-effect-executor.ts";
 import { createEngine, type Engine, type EngineTiming } from "../engine/engine.ts";
+import { engineKeys } from "../engine/keys.ts";
+import { createRedisClient } from "../engine/redis-connection.ts";
+import { createArmInventoryReader } from "../inventory/arm-reader.ts";
+import { InventoryService } from "../inventory/inventory-service.ts";
 import type { Logger } from "../logging/logger.ts";
 import { type RunningSimulator, startSimulator } from "../simulator/index.ts";
 import { instrumentExecutor } from "./instrumented-executor.ts";
@@ -102,10 +107,38 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     }
 
     const metrics = createMetrics();
-    const engine = await startEngine(config, { redisUrl, clusterNodes }, logger, metrics, timeScale);
+    const inventoryReader = createArmInventoryReader(await createAzureAccess(config.azure), {
+      onAzureCall: (call) => metrics.azureCall(call.operation, call.status),
+    });
+    const approvalsRedis = createRedisClient({ url: redisUrl, clusterNodes }, { maxRetriesPerRequest: 3 });
+    approvalsRedis.on("error", (error: Error) =>
+      logger.warn({ reason: error.message }, "redis connection error"),
+    );
+    closers.push(async () => void approvalsRedis.disconnect());
+    const approvals = new ApprovalStore({
+      redis: approvalsRedis,
+      key: engineKeys(config.redis.keyPrefix).approvals,
+      readImageVersion: (id) => inventoryReader.readImageVersion(id),
+      now: () => new Date(),
+    });
+    const engine = await startEngine(
+      config,
+      { redisUrl, clusterNodes },
+      logger,
+      metrics,
+      timeScale,
+      approvals,
+    );
     closers.push(() => engine.stop());
 
-    const api = await buildApi({ service: engine.service, config, logger, metrics });
+    const inventory = new InventoryService({
+      reader: inventoryReader,
+      rollouts: engine.service,
+      approvals,
+      config,
+      now: () => new Date(),
+    });
+    const api = await buildApi({ service: engine.service, config, logger, metrics, inventory, approvals });
     closers.push(() => api.close());
     const url = await listen(api, config);
     logger.info({ url }, "canaryd is serving");
@@ -143,6 +176,7 @@ async function startEngine(
   logger: Logger,
   metrics: CanarydMetrics,
   timeScale: number,
+  approvals: ApprovalStore,
 ): Promise<Engine> {
   const access = await createAzureAccess(config.azure);
   const azure = createAzureAdapters(access, {
@@ -156,6 +190,8 @@ async function startEngine(
       azure,
       config: config.engine,
       allowLatestFor: config.engine.allowLatestFor,
+      policy: config.policy,
+      approvals,
       onMetricsCalls: (calls) => metrics.metricsCallsPerEvaluation(calls),
       gates: config.gates,
     }),

@@ -100,7 +100,7 @@ export type EffectRequest =
    * The rollback's read (level-triggered): the model and every instance that exists now, each
    * classified against `image` (the recorded previous image).
    */
-  | { kind: "inspectScaleSet"; scaleSetId: string; image: ImageReference };
+  | { kind: "inspectScaleSet"; scaleSetId: string; image: ImageReference; target?: ImageReference };
 
 /** An effect as the machine emits it: `id` is unique within the rollout and deterministic. */
 export type Effect = EffectRequest & { id: string };
@@ -133,6 +133,34 @@ export interface PreflightFinding {
   message: string;
 }
 
+/**
+ * The target image as preflight read it, kept in the timeline (`preflight.image`, written by the
+ * step beside the machine's own lines) so the release record never needs a later read of Azure.
+ */
+export interface ImageFacts {
+  reference: ImageReference;
+  /** The exact version (a gallery version's name, a marketplace version). */
+  version?: string;
+  publishedDate?: string;
+  endOfLifeDate?: string;
+  excludeFromLatest?: boolean;
+  /**
+   * Per region of the spec's scale sets: a gallery version's replication state there
+   * (`completed`, `replicating`, `failed`, `unknown`, `notTargeted`), or for a marketplace image
+   * `available` / `missing`.
+   */
+  replication: Record<string, string>;
+  readAt: string;
+}
+
+/** A rollout that goes ahead despite a policy refusal: from the spec's `exception`. */
+export interface PolicyException {
+  reason: string;
+  ticket: string;
+  /** The findings it overrode. */
+  overrides: PreflightFinding[];
+}
+
 interface Outcome {
   effectId: string;
   /** Wall-clock time the engine observed the outcome (the machine has no clock). */
@@ -151,8 +179,12 @@ export type OutcomeEvent =
        * a model on `latest` or an image definition recorded as the exact version its instances run.
        */
       notices?: PreflightFinding[];
+      /** The image as read (recorded by the step as `preflight.image`). */
+      image?: ImageFacts;
+      /** A policy refusal the spec's exception overrode (recorded as `policy.exception`). */
+      exception?: PolicyException;
     })
-  | (Outcome & { type: "preflight.refused"; findings: PreflightFinding[] })
+  | (Outcome & { type: "preflight.refused"; findings: PreflightFinding[]; image?: ImageFacts })
   | (Outcome & {
       type: "replication.checked";
       status: "completed" | "replicating" | "failed";
@@ -192,6 +224,8 @@ export interface InspectedInstance {
   instanceId: string;
   /** Runs exactly the image asked about. */
   onImage: boolean;
+  /** Runs the rollout's target image (what canaryd put there); absent when not asked. */
+  onTarget?: boolean;
   latestModelApplied: boolean;
   protectedFromScaleSetActions: boolean;
   provisioningState: string;

@@ -86,6 +86,13 @@ export const rolloutSpecSchema = z.strictObject({
     .prefault({}),
   owner: z.string().max(200).optional(),
   changeRecord: z.string().max(200).optional(),
+  /**
+   * Go ahead although policy.requireApproval refuses the version: recorded in the timeline
+   * (`policy.exception`) and the release record. Overrides only the approval rule.
+   */
+  exception: z
+    .strictObject({ reason: z.string().min(1).max(1000), ticket: z.string().min(1).max(200) })
+    .optional(),
   labels: z.record(z.string().max(63), z.string().max(256)).default({}),
 });
 

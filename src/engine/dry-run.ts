@@ -58,6 +58,8 @@ export async function dryRun(
       }),
     })),
     findings: [],
+    ...(outcome.notices && outcome.notices.length > 0 ? { warnings: outcome.notices } : {}),
+    ...(outcome.exception ? { exception: outcome.exception } : {}),
     wouldStart: true,
   };
 }

@@ -35,6 +35,8 @@ export interface EngineKeys {
   creationSequence: string;
   /** The accelerated clock's shared origin, per time scale. */
   clockOrigin(timeScale: number): string;
+  /** Hash approval id -> approved image version (src/approvals/approval-store.ts). */
+  approvals: string;
 }
 
 export function engineKeys(prefix: string): EngineKeys {
@@ -57,5 +59,6 @@ export function engineKeys(prefix: string): EngineKeys {
       `${p}:idempotency:${createHash("sha256").update(`${actorId}\n${key}`).digest("hex")}`,
     creationSequence: `${p}:rollouts:sequence`,
     clockOrigin: (timeScale) => `${p}:clock:origin:${timeScale}`,
+    approvals: `${p}:approvals`,
   };
 }

@@ -2,7 +2,7 @@
  * What the API and CLI may ask of the engine. The engine implements it; the API knows nothing
  * of BullMQ, Redis keys or the machine's snapshot.
  */
-import type { Actor, PreflightFinding, UserAction } from "../domain/effects.ts";
+import type { Actor, PolicyException, PreflightFinding, UserAction } from "../domain/effects.ts";
 import type { DeadLetter, RolloutPhase, RolloutView, TimelineEntry } from "../domain/rollout-view.ts";
 import type { RolloutSpec } from "../domain/spec.ts";
 
@@ -28,6 +28,10 @@ export interface RolloutPlan {
     }[];
   }[];
   findings: PreflightFinding[];
+  /** What preflight would note without refusing (an end of life within policy.eolWarningDays…). */
+  warnings?: PreflightFinding[];
+  /** The policy exception the spec would go ahead under. */
+  exception?: PolicyException;
   /** False when preflight would refuse the rollout. */
   wouldStart: boolean;
 }
@@ -77,10 +81,15 @@ export const rolloutNotFound = (id: string) =>
   new CanarydError("ROLLOUT_NOT_FOUND", 404, `no rollout with id ${id}`, { id });
 
 export const scaleSetBusy = (scaleSetId: string, holderId: string) =>
-  new CanarydError("SCALE_SET_BUSY", 409, `scale set ${scaleSetId} is held by active rollout ${holderId}`, {
-    scaleSetId,
-    holderId,
-  });
+  new CanarydError(
+    "SCALE_SET_BUSY",
+    409,
+    `scale set ${scaleSetId} is held by rollout ${holderId} (active, or failed with its rollback not converged there: roll it back again or release it)`,
+    {
+      scaleSetId,
+      holderId,
+    },
+  );
 
 export const actionNotAllowed = (id: string, action: RolloutAction, phase: RolloutPhase, why: string) =>
   new CanarydError("ACTION_NOT_ALLOWED", 409, `cannot ${action} rollout ${id} in phase ${phase}: ${why}`, {

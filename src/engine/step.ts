@@ -7,9 +7,10 @@
  */
 import type { Logger } from "pino";
 import type { RolloutEvent } from "../domain/effects.ts";
+import { formatImage } from "../domain/image-reference.ts";
 import { scaleSetKey } from "../domain/scale-set-id.ts";
 import type { Clock } from "./clock.ts";
-import type { Decider, Decision, PersistedState } from "./decider.ts";
+import type { DecidedTimelineEntry, Decider, Decision, PersistedState } from "./decider.ts";
 import type { EffectQueue } from "./effect-queue.ts";
 import type { EngineKeys } from "./keys.ts";
 import { outboxEntryFor } from "./outbox.ts";
@@ -118,7 +119,7 @@ export class Stepper<S extends PersistedState> {
       releases: heldBefore.filter((s) => !keep.has(scaleSetKey(s))),
       answeredEffectId,
       outbox,
-      timeline: timelineEntries(decision.timeline, now),
+      timeline: [...engineEntries(event, now), ...timelineEntries(decision.timeline, now)],
     });
     if (committed.kind === "conflict") return undefined;
     if (committed.kind === "missing") throw rolloutNotFound(id);
@@ -154,6 +155,31 @@ export class Stepper<S extends PersistedState> {
     };
     return { kind: "applied" as const, record: next, decision };
   }
+}
+
+/**
+ * Facts an outcome carries that the machine does not keep but the release record needs: the image
+ * as preflight read it, and a policy exception used. Written in the same commit as the machine's
+ * lines, before them, so the record never reads Azure again.
+ */
+function engineEntries(event: RolloutEvent, now: Date): PendingTimelineEntry[] {
+  if (event.type !== "preflight.passed" && event.type !== "preflight.refused") return [];
+  const entries: DecidedTimelineEntry[] = [];
+  if (event.image)
+    entries.push({
+      type: "preflight.image",
+      actor: "system",
+      message: `Image read at preflight: ${formatImage(event.image.reference)}`,
+      data: { ...event.image },
+    });
+  if (event.type === "preflight.passed" && event.exception)
+    entries.push({
+      type: "policy.exception",
+      actor: "system",
+      message: `Policy exception used (ticket ${event.exception.ticket}): ${event.exception.reason}; overrides: ${event.exception.overrides.map((f) => f.message).join("; ")}`,
+      data: { ...event.exception },
+    });
+  return timelineEntries(entries, now);
 }
 
 function ignoredEntry(event: RolloutEvent, reason: string, now: Date): PendingTimelineEntry {

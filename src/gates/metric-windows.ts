@@ -47,6 +47,15 @@ export interface EvaluationWindows {
 const ceilMinute = (ms: number) => Math.ceil(ms / minute) * minute;
 const floorMinute = (ms: number) => Math.floor(ms / minute) * minute;
 
+/**
+ * The end of the newest complete minute that counts: a window's end. A window that ends at the
+ * cutoff itself (mid-minute) would hold one whole bucket fewer than its length, and a one-minute
+ * window none at all.
+ */
+export function dataEnd(windows: EvaluationWindows): number {
+  return floorMinute(windows.cutoff);
+}
+
 export function evaluationWindows(input: WindowInput): EvaluationWindows {
   const cutoff = input.now.getTime() - input.ingestionDelaySeconds * 1000;
   const sinceMs = Date.parse(input.since);
@@ -147,7 +156,8 @@ export async function readMetrics(
       const wanted = need(windows);
       return { ...wanted, start: Math.min(wanted.start, earliestStart) };
     }),
-    end: windows.cutoff,
+    // The query ends now (Azure serves what it has); the gates count only minutes ended by the cutoff.
+    end: now.getTime(),
     top: Math.max(instances.length, input.instanceIds.length),
     ...(input.signal ? { signal: input.signal } : {}),
   });
@@ -160,7 +170,9 @@ export type MetricView =
   | {
       windows: EvaluationWindows;
       measuredAt: string;
-      cutoffIso: string;
+      /** The end of the newest complete minute that counts (dataEnd), epoch ms and ISO. */
+      end: number;
+      endIso: string;
       /** The series of this gate's metric and aggregation. */
       series: MetricSeries[];
       errors: string[];
@@ -182,7 +194,8 @@ export function metricView(
   const byId = new Map(run.instances.map((instance) => [instance.instanceId, instance]));
   const named = (instanceId: string) => ({ instanceId, name: byId.get(instanceId)?.name ?? instanceId });
   const read = reads.byNamespace.get(gate.namespace);
-  const cutoffIso = new Date(windows.cutoff).toISOString();
+  const end = dataEnd(windows);
+  const endIso = new Date(end).toISOString();
   if (!read || read instanceof Error) {
     // Monitor unreachable or refusing: the gate cannot be evaluated now, which is not a pass.
     const reason = read?.message ?? "no answer";
@@ -193,14 +206,15 @@ export function metricView(
         summary: `${gate.aggregation} ${gate.metric} could not be read: ${reason}`,
         measuredAt,
         instanceIds: run.instanceIds,
-        evidence: { metric: gate.metric, dataUntil: cutoffIso, error: reason },
+        evidence: { metric: gate.metric, dataUntil: endIso, error: reason },
       },
     };
   }
   return {
     windows,
     measuredAt,
-    cutoffIso,
+    end,
+    endIso,
     series: read.series.filter(
       (entry) =>
         (entry.metric === undefined || entry.metric.toLowerCase() === gate.metric.toLowerCase()) &&

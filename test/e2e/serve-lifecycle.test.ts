@@ -21,11 +21,14 @@ afterEach(async () => {
   await Promise.all(redises.splice(0).map((redis) => redis.destroy()));
 });
 
+/**
+ * The test's environment with REDIS_URL "" (read as unset) unless `env` names one: deleting it
+ * would not do, as runCanaryd layers this over process.env, where the run's own REDIS_URL is.
+ */
 function serve(env: NodeJS.ProcessEnv, cwd: string): DaemonProcess {
-  const { REDIS_URL: _url, ...rest } = process.env;
   const daemon = runCanaryd(
     ["serve", "--simulate", demoScenario, "--config", demoConfig],
-    { ...rest, PORT: "0", ...env },
+    { ...process.env, REDIS_URL: "", PORT: "0", ...env },
     cwd,
   );
   running.push(daemon);

@@ -9,7 +9,13 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RolloutPhase } from "../../src/domain/rollout-view.ts";
-import { demoScaleSets, demoSpec, reissuedUpgrades, witnessFleet } from "../support/crash-expectations.ts";
+import {
+  demoScaleSets,
+  demoSpec,
+  reissuedUpgrades,
+  rewrittenModels,
+  witnessFleet,
+} from "../support/crash-expectations.ts";
 import { type CrashLab, type RolloutDetail, startCrashLab } from "../support/crash-lab.ts";
 import type { DaemonProcess } from "../support/daemon-process.ts";
 import { crashInvariantViolations } from "../support/fleet-witness.ts";
@@ -59,14 +65,18 @@ interface TrialRecord {
 }
 
 function planTrial(random: () => number, index: number, fleetVersion: string): TrialPlan {
-  // Alternating kinds keep both covered in a short run; everything else is drawn.
-  const kind: TrialKind = index % 2 === 0 ? "rollout" : "rollback";
+  // Both kinds in every four trials (rollout, rollout, rollback, rollback); everything else is drawn.
+  // Rollbacks run only with the fleet back on 1.0.0 (after two rollouts): web-d's protected
+  // instance never leaves 1.0.0, and a rollback to a later previous version stops on it
+  // (`rollbackFailed`: "protected ... and not on 1.1.0"), also without any crash. A machine
+  // question reported to the lead, not a crash fault; this order keeps it out of the crash trials.
+  const kind: TrialKind = index % 4 < 2 ? "rollout" : "rollback";
   const order = [...demoScaleSets].sort(() => random() - 0.5);
   const split = 1 + Math.floor(random() * 2);
   const waves: [string[], string[]] = [order.slice(0, split), order.slice(split)];
   // A good version is the one the fleet is not on; a bad one is refused by a gate at the first canary.
   const target =
-    kind === "rollout" ? (fleetVersion === "1.0.0" ? "1.1.0" : "1.0.0") : index % 4 === 1 ? "1.2.0" : "1.3.0";
+    kind === "rollout" ? (fleetVersion === "1.0.0" ? "1.1.0" : "1.0.0") : index % 4 === 2 ? "1.2.0" : "1.3.0";
   return {
     kind,
     target,
@@ -158,6 +168,8 @@ async function runTrial(plan: TrialPlan, previous: string): Promise<TrialRecord>
     record.lost = true;
     record.violations.push(`timeline of ${view.id} has gaps: ${done.timeline.map((e) => e.seq).join(",")}`);
   }
+  for (const [name, extra] of Object.entries(rewrittenModels(done, fleet)))
+    if (extra > 0) record.violations.push(`${name}: ${extra} model write(s) resubmitted after a crash`);
   record.reissuedUpgradeRequests = Object.values(reissuedUpgrades(done, fleet)).reduce(
     (sum, n) => sum + Math.max(0, n),
     0,

@@ -4,6 +4,7 @@
  */
 import { describe, expect, it } from "vitest";
 import type { ScaleSetView } from "../../src/domain/rollout-view.ts";
+import { reissuedUpgrades, rewrittenModels } from "../support/crash-expectations.ts";
 import type { RolloutDetail } from "../support/crash-lab.ts";
 import { galleryVersionId, scaleSetId } from "../support/crash-lab.ts";
 import { crashInvariantViolations, type FleetRecord, type InstanceRecord } from "../support/fleet-witness.ts";
@@ -134,5 +135,85 @@ describe("the crash witness", () => {
     expect(crashInvariantViolations(failed, fleet, expectCompleted)).toEqual([
       "phase failed (rollback could not finish), expected completed",
     ]);
+  });
+});
+
+describe("the crash witness, for instances that appeared during the run", () => {
+  const rolledBack = view("rolledBack", [scaleSetView("web-a", ["0"], [batch(0, ["0"], "failed")])]);
+  const expectRolledBack = { phase: "rolledBack" as const, target: "1.2.0", previous: "1.0.0" };
+
+  it("accepts one that appeared on the target and was brought back once", () => {
+    const fleet = fleetOf("1.0.0", [
+      instance("0", ["1.0.0", "1.2.0", "1.0.0"]),
+      instance("10", ["1.2.0", "1.0.0"], { appeared: true }),
+    ]);
+    expect(crashInvariantViolations(rolledBack, fleet, expectRolledBack)).toEqual([]);
+  });
+
+  it("reports one that appeared on the target and was left there, or brought back twice", () => {
+    const fleet = fleetOf("1.0.0", [
+      instance("0", ["1.0.0", "1.2.0", "1.0.0"]),
+      instance("10", ["1.2.0"], { appeared: true }),
+      instance("11", ["1.2.0", "1.0.0"], { appeared: true, reboots: 2 }),
+    ]);
+    expect(crashInvariantViolations(rolledBack, fleet, expectRolledBack)).toEqual([
+      "web-a_10: runs 1.2.0, expected 1.0.0",
+      "web-a_11: rebooted 2 times (booted 1.2.0 -> 1.0.0), at most 1",
+    ]);
+  });
+
+  it("reports one that appeared on the previous version and was rebooted by a rollback", () => {
+    const fleet = fleetOf("1.0.0", [
+      instance("0", ["1.0.0", "1.2.0", "1.0.0"]),
+      instance("10", ["1.0.0"], { appeared: true, reboots: 1 }),
+    ]);
+    expect(crashInvariantViolations(rolledBack, fleet, expectRolledBack)).toEqual([
+      "web-a_10: rebooted 1 times (booted 1.0.0), at most 0",
+    ]);
+  });
+
+  it("accepts one created on the target during a completed rollout without an upgrade", () => {
+    const fleet = fleetOf("1.1.0", [
+      instance("0", ["1.0.0", "1.1.0"]),
+      instance("1", ["1.0.0", "1.1.0"]),
+      instance("10", ["1.1.0"], { appeared: true }),
+    ]);
+    expect(crashInvariantViolations(completed, fleet, expectCompleted)).toEqual([]);
+  });
+});
+
+describe("the Azure writes a crashed run may not repeat", () => {
+  const rolledBack = {
+    ...view("rolledBack", [scaleSetView("web-a", ["0"], [batch(0, ["0"], "failed")])]),
+    timeline: [
+      {
+        seq: 1,
+        at: "",
+        actor: "canaryd",
+        type: "rollback.upgrading",
+        message: "",
+        data: { scaleSetId: scaleSetId("web-a") },
+      },
+    ],
+  };
+  const writes = (upgrades: number, models: number): FleetRecord => ({
+    "web-a": {
+      name: "web-a",
+      modelVersion: "1.0.0",
+      instances: [],
+      acceptedUpgradeRequests: upgrades,
+      acceptedModelWrites: models,
+    },
+  });
+
+  it("allows one upgrade per started batch and per batch the rollback loop upgraded, one model write per direction", () => {
+    expect(reissuedUpgrades(rolledBack, writes(2, 2))).toEqual({ "web-a": 0 });
+    expect(rewrittenModels(rolledBack, writes(2, 2))).toEqual({ "web-a": 0 });
+  });
+
+  it("counts an upgrade reissued and a model write resubmitted", () => {
+    expect(reissuedUpgrades(rolledBack, writes(3, 3))).toEqual({ "web-a": 1 });
+    expect(rewrittenModels(rolledBack, writes(3, 3))).toEqual({ "web-a": 1 });
+    expect(rewrittenModels(completed, writes(1, 2))).toEqual({ "web-a": 1 });
   });
 });

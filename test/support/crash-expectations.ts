@@ -34,27 +34,48 @@ export interface ExpectedEnd {
 
 /** Reads the fleet as the simulator recorded it (upgrades accepted since `sinceWallMs`). */
 export function witnessFleet(lab: CrashLab, sinceWallMs = 0): Promise<FleetRecord> {
-  const accepted = (name: string) =>
+  const accepted = (operation: string) => (name: string) =>
     lab.sim
-      .requestLog({
-        operation: "virtualMachineScaleSets.updateInstances",
-        since: new Date(sinceWallMs).toISOString(),
-      })
-      .filter((e) => e.status < 300 && e.path.includes(`/virtualMachineScaleSets/${name}/`)).length;
-  return readFleetRecord(lab.stateFile, accepted, demoScaleSets, sinceWallMs);
+      .requestLog({ operation, since: new Date(sinceWallMs).toISOString() })
+      .filter((e) => e.status < 300 && new RegExp(`/virtualMachineScaleSets/${name}(/|\\?|$)`).test(e.path))
+      .length;
+  return readFleetRecord(
+    lab.stateFile,
+    accepted("virtualMachineScaleSets.updateInstances"),
+    demoScaleSets,
+    sinceWallMs,
+    accepted("virtualMachineScaleSets.update"),
+  );
 }
 
 /**
  * Manual upgrade requests Azure accepted, per scale set, beyond one per started batch and one per
- * rollback: an upgrade reissued after a crash instead of observed.
+ * batch the rollback's convergence loop decided to upgrade (its `rollback.upgrading` timeline
+ * entries): an upgrade reissued after a crash instead of observed.
  */
 export function reissuedUpgrades(done: RolloutDetail, fleet: FleetRecord): Record<string, number> {
   return Object.fromEntries(
     done.scaleSets.map((s) => {
       const name = s.id.split("/").pop() ?? s.id;
       const started = s.batches.filter((b) => b.status !== "pending").length;
-      const rollback = done.phase === "rolledBack" && s.touchedInstanceIds.length > 0 ? 1 : 0;
+      const rollback = done.timeline.filter(
+        (e) => e.type === "rollback.upgrading" && e.data?.scaleSetId === s.id,
+      ).length;
       return [name, (fleet[name]?.acceptedUpgradeRequests ?? 0) - started - rollback];
+    }),
+  );
+}
+
+/**
+ * Model writes Azure accepted, per scale set, beyond one forward and (when rolled back) one back:
+ * a model write resubmitted after a crash instead of read back first.
+ */
+export function rewrittenModels(done: RolloutDetail, fleet: FleetRecord): Record<string, number> {
+  const perDirection = done.phase === "rolledBack" ? 2 : 1;
+  return Object.fromEntries(
+    done.scaleSets.map((s) => {
+      const name = s.id.split("/").pop() ?? s.id;
+      return [name, Math.max(0, (fleet[name]?.acceptedModelWrites ?? 0) - perDirection)];
     }),
   );
 }
@@ -71,7 +92,10 @@ export async function expectEndedLikeAnUninterruptedRun(
   expect(crashInvariantViolations(done, fleet, expected)).toEqual([]);
   const reissued = reissuedUpgrades(done, fleet);
   expect(reissued).toEqual(Object.fromEntries(Object.keys(reissued).map((name) => [name, 0])));
+  const rewritten = rewrittenModels(done, fleet);
+  expect(rewritten).toEqual(Object.fromEntries(Object.keys(rewritten).map((name) => [name, 0])));
   const instances = Object.values(fleet).flatMap((ss) => ss.instances.filter((i) => i.reboots > 0));
+  const appeared = Object.values(fleet).flatMap((ss) => ss.instances.filter((i) => i.appeared));
   const settled = expected.phase === "completed" ? expected.target : expected.previous;
-  return `${done.phase}; ${instances.length} upgraded instance(s) all on ${settled}, each rebooted at most once per direction; no manual upgrade reissued; previous versions as recorded; timeline ${done.timeline.length} entries`;
+  return `${done.phase}; ${instances.length} upgraded instance(s)${appeared.length > 0 ? ` (${appeared.length} appeared during the run)` : ""} all on ${settled}, each rebooted at most once per direction; no manual upgrade reissued, no model write resubmitted; previous versions as recorded; timeline ${done.timeline.length} entries`;
 }

@@ -11,6 +11,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Redis } from "ioredis";
 import type { RolloutPhase, RolloutView, TimelineEntry } from "../../src/domain/rollout-view.ts";
+import { engineKeys } from "../../src/engine/keys.ts";
+import type { OutboxEntry } from "../../src/engine/outbox.ts";
 import { type RunningSimulator, type Scenario, startSimulator } from "../../src/simulator/index.ts";
 import { type DaemonProcess, projectRoot, runCanaryd } from "./daemon-process.ts";
 
@@ -35,6 +37,8 @@ export interface CrashLabOptions {
    * test owns that cluster and removes it; `close()` then deletes no keys.
    */
   clusterNodes?: string[];
+  /** The simulator's metrics ingestion delay (the demo scenario's 120 s unless given). */
+  metricsIngestionDelaySeconds?: number;
 }
 
 export type RolloutDetail = RolloutView & { timeline: TimelineEntry[] };
@@ -54,6 +58,11 @@ export interface CrashLab {
   waitForHeld(operation: string, timeoutMs?: number): Promise<void>;
   /** Polls until the rollout is in one of `phases` (or terminal); fails after `timeoutMs`. */
   waitForPhase(url: string, id: string, phases: RolloutPhase[], timeoutMs: number): Promise<RolloutDetail>;
+  /**
+   * The rollout's outbox as Redis holds it now: the effects emitted and not yet answered, with the
+   * progress of unfinished ones. What a kill at this instant leaves for the next daemon.
+   */
+  outbox(id: string): Promise<OutboxEntry[]>;
   /** Long-polls `/wait` until the rollout is terminal; fails after `timeoutMs`. */
   waitForTerminal(url: string, id: string, timeoutMs: number): Promise<RolloutDetail>;
   close(): Promise<void>;
@@ -94,6 +103,9 @@ export async function startCrashLab(options: CrashLabOptions): Promise<CrashLab>
     port: 0,
     timeScale: options.timeScale,
     lroRetryAfterSeconds: 0,
+    ...(options.metricsIngestionDelaySeconds === undefined
+      ? {}
+      : { metricsIngestionDelaySeconds: options.metricsIngestionDelaySeconds }),
     fresh: true,
     connectionFile,
     stateFile,
@@ -168,6 +180,17 @@ export async function startCrashLab(options: CrashLabOptions): Promise<CrashLab>
       throw new Error(
         `rollout ${id} not in ${phases.join("|")} within ${timeoutMs} ms (last: ${last?.phase})`,
       );
+    },
+    async outbox(id) {
+      if (options.clusterNodes) throw new Error("outbox(): the lab reads the shared Redis only");
+      const redis = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 3 });
+      await redis.connect();
+      try {
+        const entries = await redis.hvals(engineKeys(prefix).outbox(id));
+        return entries.map((json) => JSON.parse(json) as OutboxEntry);
+      } finally {
+        redis.disconnect();
+      }
     },
     async waitForTerminal(url, id, timeoutMs) {
       const deadline = Date.now() + timeoutMs;

@@ -1,8 +1,14 @@
+import type { ApprovalCatalog } from "../../approvals/approval-store.ts";
 import type { RolloutService } from "../../engine/rollout-service.ts";
+import type { InventoryService } from "../../inventory/inventory-service.ts";
 
 /** What route modules need from buildApi. */
 export interface RouteDeps {
   service: RolloutService;
   /** @fastify/rate-limit settings for routes that change something. */
   mutationRateLimit: { max: number; timeWindow: number };
+  /** The fleet inventory; absent: /v1/inventory answers 503. */
+  inventory?: InventoryService;
+  /** The approved-version catalog; absent: /v1/approvals answers 503. */
+  approvals?: ApprovalCatalog;
 }

@@ -4,6 +4,7 @@
  */
 import type { DeadLetter, RolloutView, TimelineEntry } from "../../domain/rollout-view.ts";
 import type { RolloutAction, RolloutPlan } from "../../engine/rollout-service.ts";
+import type { InventoryAnswer } from "../../inventory/inventory-service.ts";
 import { ApiError, DaemonUnreachableError, type ProblemBody } from "./errors.ts";
 
 export const defaultApiUrl = "http://127.0.0.1:8080";
@@ -73,6 +74,23 @@ export class ApiClient {
     return this.json("GET", `/v1/rollouts/${encodeURIComponent(id)}`);
   }
 
+  /** The release record: JSON, or the Markdown release note. */
+  record(id: string, format: "json" | "markdown"): Promise<unknown> {
+    const path = `/v1/rollouts/${encodeURIComponent(id)}/record`;
+    if (format === "json") return this.json("GET", path);
+    return this.text("GET", path, { headers: { accept: "text/markdown" } });
+  }
+
+  inventory(query: {
+    subscriptionId?: string;
+    resourceGroup?: string;
+    refresh?: boolean;
+  }): Promise<InventoryAnswer> {
+    const params = new URLSearchParams();
+    for (const [key, value] of Object.entries(query)) if (value !== undefined) params.set(key, String(value));
+    return this.json("GET", `/v1/inventory${params.size > 0 ? `?${params}` : ""}`);
+  }
+
   act(id: string, action: RolloutAction, reason?: string): Promise<RolloutView> {
     return this.json("POST", `/v1/rollouts/${encodeURIComponent(id)}/${action}`, {
       body: JSON.stringify(reason ? { reason } : {}),
@@ -117,6 +135,17 @@ export class ApiClient {
     });
     if (!response.ok) await this.read(response);
     return response;
+  }
+
+  /** A non-JSON answer (Markdown): the body as text; a problem still throws ApiError. */
+  private async text(method: string, path: string, options: RequestOptions = {}): Promise<string> {
+    const response = await this.send(method, path, options);
+    if (!response.ok) await this.read(response);
+    try {
+      return await response.text();
+    } catch (err) {
+      throw new DaemonUnreachableError(this.displayUrl, err);
+    }
   }
 
   private async json<T>(method: string, path: string, options: RequestOptions = {}): Promise<T> {

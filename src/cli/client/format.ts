@@ -96,6 +96,10 @@ export function formatPlan(plan: RolloutPlan): string {
   const lines = [
     plan.wouldStart ? "preflight: would start" : "preflight: would be REJECTED",
     ...formatFindings(plan.findings),
+    ...(plan.warnings ?? []).map((w) => `  warning ${w.code}: ${w.message}`),
+    ...(plan.exception
+      ? [`  policy exception (ticket ${plan.exception.ticket}): ${plan.exception.reason}`]
+      : []),
   ];
   for (const wave of plan.waves) {
     lines.push(`wave ${wave.name}`);

@@ -1,5 +1,6 @@
 import type { Command } from "commander";
-import { registerRollback } from "./rollback.ts";
+import { registerInventory } from "./inventory.ts";
+import { registerRelease, registerRollback } from "./rollback.ts";
 import { registerRollout } from "./rollout.ts";
 import { registerServe } from "./serve.ts";
 import { registerSimulate } from "./simulate.ts";
@@ -10,4 +11,6 @@ export function registerCommands(program: Command): void {
   registerSimulate(program);
   registerRollout(program);
   registerRollback(program);
+  registerRelease(program);
+  registerInventory(program);
 }

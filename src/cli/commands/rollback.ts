@@ -1,4 +1,7 @@
-/** `canaryd rollback (ID | --scale-set ID) --reason TEXT`: on-call's one command. */
+/**
+ * `canaryd rollback (ID | --scale-set ID) --reason TEXT`: on-call's one command; and
+ * `canaryd release ID --reason TEXT`: hand back the scale sets a failed rollout still holds.
+ */
 import type { Command } from "commander";
 import { type CliIo, clientFrom, processIo } from "../client/cli-io.ts";
 import { asClientCommand, type ClientOptions, runAction } from "../client/command-kit.ts";
@@ -33,5 +36,22 @@ export function registerRollback(program: Command, io: CliIo = processIo()): voi
           return exitCodes.completed;
         },
       ),
+    );
+}
+
+export function registerRelease(program: Command, io: CliIo = processIo()): void {
+  asClientCommand(program.command("release"), io)
+    .description(
+      "Hand back, as they are, the scale sets a failed rollout still holds (its rollback could not converge)",
+    )
+    .argument("<id>", "rollout id")
+    .requiredOption("--reason <text>", "why: recorded in the timeline with your identity")
+    .action(
+      runAction(io, async (id: string, options: ClientOptions & { reason: string }) => {
+        const view = await clientFrom(io, options.url).act(id, "release", options.reason);
+        if (options.json) io.out(JSON.stringify(view, null, 2));
+        else io.out(`released the scale sets of rollout ${view.id} (${view.name}): ${view.phase}`);
+        return exitCodes.completed;
+      }),
     );
 }

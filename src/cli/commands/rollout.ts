@@ -135,6 +135,19 @@ export function registerRollout(program: Command, io: CliIo = processIo()): void
       }),
     );
 
+  asClientCommand(rollout.command("record"), io)
+    .description("Print a rollout's release record (JSON), or with --markdown its release note")
+    .argument("<id>", "rollout id")
+    .option("--markdown", "the record as a Markdown release note")
+    .action(
+      runAction(io, async (id: string, options: ClientOptions & { markdown?: boolean }) => {
+        const client = clientFrom(io, options.url);
+        if (options.markdown) io.out(String(await client.record(id, "markdown")).trimEnd());
+        else io.out(JSON.stringify(await client.record(id, "json"), null, 2));
+        return exitCodes.completed;
+      }),
+    );
+
   asClientCommand(rollout.command("wait"), io)
     .description("Wait until a rollout ends; the exit code tells how it ended (survives daemon restarts)")
     .argument("<id>", "rollout id")

@@ -13,6 +13,7 @@ import type { Effect } from "../../domain/effects.ts";
 import { imageReferenceFromSpec } from "../../domain/image-reference.ts";
 import { evaluateGates } from "../../gates/evaluate-gates.ts";
 import type { GateSettings } from "../../gates/provider.ts";
+import type { ApprovedVersions } from "../../inventory/inventory-service.ts";
 import { checkReplication } from "./check-replication.ts";
 import type { EffectContext, EffectStep, ExecuteEffect } from "./effect-executor.ts";
 import { type ModelWriteProgress, modelHolds, stepModelWrite } from "./model-image.ts";
@@ -29,6 +30,9 @@ export interface EffectExecutorDeps {
   onMetricsCalls?: (calls: number) => void;
   /** Operator settings of the gate kinds (config `gates`); absent: defaults (no webhook host). */
   gates?: GateSettings;
+  /** Production image policy (approvals, end-of-life warnings) preflight applies. */
+  policy?: Config["policy"];
+  approvals?: ApprovedVersions;
 }
 
 /** Thrown for an effect kind the executor does not run (the engine's own `startTimer`). */
@@ -62,6 +66,8 @@ export function createEffectExecutor(deps: EffectExecutorDeps): ExecuteEffect {
             allowLatestFor: deps.allowLatestFor,
             locations,
             ...(deps.gates ? { gates: deps.gates } : {}),
+            ...(deps.policy ? { policy: deps.policy } : {}),
+            ...(deps.approvals ? { approvals: deps.approvals } : {}),
           },
           context.spec,
           context.now(),
@@ -146,6 +152,7 @@ export function createEffectExecutor(deps: EffectExecutorDeps): ExecuteEffect {
             instances: instances.map((i) => ({
               instanceId: i.instanceId,
               onImage: runsImage(i.imageReference, effect.image),
+              ...(effect.target ? { onTarget: runsImage(i.imageReference, effect.target) } : {}),
               latestModelApplied: i.latestModelApplied,
               protectedFromScaleSetActions: i.protectedFromScaleSetActions,
               provisioningState: i.provisioningState,

@@ -4,7 +4,7 @@
  * must exist in the region. Every problem becomes a finding naming the scale set and region.
  */
 import type { AzureAdapters } from "../../azure/adapters.ts";
-import type { PreflightFinding } from "../../domain/effects.ts";
+import type { ImageFacts, PreflightFinding } from "../../domain/effects.ts";
 import type { ImageReference } from "../../domain/image.ts";
 import { formatImage, normalizeRegion, parseGalleryImageVersionId } from "../../domain/image-reference.ts";
 
@@ -19,6 +19,8 @@ export interface ImageAvailability {
   findings: PreflightFinding[];
   /** Scale sets whose region is still replicating the version. */
   replicating: RegionTarget[];
+  /** The image as read, for the release record; absent when it could not be read at all. */
+  facts?: ImageFacts;
 }
 
 export async function checkImageAvailability(
@@ -35,6 +37,7 @@ export async function checkImageAvailability(
       azure,
       image as Required<Pick<ImageReference, "publisher" | "offer" | "sku" | "version">>,
       targets,
+      now,
       signal,
     );
   return {
@@ -63,6 +66,22 @@ async function galleryAvailability(
     };
   const findings: PreflightFinding[] = [];
   const replicating: RegionTarget[] = [];
+  const regions = [...new Set(targets.map((t) => normalizeRegion(t.location)))].sort();
+  const name = parseGalleryImageVersionId(versionId)?.version;
+  const facts: ImageFacts = {
+    reference: { id: versionId },
+    ...(name ? { version: name } : {}),
+    ...(version.publishedDate ? { publishedDate: version.publishedDate } : {}),
+    ...(version.endOfLifeDate ? { endOfLifeDate: version.endOfLifeDate } : {}),
+    excludeFromLatest: version.excludeFromLatest,
+    replication: Object.fromEntries(
+      regions.map((region) => [
+        region,
+        version.replication[region] ?? (version.targetRegions.includes(region) ? "unknown" : "notTargeted"),
+      ]),
+    ),
+    readAt: now.toISOString(),
+  };
   if (version.endOfLifeDate && Date.parse(version.endOfLifeDate) <= now.getTime())
     findings.push({
       code: "IMAGE_END_OF_LIFE",
@@ -90,16 +109,18 @@ async function galleryAvailability(
       replicating.push(target);
     }
   }
-  return { findings, replicating };
+  return { findings, replicating, facts };
 }
 
 async function marketplaceAvailability(
   azure: Pick<AzureAdapters, "marketplace">,
   image: { publisher: string; offer: string; sku: string; version: string },
   targets: RegionTarget[],
+  now: Date,
   signal: AbortSignal | undefined,
 ): Promise<ImageAvailability> {
   const findings: PreflightFinding[] = [];
+  const replication: Record<string, string> = {};
   const checked = new Map<string, boolean>();
   for (const target of targets) {
     const key = `${target.subscriptionId}/${normalizeRegion(target.location)}`;
@@ -114,6 +135,7 @@ async function marketplaceAvailability(
       );
       checked.set(key, exists);
     }
+    replication[normalizeRegion(target.location)] = exists ? "available" : "missing";
     if (!exists)
       findings.push({
         scaleSetId: target.scaleSetId,
@@ -122,5 +144,9 @@ async function marketplaceAvailability(
         message: `marketplace image ${image.publisher}:${image.offer}:${image.sku}:${image.version} is not offered in ${target.location}, where scale set ${target.scaleSetId} runs`,
       });
   }
-  return { findings, replicating: [] };
+  return {
+    findings,
+    replicating: [],
+    facts: { reference: { ...image }, version: image.version, replication, readAt: now.toISOString() },
+  };
 }

@@ -1,6 +1,7 @@
 /**
  * Writing a scale set model's imageReference without overwriting anyone else's change. Each step
- * reads the model first: already the wanted image → done (idempotent after a crash); still the
+ * reads the model first (and writes with its ETag as If-Match, so a change between the read and the
+ * write is refused by Azure instead of overwritten): already the wanted image → done (idempotent after a crash); still the
  * image being replaced → write (once, then observe); anything else → conflict, never overwritten.
  * setModelImage replaces `previous` with `target`; revertModel does the reverse.
  */
@@ -120,10 +121,13 @@ export async function stepModelWrite(
 
   async function submit(): Promise<EffectStep> {
     try {
-      await compute.startModelImageUpdate(write.scaleSetId, pinned(write.wanted), signal);
+      await compute.startModelImageUpdate(write.scaleSetId, pinned(write.wanted), signal, model.etag);
     } catch (error) {
       // 409: another operation on the scale set still runs (an upgrade finishing): write after it.
-      if (error instanceof AzureAdapterError && error.statusCode === 409) return wait(state);
+      // 412: the scale set changed between our read and our write (If-Match): the next step reads
+      // again and finds what happened (someone else's image is a conflict, never overwritten).
+      if (error instanceof AzureAdapterError && (error.statusCode === 409 || error.statusCode === 412))
+        return wait(state);
       throw error;
     }
     return wait({ ...state, writes: state.writes + 1, lastWriteAt: now.toISOString() });

@@ -7,7 +7,8 @@
 import type { AzureAdapters } from "../../azure/adapters.ts";
 import { isKnownUpgradeMode, type ScaleSetModel } from "../../azure/compute.ts";
 import { AzureAdapterError } from "../../azure/errors.ts";
-import type { PreflightFinding } from "../../domain/effects.ts";
+import type { Config } from "../../config/schema.ts";
+import type { ImageFacts, PreflightFinding } from "../../domain/effects.ts";
 import type { InstanceFacts, ScaleSetFacts } from "../../domain/fleet.ts";
 import type { ImageReference } from "../../domain/image.ts";
 import {
@@ -17,10 +18,12 @@ import {
   parseGalleryImageVersionId,
   referencesLatest,
 } from "../../domain/image-reference.ts";
+import { imageKey, retiresInDays } from "../../domain/inventory.ts";
 import { scaleSetKey } from "../../domain/scale-set-id.ts";
 import type { RolloutSpec } from "../../domain/spec.ts";
 import { defaultGateSettings, type GateSettings } from "../../gates/provider.ts";
 import { gatePreflightFindings } from "../../gates/registry.ts";
+import { type ApprovedVersions, requiresApproval } from "../../inventory/inventory-service.ts";
 import { latestAllowedFor } from "./allow-latest.ts";
 import type { EffectStep } from "./effect-executor.ts";
 import { checkImageAvailability, type RegionTarget } from "./image-availability.ts";
@@ -32,6 +35,10 @@ export interface PreflightDeps {
   locations: ScaleSetLocations;
   /** Operator settings of the gate kinds: each gate's own preflight checks them (src/gates/registry.ts). */
   gates?: GateSettings;
+  /** Production image policy; absent: no approval rule and no end-of-life warning. */
+  policy?: Config["policy"];
+  /** The approved-version catalog the policy checks against. */
+  approvals?: ApprovedVersions;
 }
 
 export async function runPreflight(
@@ -55,6 +62,7 @@ export async function runPreflight(
 
   const requested = imageReferenceFromSpec(spec.image);
   const resolved = await resolveTarget(deps, requested, models, findings, signal);
+  let image: ImageFacts | undefined;
   if (resolved) {
     const targets: RegionTarget[] = models.map((model) => ({
       scaleSetId: model.id,
@@ -63,13 +71,21 @@ export async function runPreflight(
     }));
     const availability = await checkImageAvailability(deps.azure, resolved, targets, now, signal);
     findings.push(...availability.findings);
+    image = availability.facts;
+    const policy = await policyFindings(deps, models, resolved, image, now);
+    const exception =
+      spec.exception && policy.refusals.length > 0 && findings.length === 0
+        ? { ...spec.exception, overrides: policy.refusals }
+        : undefined;
+    if (!exception) findings.push(...policy.refusals);
     if (findings.length === 0) {
       const read = await Promise.all(models.map((model) => scaleSetFacts(deps, model, signal)));
       for (const result of read) if ("finding" in result) findings.push(result.finding);
       if (findings.length === 0) {
-        const notices = read.flatMap((result) =>
-          "notice" in result && result.notice ? [result.notice] : [],
-        );
+        const notices = [
+          ...policy.warnings,
+          ...read.flatMap((result) => ("notice" in result && result.notice ? [result.notice] : [])),
+        ];
         return {
           done: true,
           outcome: {
@@ -78,12 +94,56 @@ export async function runPreflight(
             resolvedImage: resolved,
             replication: availability.replicating.length > 0 ? "replicating" : "completed",
             ...(notices.length > 0 ? { notices } : {}),
+            ...(image ? { image } : {}),
+            ...(exception ? { exception } : {}),
           },
         };
       }
     }
   }
-  return { done: true, outcome: { type: "preflight.refused", findings } };
+  return { done: true, outcome: { type: "preflight.refused", findings, ...(image ? { image } : {}) } };
+}
+
+/**
+ * The production policy: a scale set `policy.requireApproval` covers takes only an approved
+ * version (refusals, each naming the scale set and the version; a spec `exception` overrides
+ * them, recorded), and a version within `policy.eolWarningDays` of its end of life is a warning
+ * (past it, image-availability already refuses).
+ */
+async function policyFindings(
+  deps: PreflightDeps,
+  models: ScaleSetModel[],
+  image: ImageReference,
+  facts: ImageFacts | undefined,
+  now: Date,
+): Promise<{ refusals: PreflightFinding[]; warnings: PreflightFinding[] }> {
+  const refusals: PreflightFinding[] = [];
+  const warnings: PreflightFinding[] = [];
+  const policy = deps.policy;
+  if (!policy) return { refusals, warnings };
+  const days = retiresInDays(facts?.endOfLifeDate, now);
+  if (
+    days !== undefined &&
+    Date.parse(facts?.endOfLifeDate ?? "") > now.getTime() &&
+    days <= policy.eolWarningDays
+  )
+    warnings.push({
+      code: "imageEndOfLifeSoon",
+      message: `${formatImage(image)} reaches its end of life ${facts?.endOfLifeDate} in ${days} day(s) (policy.eolWarningDays ${policy.eolWarningDays})`,
+    });
+  const covered = models.filter((model) => requiresApproval(policy.requireApproval, model));
+  if (covered.length === 0) return { refusals, warnings };
+  const key = imageKey(image);
+  const approved = (await deps.approvals?.approvedKeys()) ?? new Set<string>();
+  if (key && approved.has(key.key)) return { refusals, warnings };
+  for (const model of covered)
+    refusals.push({
+      scaleSetId: model.id,
+      region: model.location,
+      code: "IMAGE_NOT_APPROVED",
+      message: `scale set ${model.name} requires an approved image version (policy.requireApproval) and ${key?.display ?? formatImage(image)} is not approved; approve it (POST /v1/approvals) or give the spec an exception { reason, ticket }`,
+    });
+  return { refusals, warnings };
 }
 
 async function readModel(
@@ -182,7 +242,7 @@ async function scaleSetFacts(
   signal: AbortSignal | undefined,
 ): Promise<{ facts: ScaleSetFacts; notice?: PreflightFinding } | { finding: PreflightFinding }> {
   const instances = await deps.azure.compute.listInstances(model.id, signal);
-  const { provisioningState: _state, imageReference, ...facts } = model;
+  const { provisioningState: _state, tags: _tags, imageReference, ...facts } = model;
   const previous = resolvePrevious(model, imageReference ?? {}, instances);
   if ("finding" in previous) return previous;
   return {

@@ -5,6 +5,8 @@
  * interval on the shift (canary − baseline) and its Hodges-Lehmann estimate. The gate fails when
  * the interval excludes zero in the watched direction AND the estimate is beyond
  * tolerancePercent of the baseline's median (significant and large enough to matter).
+ * With neighbours as the baseline, each canary instance's samples are first corrected by its own
+ * level against them before its upgrade (`levelOffsets`, see fetch.ts), when that is known.
  * A final evaluation with less than the required coverage is inconclusive unless it failed.
  * The evidence carries every number the verdict used, so a person can redo it.
  */
@@ -18,6 +20,17 @@ export interface CompareSample {
   values: number[];
 }
 
+/** A canary instance's own level against its neighbours before its upgrade (see fetch.ts). */
+export interface LevelOffset {
+  instanceId: string;
+  window: { start: string; end: string };
+  /** Its minutes and the neighbours' minutes in the window. */
+  points: number;
+  baselinePoints: number;
+  /** Hodges-Lehmann shift of its minutes against theirs; absent with too few points (not corrected). */
+  offset?: number;
+}
+
 export interface CompareInput {
   spec: CompareGateSpec;
   /** The instances on the new image, each with its per-minute samples in the window. */
@@ -28,6 +41,8 @@ export interface CompareInput {
   baselineKind: "instances" | "beforeUpgrade";
   window: { start: string; end: string };
   baselineWindow: { start: string; end: string };
+  /** Subtracted from each canary instance's samples before the test (neighbour baselines only). */
+  levelOffsets?: LevelOffset[];
   /** A verdict that may end a bake: needs `coverage.requiredSeconds` of data. */
   final?: boolean;
   coverage?: { seconds: number; requiredSeconds: number };
@@ -53,7 +68,15 @@ function describeSamples(samples: CompareSample[]) {
 
 export function judgeCompare(input: CompareInput): GateJudgement {
   const { spec } = input;
-  const canary = input.canary.flatMap((sample) => sample.values);
+  const offsetOf = new Map(
+    (input.levelOffsets ?? []).flatMap((level) =>
+      level.offset === undefined ? [] : [[level.instanceId, level.offset] as const],
+    ),
+  );
+  const canary = input.canary.flatMap((sample) => {
+    const offset = offsetOf.get(sample.instanceId) ?? 0;
+    return sample.values.map((value) => value - offset);
+  });
   const baseline = input.baseline.flatMap((sample) => sample.values);
   const label = `${spec.aggregation} ${spec.metric}`;
   const evidence: Record<string, unknown> = {
@@ -68,6 +91,7 @@ export function judgeCompare(input: CompareInput): GateJudgement {
     baselineWindow: input.baselineWindow,
     canary: {
       points: canary.length,
+      ...(offsetOf.size > 0 ? { correctedForOwnLevel: true } : {}),
       ...(canary.length ? { median: round(median(canary)) } : {}),
       instances: describeSamples(input.canary),
     },
@@ -76,6 +100,14 @@ export function judgeCompare(input: CompareInput): GateJudgement {
       ...(baseline.length ? { median: round(median(baseline)) } : {}),
       instances: describeSamples(input.baseline),
     },
+    ...(input.levelOffsets
+      ? {
+          levelCorrection: input.levelOffsets.map((level) => ({
+            ...level,
+            ...(level.offset === undefined ? {} : { offset: round(level.offset) }),
+          })),
+        }
+      : {}),
     ...(input.coverage ? { coverage: input.coverage } : {}),
     final: input.final ?? false,
     errors: input.errors ?? [],
@@ -113,7 +145,11 @@ export function judgeCompare(input: CompareInput): GateJudgement {
       `not enough data: ${canary.length} canary and ${baseline.length} baseline points cannot reach confidence ${spec.confidence}`,
     );
   }
-  const shift = `shift ${signed(test.estimate)} (${effectPercent === undefined ? "baseline median 0" : `${signed(effectPercent, 1)} %`}), ${Math.round(spec.confidence * 100)} % interval [${round(test.lower)}, ${round(test.upper)}], baseline median ${round(baselineMedian)}`;
+  const corrected = [...offsetOf.values()];
+  const correction = corrected.length
+    ? `, canary corrected for its own level before the upgrade (${corrected.map((o) => signed(o)).join(", ")})`
+    : "";
+  const shift = `shift ${signed(test.estimate)} (${effectPercent === undefined ? "baseline median 0" : `${signed(effectPercent, 1)} %`}), ${Math.round(spec.confidence * 100)} % interval [${round(test.lower)}, ${round(test.upper)}], baseline median ${round(baselineMedian)}${correction}`;
   const higher = test.lower > 0 && test.estimate > toleranceAbsolute;
   const lower = test.upper < 0 && test.estimate < -toleranceAbsolute;
   const watchesUp = spec.direction === "increase" || spec.direction === "either";

@@ -44,16 +44,26 @@ export function requiredCoverageSeconds(spec: MetricGateSpec, bakeSeconds: numbe
   return Math.min(spec.windowSeconds, bakeSeconds ?? spec.windowSeconds);
 }
 
+/** Parsed bucket starts: one evaluation reads each point in several windows. */
+const parsedTimes = new WeakMap<object, number>();
+function timeOf(point: MetricSeries["points"][number]): number {
+  let at = parsedTimes.get(point);
+  if (at === undefined) {
+    at = Date.parse(point.timeStamp);
+    parsedTimes.set(point, at);
+  }
+  return at;
+}
+
 /** Points of `series` whose bucket starts at or after `start` and has ended by `end` (epoch ms). */
 export function pointsWithin(series: MetricSeries[], start: number, end: number): number[] {
-  return series.flatMap((entry) =>
-    entry.points
-      .filter((point) => {
-        const at = Date.parse(point.timeStamp);
-        return at >= start && at + bucketSeconds * 1000 <= end;
-      })
-      .map((point) => point.value),
-  );
+  const values: number[] = [];
+  for (const entry of series)
+    for (const point of entry.points) {
+      const at = timeOf(point);
+      if (at >= start && at + bucketSeconds * 1000 <= end) values.push(point.value);
+    }
+  return values;
 }
 
 export interface InstanceMetricValue {

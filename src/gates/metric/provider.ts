@@ -20,7 +20,7 @@ export const metricGate: GateProvider<typeof metricGateSchema> = {
     const view = metricView(run, spec);
     if ("inconclusive" in view) return view.inconclusive;
     const { windows } = view;
-    const start = Math.max(Math.min(...windows.startOf.values()), windows.cutoff - spec.windowSeconds * 1000);
+    const start = Math.max(Math.min(...windows.startOf.values()), view.end - spec.windowSeconds * 1000);
     return judgeMetric({
       spec,
       instances: view.batch.map((instance) => ({
@@ -28,7 +28,7 @@ export const metricGate: GateProvider<typeof metricGateSchema> = {
         start: new Date(windows.startOf.get(instance.instanceId) ?? start).toISOString(),
       })),
       series: view.series,
-      window: { start: new Date(start).toISOString(), end: view.cutoffIso },
+      window: { start: new Date(start).toISOString(), end: view.endIso },
       errors: view.errors,
       measuredAt: view.measuredAt,
       final: view.final,

@@ -4,112 +4,22 @@
  * Each test gets a fresh simulator and engine; the simulator's request log is the witness of
  * what canaryd asked Azure to do.
  */
-import { randomBytes } from "node:crypto";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import type { FastifyInstance } from "fastify";
-import { Redis } from "ioredis";
-import { pino } from "pino";
 import { afterEach, describe, expect, it } from "vitest";
-import { buildApi } from "../../../src/api/app.ts";
-import { createMetrics } from "../../../src/api/metrics.ts";
-import { type AzureAdapters, createAzureAdapters } from "../../../src/azure/adapters.ts";
-import { createAzureAccess } from "../../../src/azure/credentials.ts";
-import { loadConfig } from "../../../src/config/load-config.ts";
-import type { Config } from "../../../src/config/schema.ts";
-import { createEffectExecutor } from "../../../src/engine/effects/create-effect-executor.ts";
-import { createEngine, type Engine } from "../../../src/engine/engine.ts";
-import { type RunningSimulator, startSimulator } from "../../../src/simulator/index.ts";
+import {
+  closeStacks,
+  phaseIs,
+  post,
+  type Stack,
+  scaleSet,
+  stack,
+  until,
+  version,
+  view,
+} from "../../support/api-stack.ts";
 
-const redisUrl = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
-const subscription =
-  "/subscriptions/5f2b8c1e-3a4d-4e6f-9b0a-1c2d3e4f5a6b/resourceGroups/rg-demo/providers/Microsoft.Compute";
-const scaleSet = (name: string) => `${subscription}/virtualMachineScaleSets/${name}`;
-const version = (v: string) => `${subscription}/galleries/demoGallery/images/web/versions/${v}`;
-const logger = pino({ level: process.env.LOG_LEVEL ?? "silent" });
 const upgrades = "virtualMachineScaleSets.updateInstances";
 
-interface Stack {
-  sim: RunningSimulator;
-  azure: AzureAdapters;
-  engine: Engine;
-  app: FastifyInstance;
-  prefix: string;
-  dir: string;
-}
-const stacks: Stack[] = [];
-
-async function stack(options: { timeScale: number; engine?: Partial<Config["engine"]> }): Promise<Stack> {
-  const dir = await mkdtemp(join(tmpdir(), "canaryd-converge-"));
-  const prefix = `{cdconv-${randomBytes(5).toString("hex")}}`;
-  const connectionFile = join(dir, "simulator.json");
-  const sim = await startSimulator({
-    scenario: "config/simulator/demo.yaml",
-    port: 0,
-    timeScale: options.timeScale,
-    lroRetryAfterSeconds: 0,
-    metricsIngestionDelaySeconds: 0,
-    fresh: true,
-    connectionFile,
-    stateFile: join(dir, "state.json"),
-    certDir: dir,
-  });
-  const defaults = loadConfig({ env: {} });
-  const config: Config = {
-    ...defaults,
-    redis: { ...defaults.redis, url: redisUrl, keyPrefix: prefix },
-    azure: { ...defaults.azure, credential: "connectionFile", connectionFile },
-    engine: {
-      ...defaults.engine,
-      pollIntervalSeconds: 1,
-      gateRetrySeconds: 1,
-      replicationPollSeconds: 1,
-      ...options.engine,
-    },
-    auth: { disabled: true, tokens: [] },
-  };
-  const azure = createAzureAdapters(await createAzureAccess(config.azure));
-  const engine = createEngine({
-    redisUrl,
-    config,
-    executeEffect: createEffectExecutor({ azure, config: config.engine, allowLatestFor: [] }),
-    logger,
-    timing: {
-      timeScale: options.timeScale,
-      retryBackoffMs: 10,
-      waitRecheckMs: 300,
-      recoveryIntervalMs: 1000,
-    },
-  });
-  await engine.start();
-  const app = await buildApi({
-    service: engine.service,
-    config,
-    logger,
-    metrics: createMetrics({ defaultMetrics: false }),
-  });
-  const s = { sim, azure, engine, app, prefix, dir };
-  stacks.push(s);
-  return s;
-}
-
-afterEach(async () => {
-  for (const s of stacks.splice(0)) {
-    await s.app.close();
-    await s.engine.stop();
-    await s.sim.close();
-    const redis = new Redis(redisUrl);
-    let cursor = "0";
-    do {
-      const [next, keys] = await redis.scan(cursor, "MATCH", `${s.prefix}*`, "COUNT", 500);
-      cursor = next;
-      if (keys.length > 0) await redis.del(...keys);
-    } while (cursor !== "0");
-    redis.disconnect();
-    await rm(s.dir, { recursive: true, force: true });
-  }
-});
+afterEach(closeStacks);
 
 function spec(v: string, names: string[], strategy: Record<string, unknown> = {}) {
   return {
@@ -121,34 +31,6 @@ function spec(v: string, names: string[], strategy: Record<string, unknown> = {}
     gates: [{ kind: "instanceHealth" }],
   };
 }
-
-async function post(s: Stack, url: string, payload?: unknown) {
-  return s.app.inject({
-    method: "POST",
-    url,
-    ...(payload === undefined ? {} : { payload: payload as object }),
-  });
-}
-
-async function view(s: Stack, id: string) {
-  return (await s.app.inject({ url: `/v1/rollouts/${id}` })).json();
-}
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>, limitMs = 60_000): Promise<T> {
-  const deadline = Date.now() + limitMs;
-  for (;;) {
-    const found = await probe();
-    if (found !== undefined) return found;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-const phaseIs = (s: Stack, id: string, phases: string[]) =>
-  until(`phase ${phases.join("|")}`, async () => {
-    const v = await view(s, id);
-    return phases.includes(v.phase) ? v : undefined;
-  });
 
 const versions = (s: Stack, name: string) => s.sim.instanceImages(scaleSet(name)).map((i) => i.version);
 const modelVersion = async (s: Stack, name: string) =>

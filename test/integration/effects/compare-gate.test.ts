@@ -6,6 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { GateSpec } from "../../../src/domain/spec.ts";
+import { acceleratedClock } from "../../../src/engine/clock.ts";
 import { createEffectExecutor } from "../../../src/engine/effects/create-effect-executor.ts";
 import { type DemoFleet, startDemoFleet } from "../azure/demo-simulator.ts";
 import { drive, engineConfig, spec } from "./drive-effect.ts";
@@ -41,6 +42,43 @@ const gates: GateSpec[] = [
   },
 ];
 
+/** The engine's clock, accelerated like the simulator's fleet (which takes a query's endtime as it). */
+const clock = acceleratedClock(60);
+const upgrades = new Map<string, string>();
+
+/** Moves one instance of `scaleSet` to `version` through the effects; remembers when it came back. */
+async function upgrade(scaleSet: string, canaryId: string, version: string) {
+  const execute = createEffectExecutor({ azure: fleet.azure, config: engineConfig, allowLatestFor: [] });
+  const scaleSetId = fleet.scaleSetId(scaleSet);
+  const target = { id: fleet.versionId(version) };
+  const rollout = spec({
+    image: { galleryImageVersionId: target.id },
+    waves: [{ name: "w", scaleSets: [scaleSetId] }],
+  });
+  await drive(
+    execute,
+    { kind: "setModelImage", scaleSetId, target, previous: { id: fleet.versionId("1.0.0") } },
+    { spec: rollout, now: () => clock.now() },
+  );
+  const upgraded = await drive(
+    execute,
+    { kind: "upgradeInstances", scaleSetId, instanceIds: [canaryId], image: target, purpose: "rollout" },
+    { spec: rollout, now: () => clock.now() },
+  );
+  expect(upgraded.outcome.type).toBe("instances.upgraded");
+  upgrades.set(`${scaleSet}/${canaryId}`, clock.now().toISOString());
+}
+
+beforeAll(async () => {
+  await Promise.all([
+    upgrade("web-c", "0", "1.4.0"),
+    upgrade("web-b", "0", "1.1.0"),
+    upgrade("web-a", "0", "1.4.0"),
+  ]);
+  // Seven simulated minutes on the new image (seven wall seconds at time scale 60).
+  await new Promise((resolve) => setTimeout(resolve, 7_000));
+}, 60_000);
+
 async function canaryAgainstNeighbours(
   scaleSet: string,
   canaryId: string,
@@ -55,25 +93,11 @@ async function canaryAgainstNeighbours(
     onMetricsCalls: (calls) => metricsCalls.push(calls),
   });
   const scaleSetId = fleet.scaleSetId(scaleSet);
-  const target = { id: fleet.versionId(version) };
   const rollout = spec({
-    image: { galleryImageVersionId: target.id },
+    image: { galleryImageVersionId: fleet.versionId(version) },
     waves: [{ name: "w", scaleSets: [scaleSetId] }],
   });
-  await drive(
-    execute,
-    { kind: "setModelImage", scaleSetId, target, previous: { id: fleet.versionId("1.0.0") } },
-    { spec: rollout },
-  );
-  const upgraded = await drive(
-    execute,
-    { kind: "upgradeInstances", scaleSetId, instanceIds: [canaryId], image: target, purpose: "rollout" },
-    { spec: rollout },
-  );
-  expect(upgraded.outcome.type).toBe("instances.upgraded");
-  const since = new Date().toISOString();
-  // The engine's clock ten minutes on: the simulator serves those minutes from each instance's version.
-  const later = () => new Date(Date.now() + 600_000);
+  const since = upgrades.get(`${scaleSet}/${canaryId}`) ?? "";
   const before = fleet.calls.filter((call) => call.operation.includes("getBatch")).length;
   const { outcome } = await drive(
     execute,
@@ -90,7 +114,7 @@ async function canaryAgainstNeighbours(
       final: true,
       requiredCoverageSeconds: 300,
     },
-    { spec: rollout, now: later },
+    { spec: rollout, now: () => clock.now() },
   );
   if (outcome.type !== "gates.evaluated") throw new Error(outcome.type);
   const getBatchCalls = fleet.calls.filter((call) => call.operation.includes("getBatch")).length - before;

@@ -30,7 +30,7 @@ const gates: GateSpec[] = [
 ];
 
 /** Moves the scale set's canary instance to `version` through the effects, then evaluates every gate. */
-async function canaryOn(scaleSet: string, instanceId: string, version: string) {
+async function canaryOn(scaleSet: string, instanceId: string, version: string, metricWindowSeconds = 300) {
   const execute = createEffectExecutor({ azure: fleet.azure, config: engineConfig, allowLatestFor: [] });
   const scaleSetId = fleet.scaleSetId(scaleSet);
   const target = { id: fleet.versionId(version) };
@@ -61,7 +61,9 @@ async function canaryOn(scaleSet: string, instanceId: string, version: string) {
       kind: "evaluateGates",
       scaleSetId,
       instanceIds: [instanceId],
-      gates,
+      gates: gates.map((gate) =>
+        gate.kind === "metric" ? { ...gate, windowSeconds: metricWindowSeconds } : gate,
+      ),
       maxUnhealthyPercent: 0,
       since,
       attempt: 0,
@@ -117,6 +119,21 @@ describe("gates on the demo versions", () => {
     expect(verdicts).toEqual({ instanceHealth: "passed", bootDiagnostics: "passed", metric: "failed" });
     const value = (result("metric").evidence.values as { value: number }[])[0]?.value ?? 0;
     expect(value).toBeGreaterThan(85);
+  });
+
+  it("a one-minute metric window judges the newest complete minute: it ends on a minute boundary", async () => {
+    // The evaluation's clock is mid-minute: a window ending there would hold no whole minute.
+    // web-c: its model is 1.0.0, or already 1.4.0 after the test above; either is accepted.
+    const { verdicts, result } = await canaryOn("web-c", "1", "1.4.0", 60);
+    expect(verdicts.metric).toBe("failed");
+    const { window, values } = result("metric").evidence as {
+      window: { start: string; end: string };
+      values: { value: number; points: number }[];
+    };
+    expect(values[0]).toMatchObject({ points: 1 });
+    expect(values[0]?.value).toBeGreaterThan(85);
+    expect(Date.parse(window.end) % 60_000).toBe(0);
+    expect(Date.parse(window.end) - Date.parse(window.start)).toBe(60_000);
   });
 
   it("a serial log that cannot be downloaded makes bootDiagnostics inconclusive, with the SAS redacted", async () => {

@@ -262,10 +262,11 @@ describe("a rollout driven by the engine", () => {
     );
     expect(target).toBe(newer.id);
     expect((await engine.service.get(older.id))?.phase).toBe("completed");
-    // The older one is superseded on b by the failed rollout.
+    // The older one cannot take b back from under the newer one: the one call resumed the newer
+    // one's rollback, which holds b again (a failed rollout keeps its claim in any case).
     await expect(engine.service.act(older.id, "rollback", alice)).rejects.toMatchObject({
-      code: "SUPERSEDED",
-      details: { newerId: newer.id },
+      code: "SCALE_SET_BUSY",
+      details: { holderId: newer.id },
     });
   });
 

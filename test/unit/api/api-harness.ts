@@ -4,7 +4,10 @@ import { Writable } from "node:stream";
 import pino from "pino";
 import { buildApi } from "../../../src/api/app.ts";
 import { sha256Hex } from "../../../src/api/auth.ts";
+import type { Approval, ApprovalCatalog } from "../../../src/approvals/approval-store.ts";
 import type { Config } from "../../../src/config/schema.ts";
+import { InventoryService } from "../../../src/inventory/inventory-service.ts";
+import { defaultConfig } from "../../support/default-config.ts";
 import { InMemoryRolloutService } from "./in-memory-rollout-service.ts";
 
 export const scaleSetA =
@@ -66,8 +69,57 @@ export async function buildHarness(options: HarnessOptions = {}) {
     config,
     logger,
     heartbeatMs: options.heartbeatMs ?? 15_000,
+    inventory: new InventoryService({
+      // An empty fleet: the role matrix needs the route to answer, not a fleet.
+      reader: {
+        listScaleSets: async () => [],
+        listInstances: async () => [],
+        readImageVersion: async (id) => ({
+          id,
+          exists: false,
+          targetRegions: [],
+          replication: {},
+          replicationDetails: {},
+          excludeFromLatest: false,
+        }),
+        armCalls: () => 0,
+      },
+      rollouts: service,
+      config: {
+        inventory: { scopes: [], cacheSeconds: 0, concurrency: 1, source: "arm" },
+        policy: defaultConfig.policy,
+      },
+      now: () => new Date(),
+    }),
+    approvals: new InMemoryApprovals(),
   });
   await app.ready();
   const auth = (role: keyof typeof tokens) => ({ authorization: `Bearer ${tokens[role]}` });
   return { app, service, tokens, auth, logLines };
+}
+
+/** The catalog's contract in memory: the role matrix needs the routes to answer, not Redis. */
+export class InMemoryApprovals implements ApprovalCatalog {
+  readonly items = new Map<string, Approval>();
+  async approve(input: { imageVersionId: string; note?: string; actor: string }): Promise<Approval> {
+    const approval: Approval = {
+      id: `ap-${this.items.size + 1}`,
+      imageVersionId: input.imageVersionId,
+      version: input.imageVersionId.split("/").pop() ?? "",
+      approvedBy: input.actor,
+      approvedAt: new Date().toISOString(),
+    };
+    this.items.set(approval.id, approval);
+    return approval;
+  }
+  async list(): Promise<Approval[]> {
+    return [...this.items.values()];
+  }
+  async revoke(id: string, actor: string, reason: string): Promise<Approval> {
+    const approval = this.items.get(id) ?? (await this.approve({ imageVersionId: id, actor }));
+    return { ...approval, revoked: { by: actor, at: new Date().toISOString(), reason } };
+  }
+  async approvedKeys() {
+    return undefined;
+  }
 }

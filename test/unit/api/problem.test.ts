@@ -12,7 +12,8 @@ describe("problem documents", () => {
       title: "Conflict",
       status: 409,
       code: "SCALE_SET_BUSY",
-      detail: "scale set /subscriptions/s/x is held by active rollout ro-9",
+      detail:
+        "scale set /subscriptions/s/x is held by rollout ro-9 (active, or failed with its rollback not converged there: roll it back again or release it)",
       instance: "/v1/rollouts",
       scaleSetId: "/subscriptions/s/x",
       holderId: "ro-9",

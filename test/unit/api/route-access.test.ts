@@ -15,7 +15,7 @@ afterEach(async () => {
 });
 
 describe("every route the API registers", () => {
-  it("declares a role or is on the public list (health, readiness, metrics, docs)", async () => {
+  it("declares a role or is on the public list (health, readiness, metrics, docs, the dashboard's page and assets)", async () => {
     const h = await buildHarness();
     closers.push(() => h.app.close());
     const routes = h.app.routeAccess;
@@ -25,12 +25,12 @@ describe("every route the API registers", () => {
     const publicUrls = [...new Set(routes.filter((r) => r.public).map((r) => r.url))];
     expect(
       publicUrls.every(
-        (url) => ["/healthz", "/readyz", "/metrics"].includes(url) || /^\/docs(\/|$)/.test(url),
+        (url) => ["/healthz", "/readyz", "/metrics", "/"].includes(url) || /^\/(docs|ui)(\/|$)/.test(url),
       ),
     ).toBe(true);
     // The walk saw the real routes: every /v1 route of the role matrix, each with its declared role.
     for (const route of routeTable({})) {
-      const path = route.url.split("?")[0]?.replace("ro-1", ":id");
+      const path = route.url.split("?")[0]?.replace("ro-1", ":id").replace("ap-1", ":approvalId");
       expect(
         routes.find((r) => r.method === route.method && r.url === path),
         `${route.method} ${path}`,
@@ -77,5 +77,8 @@ describe("a route that forgets its role", () => {
     expect(publicRoute("/docs/json")).toBe(true);
     expect(publicRoute("/docsx")).toBe(false);
     expect(publicRoute("/metrics/extra")).toBe(false);
+    expect(publicRoute("/ui/app.js")).toBe(true);
+    expect(publicRoute("/uix")).toBe(false);
+    expect(publicRoute("/v1")).toBe(false);
   });
 });

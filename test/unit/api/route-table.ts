@@ -4,7 +4,7 @@ import { scaleSetA } from "./api-harness.ts";
 export type Role = "viewer" | "deployer" | "oncall";
 export interface RouteCase {
   name: string;
-  method: "GET" | "POST";
+  method: "GET" | "POST" | "DELETE";
   url: string;
   payload?: object;
   minRole: Role;
@@ -13,10 +13,29 @@ export interface RouteCase {
 /** Every /v1 route with a request that passes validation, and the least role it needs. */
 export function routeTable(spec: object, scaleSetId = scaleSetA, id = "ro-1"): RouteCase[] {
   return [
+    { name: "whoami", method: "GET", url: "/v1/whoami", minRole: "viewer" },
     { name: "list", method: "GET", url: "/v1/rollouts", minRole: "viewer" },
     { name: "get", method: "GET", url: `/v1/rollouts/${id}`, minRole: "viewer" },
     { name: "events", method: "GET", url: `/v1/rollouts/${id}/events`, minRole: "viewer" },
     { name: "wait", method: "GET", url: `/v1/rollouts/${id}/wait?timeoutSeconds=0`, minRole: "viewer" },
+    { name: "record", method: "GET", url: `/v1/rollouts/${id}/record`, minRole: "viewer" },
+    { name: "records", method: "GET", url: "/v1/records?since=2026-01-01T00:00:00Z", minRole: "viewer" },
+    { name: "inventory", method: "GET", url: "/v1/inventory?subscriptionId=sub-1", minRole: "viewer" },
+    { name: "approvals", method: "GET", url: "/v1/approvals", minRole: "viewer" },
+    {
+      name: "approve version",
+      method: "POST",
+      url: "/v1/approvals",
+      payload: { imageVersionId: approvableVersion },
+      minRole: "oncall",
+    },
+    {
+      name: "revoke approval",
+      method: "DELETE",
+      url: "/v1/approvals/ap-1",
+      payload: { reason: "test" },
+      minRole: "oncall",
+    },
     {
       name: "start",
       method: "POST",
@@ -38,5 +57,8 @@ export function routeTable(spec: object, scaleSetId = scaleSetA, id = "ro-1"): R
     },
   ];
 }
+
+export const approvableVersion =
+  "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/galleries/g/images/app/versions/1.0.0";
 
 export const rank: Record<Role, number> = { viewer: 0, deployer: 1, oncall: 2 };

@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Command } from "commander";
 import type { CliIo } from "../../../src/cli/client/cli-io.ts";
+import { registerInventory } from "../../../src/cli/commands/inventory.ts";
 import { registerRollback } from "../../../src/cli/commands/rollback.ts";
 import { registerRollout } from "../../../src/cli/commands/rollout.ts";
 
@@ -46,6 +47,7 @@ export async function runCli(
   const program = new Command("canaryd");
   registerRollout(program, io);
   registerRollback(program, io);
+  registerInventory(program, io);
   try {
     await program.parseAsync(argv, { from: "user" });
   } catch (e) {

@@ -187,6 +187,7 @@ function outcomes(
           instances: Object.entries(list).map(([id, image]) => ({
             instanceId: id,
             onImage: image === wanted,
+            onTarget: image === "target",
             latestModelApplied: image === model,
             protectedFromScaleSetActions: false,
             provisioningState: "Succeeded",

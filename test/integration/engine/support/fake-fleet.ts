@@ -155,6 +155,10 @@ export class FakeFleet {
               return {
                 instanceId: id,
                 onImage: facts.imageReference !== undefined && sameImage(facts.imageReference, effect.image),
+                onTarget:
+                  effect.target !== undefined &&
+                  facts.imageReference !== undefined &&
+                  sameImage(facts.imageReference, effect.target),
                 latestModelApplied: facts.latestModelApplied,
                 protectedFromScaleSetActions: false,
                 provisioningState: facts.provisioningState,

@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import type { MetricSeries } from "../../../../src/azure/metrics.ts";
 import { compareLooks } from "../../../../src/gates/compare/fetch.ts";
 import { type CompareInput, judgeCompare, judgeCompareLooks } from "../../../../src/gates/compare/judge.ts";
-import { exactCdf, mannWhitney } from "../../../../src/gates/compare/mann-whitney.ts";
+import { exactCdf, hodgesLehmann, mannWhitney } from "../../../../src/gates/compare/mann-whitney.ts";
 import type { CompareGateSpec } from "../../../../src/gates/compare/schema.ts";
 import { evaluationWindows } from "../../../../src/gates/metric-windows.ts";
 
@@ -203,5 +203,91 @@ describe("compare looks", () => {
       expect.objectContaining({ verdict: "passed" }),
       expect.objectContaining({ verdict: "failed" }),
     ]);
+  });
+});
+
+describe("Hodges-Lehmann by selection", () => {
+  it("equals the median of the sorted pairwise differences, for odd and even counts", () => {
+    const x = series(25, 7, 3);
+    for (const y of [series(24, 5, 1), series(26, 4, 2)]) {
+      const differences = x.flatMap((xi) => y.map((yj) => xi - yj)).sort((a, b) => a - b);
+      const mid = differences.length >> 1;
+      const sorted =
+        differences.length % 2
+          ? differences[mid]
+          : ((differences[mid - 1] ?? 0) + (differences[mid] ?? 0)) / 2;
+      expect(hodgesLehmann(x, y)).toBeCloseTo(sorted ?? Number.NaN, 12);
+    }
+  });
+});
+
+describe("the canary's own level, corrected against the same neighbours before its upgrade", () => {
+  const t0 = Date.parse("2026-12-04T12:00:00.000Z");
+  /** 40 minutes before the upgrade (t0) to 10 after: `after` from t0 on, `before` until then. */
+  const vm = (name: string, before: number, after: number, from = -40): MetricSeries => ({
+    scaleSetId: "vmss",
+    vmName: name,
+    points: Array.from({ length: 10 - from }, (_, i) => {
+      const m = i + from;
+      return {
+        timeStamp: new Date(t0 + m * 60_000).toISOString(),
+        value: (m < 0 ? before : after) * (1 + 0.05 * Math.sin(m * 2.3 + name.length * 1.1)),
+      };
+    }),
+  });
+  const canary = [{ instanceId: "0", name: "web_0" }];
+  const baseline = [1, 2, 3, 4].map((i) => ({ instanceId: String(i), name: `web_${i}` }));
+  const neighbours = baseline.map((b) => vm(b.name, 25, 25));
+  const windows = evaluationWindows({
+    now: new Date(t0 + 10 * 60_000),
+    ingestionDelaySeconds: 0,
+    since: new Date(t0).toISOString(),
+    instanceIds: ["0"],
+  });
+  const judge = (series: MetricSeries[], correctOwnLevel?: boolean) =>
+    judgeCompareLooks(
+      compareLooks({
+        spec,
+        windows,
+        canary,
+        baseline,
+        series,
+        ...(correctOwnLevel === undefined ? {} : { correctOwnLevel }),
+      }),
+      { spec, measuredAt: new Date(t0 + 10 * 60_000).toISOString() },
+    );
+
+  it("a VM that always ran 28 % above its neighbours, unchanged by the version: passes (it failed uncorrected)", () => {
+    const series = [vm("web_0", 32, 32), ...neighbours];
+    expect(judge(series, false).verdict).toBe("failed");
+    const result = judge(series);
+    expect(result.verdict).toBe("passed");
+    const [level] = result.evidence.levelCorrection as {
+      offset: number;
+      points: number;
+      window: { end: string };
+    }[];
+    expect(level?.offset).toBeGreaterThan(5);
+    expect(level?.offset).toBeLessThan(9);
+    expect(level?.points).toBe(30);
+    // The window ends two minutes before the minute the canary came back in.
+    expect(level?.window.end).toBe(new Date(t0 - 2 * 60_000).toISOString());
+    expect(result.summary).toMatch(/corrected for its own level before the upgrade \(\+/);
+  });
+
+  it("a VM level with the fleet before and +40 % after: fails, the shift measured from its own level", () => {
+    const result = judge([vm("web_0", 25, 35), ...neighbours]);
+    expect(result.verdict).toBe("failed");
+    const test = result.evidence.test as { effectPercent: number };
+    expect(test.effectPercent).toBeGreaterThan(30);
+    expect(test.effectPercent).toBeLessThan(50);
+  });
+
+  it("without minutes before the upgrade, the canary is judged as it is (not corrected)", () => {
+    const result = judge([vm("web_0", 32, 32, 0), ...neighbours.map((n) => ({ ...n }))]);
+    expect(result.verdict).toBe("failed");
+    const [level] = result.evidence.levelCorrection as { offset?: number; points: number }[];
+    expect(level?.points).toBe(0);
+    expect(level?.offset).toBeUndefined();
   });
 });
