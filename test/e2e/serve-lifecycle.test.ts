@@ -77,5 +77,9 @@ describe("two canaryd serve in one directory", () => {
     expect(await first.stop("SIGTERM")).toBe(0);
     const third = serve({}, cwd);
     await third.serving();
+    // SIGTERM, not the afterEach's SIGKILL: a daemon stopped that way takes its private Redis with it.
+    const thirdRedisPid = Number(readFileSync(join(cwd, "var/redis/redis.pid"), "utf8"));
+    expect(await third.stop("SIGTERM")).toBe(0);
+    expect(isProcessAlive(thirdRedisPid)).toBe(false);
   }, 60_000);
 });
