@@ -244,7 +244,6 @@ export function resumeScaleSets(ctx: RolloutContext): void {
       if (upgradeInFlight) {
         // Its outcome verifies the batch, and the analysis restarts with it.
         enter(ss, "upgrading");
-        ss.analysis.status = "off";
         continue;
       }
       const bake = ss.verifying === "bake";

@@ -10,7 +10,6 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { FastifyInstance } from "fastify";
-import { Redis } from "ioredis";
 import { pino } from "pino";
 import { buildApi } from "../../src/api/app.ts";
 import { createMetrics } from "../../src/api/metrics.ts";
@@ -20,6 +19,7 @@ import type { Config } from "../../src/config/schema.ts";
 import { createEffectExecutor } from "../../src/engine/effects/create-effect-executor.ts";
 import { createEngine, type Engine } from "../../src/engine/engine.ts";
 import { type RunningSimulator, startSimulator } from "../../src/simulator/index.ts";
+import { removeKeys } from "../integration/engine/support/harness.ts";
 import { defaultConfig } from "./default-config.ts";
 
 const redisUrl = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
@@ -110,14 +110,7 @@ export async function closeStacks(): Promise<void> {
     await s.app.close();
     await s.engine.stop();
     await s.sim.close();
-    const redis = new Redis(redisUrl);
-    let cursor = "0";
-    do {
-      const [next, keys] = await redis.scan(cursor, "MATCH", `${s.prefix}*`, "COUNT", 500);
-      cursor = next;
-      if (keys.length > 0) await redis.del(...keys);
-    } while (cursor !== "0");
-    redis.disconnect();
+    await removeKeys(s.prefix);
     await rm(s.dir, { recursive: true, force: true });
   }
 }

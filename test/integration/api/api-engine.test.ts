@@ -7,7 +7,6 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { FastifyInstance } from "fastify";
-import { Redis } from "ioredis";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildApi } from "../../../src/api/app.ts";
@@ -22,6 +21,7 @@ import { createEngine, type Engine } from "../../../src/engine/engine.ts";
 import { type RunningSimulator, startSimulator } from "../../../src/simulator/index.ts";
 import { rank, routeTable } from "../../unit/api/route-table.ts";
 import { runCli, urlOf, writeTemp } from "../../unit/cli/cli-harness.ts";
+import { removeKeys } from "../engine/support/harness.ts";
 
 const redisUrl = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
 const prefix = `{cdapi-${randomBytes(5).toString("hex")}}`;
@@ -90,14 +90,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await app?.close();
   await engine?.stop();
-  const redis = new Redis(redisUrl);
-  let cursor = "0";
-  do {
-    const [next, keys] = await redis.scan(cursor, "MATCH", `${prefix}*`, "COUNT", 500);
-    cursor = next;
-    if (keys.length > 0) await redis.del(...keys);
-  } while (cursor !== "0");
-  redis.disconnect();
+  await removeKeys(prefix);
   await simulator?.close();
   await rm(dir, { recursive: true, force: true });
 });

@@ -23,6 +23,7 @@ import { engineKeys } from "../../../src/engine/keys.ts";
 import { createArmInventoryReader, type InventoryReader } from "../../../src/inventory/arm-reader.ts";
 import { InventoryService } from "../../../src/inventory/inventory-service.ts";
 import { type RunningSimulator, startSimulator } from "../../../src/simulator/index.ts";
+import { removeKeys } from "../engine/support/harness.ts";
 
 export const redisUrl = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
 export const demoSubscriptionId = "5f2b8c1e-3a4d-4e6f-9b0a-1c2d3e4f5a6b";
@@ -141,14 +142,7 @@ export async function startApiStack(
       await app.close();
       await engine.stop();
       approvalsRedis.disconnect();
-      const redis = new Redis(redisUrl);
-      let cursor = "0";
-      do {
-        const [next, keys] = await redis.scan(cursor, "MATCH", `${prefix}*`, "COUNT", 500);
-        cursor = next;
-        if (keys.length > 0) await redis.del(...keys);
-      } while (cursor !== "0");
-      redis.disconnect();
+      await removeKeys(prefix);
       await simulator.close();
       await rm(dir, { recursive: true, force: true });
     },
