@@ -204,7 +204,7 @@ const terminal = new Set(["completed", "rolledBack", "rejected", "failed"]);
 function attentionReason(view) {
   if (view.phase === "awaitingApproval") return "awaiting approval";
   if (view.phase === "paused") return "paused";
-  if (view.phase === "failed") return "failed: a human must look";
+  if (view.phase === "failed") return "failed: its rollback did not converge (roll back again, or release)";
   if (terminal.has(view.phase)) return undefined;
   for (const set of view.scaleSets ?? [])
     for (const batch of set.batches ?? []) {

@@ -25,7 +25,7 @@ Exit codes:
   1  unexpected error
   2  invalid input or usage (bad spec, unknown rollout, bad option)
   3  rolled back
-  4  failed (rollback itself could not finish: a human must look)
+  4  failed (the rollback could not converge: claims kept until rollback or release)
   5  timed out waiting
   6  daemon unreachable
   7  unauthorized or forbidden (check CANARYD_TOKEN and its role)
