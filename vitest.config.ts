@@ -5,7 +5,7 @@ import { defineConfig } from "vitest/config";
 // else a private redis-server that test/support/global-redis.ts starts and stops around the run.
 export default defineConfig({
   test: {
-    globalSetup: ["test/support/global-redis.ts"],
+    globalSetup: ["test/support/global-tmp.ts", "test/support/global-redis.ts"],
     projects: [
       {
         test: {
