@@ -7,6 +7,7 @@
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { InventoryService } from "../../../src/inventory/inventory-service.ts";
+import { runCli, urlOf } from "../../unit/cli/cli-harness.ts";
 import { adminRequest } from "../simulator/support.ts";
 import { type ApiStack, demoSubscriptionId, startApiStack } from "./api-stack.ts";
 
@@ -138,6 +139,23 @@ describe("both sources", () => {
     const codes = graph.findings.map((f) => [f.code, f.scaleSetId?.split("/").pop()]);
     expect(codes).toContainEqual(["unpinnedModel", "app-unpinned"]);
     expect(codes).toContainEqual(["instancesNotOnLatestModel", "app-drift"]);
+  });
+});
+
+describe("the CLI", () => {
+  // Mutation: drop --source (or its passing to the API) -> the table says it came from arm.
+  it("reads from the source --source names and says which", async () => {
+    const env = {
+      CANARYD_URL: urlOf(stack.app.server),
+      CANARYD_TOKEN: stack.auth("viewer").authorization.slice(7),
+    };
+    const args = ["inventory", "--subscription", demoSubscriptionId, "--refresh"];
+    const graph = await runCli([...args, "--source", "resourceGraph"], env);
+    expect(graph.code, graph.stderr).toBe(0);
+    expect(graph.stdout).toMatch(/app-drift\s+westeurope\s+Manual\s+2\.1\.0\s+4\s+2\.0\.0×4\s+4/);
+    expect(graph.stdout).toMatch(/\nsource: resourceGraph$/);
+    expect((await runCli(args, env)).stdout).toMatch(/\nsource: arm$/);
+    expect((await runCli([...args, "--source", "graph"], env)).code).toBe(2);
   });
 });
 
