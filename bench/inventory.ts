@@ -1,8 +1,9 @@
 /**
  * The inventory benchmark: GET /v1/inventory over a simulated fleet of 100 scale sets × 20
  * instances (one resource group), through the real SDK clients, the real API and real Redis
- * (for the rollout join). Measures the cold read (refresh=true) and the cached answer, and counts
- * every HTTP call to Resource Manager from the simulator's request log. Writes
+ * (for the rollout join), from both sources: Resource Manager listings and Azure Resource Graph
+ * (`?source=`). For each, measures the cold read (refresh=true) and the cached answer, and counts
+ * every HTTP call to Azure by operation from the simulator's request log. Writes
  * bench/results/inventory.json. Run: `node bench/inventory.ts [scaleSets] [instances]`.
  */
 import { randomBytes } from "node:crypto";
@@ -18,6 +19,7 @@ import type { Config } from "../src/config/schema.ts";
 import { createEngine } from "../src/engine/engine.ts";
 import { createArmInventoryReader } from "../src/inventory/arm-reader.ts";
 import { InventoryService } from "../src/inventory/inventory-service.ts";
+import { createResourceGraphInventoryReader } from "../src/inventory/resource-graph-reader.ts";
 import { parseScenario, startSimulator } from "../src/simulator/index.ts";
 import { countRequests } from "./arm-calls.ts";
 import { resourceGroup, subscriptionId } from "./fleet.ts";
@@ -75,7 +77,16 @@ const engine = createEngine({
   logger,
 });
 const reader = createArmInventoryReader(await createAzureAccess(config.azure));
-const inventory = new InventoryService({ reader, rollouts: engine.service, config, now: () => new Date() });
+const resourceGraph = createResourceGraphInventoryReader(await createAzureAccess(config.azure), {
+  maxQuotaWaitSeconds: config.inventory.resourceGraph.maxQuotaWaitSeconds,
+});
+const inventory = new InventoryService({
+  reader,
+  resourceGraph,
+  rollouts: engine.service,
+  config,
+  now: () => new Date(),
+});
 const app = await buildApi({ service: engine.service, config, logger, inventory });
 await app.ready();
 
@@ -91,25 +102,31 @@ async function timed(
   return { ms, body: res.json() };
 }
 
-simulator.clearRequestLog();
-const cold = await timed(`${url}&refresh=true`);
-const coldCalls = countRequests(simulator.requestLog());
-const seen = cold.body.scaleSets.reduce((n, s) => n + s.instances.total, 0);
-if (cold.body.scaleSets.length !== scaleSets || seen !== scaleSets * instances)
-  throw new Error(`inventory saw ${cold.body.scaleSets.length} scale sets, ${seen} instances`);
-simulator.clearRequestLog();
-const warm: number[] = [];
-for (let i = 0; i < warmRequests; i++) warm.push((await timed(url)).ms);
-const warmCalls = countRequests(simulator.requestLog());
+async function measure(source: "arm" | "resourceGraph") {
+  simulator.clearRequestLog();
+  const cold = await timed(`${url}&source=${source}&refresh=true`);
+  const coldCalls = countRequests(simulator.requestLog());
+  const seen = cold.body.scaleSets.reduce((n, s) => n + s.instances.total, 0);
+  if (cold.body.scaleSets.length !== scaleSets || seen !== scaleSets * instances)
+    throw new Error(`${source}: inventory saw ${cold.body.scaleSets.length} scale sets, ${seen} instances`);
+  simulator.clearRequestLog();
+  const warm: number[] = [];
+  for (let i = 0; i < warmRequests; i++) warm.push((await timed(`${url}&source=${source}`)).ms);
+  const warmCalls = countRequests(simulator.requestLog());
+  return {
+    coldMs: round(cold.ms, 0),
+    coldCalls: coldCalls.arm,
+    coldByOperation: coldCalls.byOperation,
+    cachedMs: Object.fromEntries(Object.entries(summary(warm)).map(([k, v]) => [k, round(v, 1)])),
+    cachedCalls: warmCalls.arm,
+  };
+}
 
 const result = {
   at: new Date().toISOString(),
   fleet: { scaleSets, instancesPerScaleSet: instances, instances: scaleSets * instances },
-  coldMs: round(cold.ms, 0),
-  coldArmCalls: coldCalls.arm,
-  coldByOperation: coldCalls.byOperation,
-  cachedMs: Object.fromEntries(Object.entries(summary(warm)).map(([k, v]) => [k, round(v, 1)])),
-  cachedArmCalls: warmCalls.arm,
+  arm: await measure("arm"),
+  resourceGraph: await measure("resourceGraph"),
   concurrency: config.inventory.concurrency,
 };
 console.log(JSON.stringify(result, null, 2));

@@ -1,12 +1,14 @@
 /**
- * The real SDK clients, built once and cached: one ComputeManagementClient per subscription and
- * one MetricsClient per region (the batch metrics API is regional). Every client trusts the
+ * The real SDK clients, built once and cached: one ComputeManagementClient per subscription, one
+ * MetricsClient per region (the batch metrics API is regional) and one ResourceGraphClient (its
+ * queries name their subscriptions in the body). Every client trusts the
  * extra CA from the access object and reports each HTTP attempt (retries included) to an
  * optional hook, so the API's metrics can count Azure calls and 429s by operation.
  */
 import { Agent, request } from "node:https";
 import { createSecureContext, rootCertificates } from "node:tls";
 import { ComputeManagementClient } from "@azure/arm-compute";
+import { ResourceGraphClient } from "@azure/arm-resourcegraph";
 import type { PipelinePolicy } from "@azure/core-rest-pipeline";
 import { MetricsClient } from "@azure/monitor-query-metrics";
 import { redactUrl } from "../logging/redact.ts";
@@ -38,6 +40,8 @@ export interface DownloadOptions {
 export interface AzureClients {
   compute(subscriptionId: string): ComputeManagementClient;
   metrics(region: string): MetricsClient;
+  /** Azure Resource Graph at the Resource Manager endpoint (same audience, same trust). */
+  resourceGraph(): ResourceGraphClient;
   /** GET a URL over HTTPS with the same trust; errors name the URL without its query string. */
   download(url: string, options: DownloadOptions): Promise<string>;
 }
@@ -60,6 +64,7 @@ export function createAzureClients(access: AzureAccess, options: AzureClientsOpt
   const armScope = `${new URL(access.resourceManagerEndpoint).origin}/.default`;
   const computeClients = new Map<string, ComputeManagementClient>();
   const metricsClients = new Map<string, MetricsClient>();
+  let resourceGraphClient: ResourceGraphClient | undefined;
 
   return {
     compute(subscriptionId) {
@@ -88,6 +93,15 @@ export function createAzureClients(access: AzureAccess, options: AzureClientsOpt
         metricsClients.set(key, client);
       }
       return client;
+    },
+    resourceGraph() {
+      resourceGraphClient ??= new ResourceGraphClient(access.credential, {
+        endpoint: access.resourceManagerEndpoint,
+        credentials: { scopes: [armScope] },
+        additionalPolicies,
+        ...tlsOptions,
+      });
+      return resourceGraphClient;
     },
     download: (url, downloadOptions) => download(url, agent, downloadOptions),
   };

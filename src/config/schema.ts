@@ -1,5 +1,6 @@
 /** The daemon's configuration: one schema, validated once at start. */
 import { z } from "zod";
+import { inventorySources } from "../domain/inventory.ts";
 
 /** Platform metrics arrive one to three minutes late: the default gap kept out of verdicts. */
 export const defaultMetricsIngestionDelaySeconds = 180;
@@ -117,7 +118,14 @@ export const configSchema = z.strictObject({
       cacheSeconds: z.number().int().min(0).max(86_400).default(60),
       /** Scale sets whose instances are listed at the same time (and scopes read at once). */
       concurrency: z.number().int().min(1).max(64).default(8),
-      source: z.enum(["arm"]).default("arm"),
+      /** Where scale sets and instances are read: Resource Manager listings or Azure Resource Graph. */
+      source: z.enum(inventorySources).default("arm"),
+      resourceGraph: z
+        .strictObject({
+          /** A spent Resource Graph quota is waited out when it resets within this; else the read fails. */
+          maxQuotaWaitSeconds: z.number().int().min(0).max(300).default(10),
+        })
+        .prefault({}),
     })
     .prefault({}),
   /** Production image policy: approved versions, end-of-life warnings. */

@@ -17,6 +17,7 @@ import { engineKeys } from "../engine/keys.ts";
 import { createRedisClient } from "../engine/redis-connection.ts";
 import { createArmInventoryReader } from "../inventory/arm-reader.ts";
 import { InventoryService } from "../inventory/inventory-service.ts";
+import { createResourceGraphInventoryReader } from "../inventory/resource-graph-reader.ts";
 import type { Logger } from "../logging/logger.ts";
 import { type RunningSimulator, startSimulator } from "../simulator/index.ts";
 import { instrumentExecutor } from "./instrumented-executor.ts";
@@ -107,8 +108,13 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     }
 
     const metrics = createMetrics();
-    const inventoryReader = createArmInventoryReader(await createAzureAccess(config.azure), {
+    const azureAccess = await createAzureAccess(config.azure);
+    const inventoryReader = createArmInventoryReader(azureAccess, {
       onAzureCall: (call) => metrics.azureCall(call.operation, call.status),
+    });
+    const resourceGraphReader = createResourceGraphInventoryReader(azureAccess, {
+      onAzureCall: (call) => metrics.azureCall(call.operation, call.status),
+      maxQuotaWaitSeconds: config.inventory.resourceGraph.maxQuotaWaitSeconds,
     });
     const approvalsRedis = createRedisClient({ url: redisUrl, clusterNodes }, { maxRetriesPerRequest: 3 });
     approvalsRedis.on("error", (error: Error) =>
@@ -133,6 +139,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
 
     const inventory = new InventoryService({
       reader: inventoryReader,
+      resourceGraph: resourceGraphReader,
       rollouts: engine.service,
       approvals,
       config,

@@ -8,6 +8,10 @@ import type { InstanceFacts } from "./fleet.ts";
 import type { ImageReference } from "./image.ts";
 import { effectiveVersion, parseGalleryImageVersionId, referencesLatest } from "./image-reference.ts";
 
+/** Where an inventory was read from (`inventory.source`): Resource Manager listings or Azure Resource Graph. */
+export const inventorySources = ["arm", "resourceGraph"] as const;
+export type InventorySource = (typeof inventorySources)[number];
+
 /** What the inventory needs of a scale set's model (ARM's read satisfies it). */
 export interface InventoryScaleSetModel {
   id: string;
@@ -27,7 +31,7 @@ export interface InventoryVersionFacts {
 
 export interface InventoryInput {
   now: Date;
-  source: "arm";
+  source: InventorySource;
   scaleSets: {
     model: InventoryScaleSetModel;
     instances: InstanceFacts[];
@@ -88,7 +92,7 @@ export interface InventoryImage {
 
 export interface Inventory {
   generatedAt: string;
-  source: "arm";
+  source: InventorySource;
   scaleSets: InventoryScaleSet[];
   images: InventoryImage[];
   findings: InventoryFinding[];

@@ -19,6 +19,7 @@ import type { RequestLogEntry, RequestLogFilter } from "./request-log.ts";
 import { RequestLog } from "./request-log.ts";
 import type { SimContext } from "./router.ts";
 import { instanceImages } from "./routes/admin.ts";
+import { ResourceGraphQuota } from "./routes/resource-graph.ts";
 import type { Scenario, ScenarioEventInput, ScenarioImage } from "./scenario.ts";
 import { loadScenarioFile, parseScenario } from "./scenario.ts";
 import type { ScenarioEventStatus } from "./scenario-events.ts";
@@ -57,6 +58,10 @@ export interface SimulatorOptions {
   certDir?: string;
   /** VMs per page of a VM list (ARM pages; small values make tests exercise `nextLink`). */
   vmListPageSize?: number;
+  /** Resource Graph rows per page (default 1000, Azure's most; small values make tests page). */
+  resourceGraphPageSize?: number;
+  /** Resource Graph's per-user quota: `limit` queries per `windowSeconds` (default 15 per 5 s, as Azure's). */
+  resourceGraphQuota?: { limit: number; windowSeconds: number };
   /** Overrides the scenario's `seed` (metric noise). */
   seed?: number | string;
   /** Overrides the scenario's `metrics.ingestionDelaySeconds` (tests use 0). */
@@ -133,6 +138,8 @@ export interface RunningSimulator {
   armOutage(options: { simulatedSeconds: number; retryAfterSeconds?: number; metrics?: boolean }): {
     id: string;
   };
+  /** Sets Resource Graph's quota (limit 0: every query answers 429); starts a new window. */
+  setResourceGraphQuota(quota: { limit: number; windowSeconds: number }): void;
   /** The scenario's events with their state (pending, triggered, fired, failed). */
   events(): ScenarioEventStatus[];
   /** Adds an event at run time (the scenario's `events` schema; `at` counts from the scenario's start). */
@@ -211,6 +218,12 @@ export async function startSimulator(options: SimulatorOptions): Promise<Running
     },
     lroRetryAfterSeconds: options.lroRetryAfterSeconds ?? 1,
     vmListPageSize: options.vmListPageSize ?? 100,
+    resourceGraph: {
+      pageSize: options.resourceGraphPageSize ?? 1000,
+      quota: new ResourceGraphQuota(options.resourceGraphQuota ?? { limit: 15, windowSeconds: 5 }, () =>
+        clock.wallNow(),
+      ),
+    },
     signBlob: (path, expiresAtMs) =>
       createHmac("sha256", sasKey)
         .update(`${path}\n${new Date(expiresAtMs).toISOString().replace(/\.\d{3}Z$/, "Z")}`)
@@ -280,6 +293,7 @@ export async function startSimulator(options: SimulatorOptions): Promise<Running
     repairInstance: (scaleSet, instanceId) => repairInstance(ctx, scaleSet, instanceId),
     foreignModelWrite: (scaleSet, image) => foreignModelWrite(ctx, scaleSet, image),
     armOutage: (options) => controls.addFault({ kind: "armOutage", ...options }),
+    setResourceGraphQuota: (quota) => ctx.resourceGraph.quota.set(quota),
     events: () => scenarioEvents.list(),
     addEvent: (event) => scenarioEvents.add(event),
     versionHistory: (scaleSetId, instanceId) => {

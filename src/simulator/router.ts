@@ -3,6 +3,7 @@ import type { ArmError } from "./arm-errors.ts";
 import type { FaultController } from "./faults.ts";
 import type { Fleet } from "./fleet.ts";
 import type { RequestLog } from "./request-log.ts";
+import type { ResourceGraphQuota } from "./routes/resource-graph.ts";
 
 export interface SimContext {
   fleet: Fleet;
@@ -12,6 +13,8 @@ export interface SimContext {
   baseUrl: string;
   lroRetryAfterSeconds: number;
   vmListPageSize: number;
+  /** Azure Resource Graph: rows per page (at most 1000) and the per-user query quota. */
+  resourceGraph: { pageSize: number; quota: ResourceGraphQuota };
   /** Signs and checks the SAS-style query strings of boot diagnostics blobs. */
   signBlob(path: string, expiresAtMs: number): string;
   /** Marks the fleet state dirty so it gets persisted. */

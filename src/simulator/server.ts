@@ -14,6 +14,7 @@ import { vmRoutes } from "./routes/compute-vms.ts";
 import { galleryRoutes } from "./routes/galleries.ts";
 import { marketplaceRoutes } from "./routes/marketplace.ts";
 import { metricsRoutes } from "./routes/metrics.ts";
+import { resourceGraphRoutes } from "./routes/resource-graph.ts";
 
 /** Every route the simulator serves (the gate registry test checks providers against it). */
 export const ROUTES: Route[] = [
@@ -24,6 +25,7 @@ export const ROUTES: Route[] = [
   ...galleryRoutes,
   ...marketplaceRoutes,
   ...metricsRoutes,
+  ...resourceGraphRoutes,
   ...checkRoutes,
   ...adminRoutes,
 ];

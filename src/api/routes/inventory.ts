@@ -4,6 +4,7 @@
  * InventoryService (src/inventory/) reads Azure and caches; answers 503 when none is wired.
  */
 import type { FastifyInstance } from "fastify";
+import { type InventorySource, inventorySources } from "../../domain/inventory.ts";
 import { CanarydError } from "../../engine/rollout-service.ts";
 import { bearerSecurity, problemResponses } from "../schemas.ts";
 import type { RouteDeps } from "./deps.ts";
@@ -22,7 +23,14 @@ const inventorySchema = {
 } as const;
 
 export function registerInventoryRoutes(app: FastifyInstance, { inventory }: RouteDeps): void {
-  app.get<{ Querystring: { subscriptionId?: string; resourceGroup?: string; refresh: boolean } }>(
+  app.get<{
+    Querystring: {
+      subscriptionId?: string;
+      resourceGroup?: string;
+      refresh: boolean;
+      source?: InventorySource;
+    };
+  }>(
     "/v1/inventory",
     {
       config: { minRole: "viewer" },
@@ -36,6 +44,11 @@ export function registerInventoryRoutes(app: FastifyInstance, { inventory }: Rou
             subscriptionId: { type: "string", minLength: 1, maxLength: 100, pattern: "^[A-Za-z0-9-]+$" },
             resourceGroup: { type: "string", minLength: 1, maxLength: 90, pattern: "^[-\\w._()]+$" },
             refresh: { type: "boolean", default: false, description: "Read Azure again, not the cache" },
+            source: {
+              type: "string",
+              enum: [...inventorySources],
+              description: "Read from Resource Manager or Resource Graph (default: inventory.source)",
+            },
           },
           additionalProperties: false,
         },
@@ -44,10 +57,11 @@ export function registerInventoryRoutes(app: FastifyInstance, { inventory }: Rou
     },
     async (request) => {
       if (!inventory) throw inventoryUnavailable();
-      const { subscriptionId, resourceGroup, refresh } = request.query;
+      const { subscriptionId, resourceGroup, refresh, source } = request.query;
       if (resourceGroup && !subscriptionId) throw resourceGroupWithoutSubscription();
       return inventory.inventory({
         refresh,
+        ...(source ? { source } : {}),
         ...(subscriptionId ? { scope: { subscriptionId, ...(resourceGroup ? { resourceGroup } : {}) } } : {}),
       });
     },

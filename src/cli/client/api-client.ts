@@ -85,6 +85,7 @@ export class ApiClient {
     subscriptionId?: string;
     resourceGroup?: string;
     refresh?: boolean;
+    source?: string;
   }): Promise<InventoryAnswer> {
     const params = new URLSearchParams();
     for (const [key, value] of Object.entries(query)) if (value !== undefined) params.set(key, String(value));

@@ -1,5 +1,6 @@
 /** `canaryd inventory`: which image version runs where, as a table a person reads (or --json). */
-import type { Command } from "commander";
+import { type Command, Option } from "commander";
+import { type InventorySource, inventorySources } from "../../domain/inventory.ts";
 import type { InventoryAnswer } from "../../inventory/inventory-service.ts";
 import { type CliIo, clientFrom, processIo } from "../client/cli-io.ts";
 import { asClientCommand, type ClientOptions, runAction } from "../client/command-kit.ts";
@@ -12,11 +13,22 @@ export function registerInventory(program: Command, io: CliIo = processIo()): vo
     .option("--subscription <id>", "the subscription to read (default: the daemon's inventory.scopes)")
     .option("--resource-group <name>", "only this resource group of --subscription")
     .option("--refresh", "read Azure again instead of the daemon's cache")
+    .addOption(
+      new Option(
+        "--source <source>",
+        "read from Resource Manager or Resource Graph (default: inventory.source)",
+      ).choices([...inventorySources]),
+    )
     .action(
       runAction(
         io,
         async (
-          options: ClientOptions & { subscription?: string; resourceGroup?: string; refresh?: boolean },
+          options: ClientOptions & {
+            subscription?: string;
+            resourceGroup?: string;
+            refresh?: boolean;
+            source?: InventorySource;
+          },
         ) => {
           if (options.resourceGroup && !options.subscription)
             throw new CliError("--resource-group needs --subscription", exitCodes.usage);
@@ -24,6 +36,7 @@ export function registerInventory(program: Command, io: CliIo = processIo()): vo
             ...(options.subscription ? { subscriptionId: options.subscription } : {}),
             ...(options.resourceGroup ? { resourceGroup: options.resourceGroup } : {}),
             ...(options.refresh ? { refresh: true } : {}),
+            ...(options.source ? { source: options.source } : {}),
           });
           io.out(options.json ? JSON.stringify(answer, null, 2) : formatInventory(answer));
           return exitCodes.completed;
@@ -73,7 +86,9 @@ export function formatInventory(answer: InventoryAnswer): string {
         `${s.subscriptionId}${s.resourceGroup ? `/${s.resourceGroup}` : ""} read ${s.readAt}${s.cached ? " (cached)" : ""}`,
     )
     .join("; ");
-  return [scaleSets, "", images, "", ...findings, "", `scopes: ${scopes}`].join("\n");
+  return [scaleSets, "", images, "", ...findings, "", `scopes: ${scopes}`, `source: ${answer.source}`].join(
+    "\n",
+  );
 }
 
 function table(header: string[], rows: string[][]): string {

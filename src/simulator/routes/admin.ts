@@ -68,7 +68,23 @@ async function heldRequests(ctx: SimContext, req: SimRequest): Promise<SimRespon
   return { status: 200, body: { value: ctx.faults.held(operation) } };
 }
 
+const resourceGraphQuotaSchema = z.strictObject({
+  limit: z.number().int().min(0),
+  windowSeconds: z.number().int().min(1).max(3600),
+});
+
 export const adminRoutes: Route[] = [
+  route(
+    "PUT",
+    "^/admin/resourcegraph/quota$",
+    "admin.resourceGraphQuota",
+    (ctx, req) => {
+      const quota = parseBody(resourceGraphQuotaSchema, req.body);
+      ctx.resourceGraph.quota.set(quota);
+      return { status: 200, body: quota };
+    },
+    options,
+  ),
   route(
     "GET",
     "^/admin/faults$",

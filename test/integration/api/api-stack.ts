@@ -22,7 +22,15 @@ import { createEngine, type Engine } from "../../../src/engine/engine.ts";
 import { engineKeys } from "../../../src/engine/keys.ts";
 import { createArmInventoryReader, type InventoryReader } from "../../../src/inventory/arm-reader.ts";
 import { InventoryService } from "../../../src/inventory/inventory-service.ts";
-import { type RunningSimulator, startSimulator } from "../../../src/simulator/index.ts";
+import {
+  createResourceGraphInventoryReader,
+  type ResourceGraphInventoryReader,
+} from "../../../src/inventory/resource-graph-reader.ts";
+import {
+  type RunningSimulator,
+  type SimulatorOptions,
+  startSimulator,
+} from "../../../src/simulator/index.ts";
 import { removeKeys } from "../engine/support/harness.ts";
 
 export const redisUrl = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
@@ -40,6 +48,7 @@ export interface ApiStack {
   config: Config;
   inventory: InventoryService;
   inventoryReader: InventoryReader;
+  resourceGraphReader: ResourceGraphInventoryReader;
   auth(role: Role): { authorization: string };
   /** Repeats the long-poll until the rollout is terminal; answers its view. */
   waitTerminal(id: string, limitMs?: number): Promise<{ id: string; phase: string; [k: string]: unknown }>;
@@ -47,7 +56,12 @@ export interface ApiStack {
 }
 
 export async function startApiStack(
-  options: { scenario?: string; patch?: (config: Config) => Config } = {},
+  options: {
+    scenario?: string;
+    patch?: (config: Config) => Config;
+    /** Simulator options beside the stack's own (Resource Graph page size and quota). */
+    simulator?: Pick<SimulatorOptions, "resourceGraphPageSize" | "resourceGraphQuota">;
+  } = {},
 ): Promise<ApiStack> {
   const dir = await mkdtemp(join(tmpdir(), "canaryd-stack-"));
   const prefix = `{cdstack-${randomBytes(5).toString("hex")}}`;
@@ -66,6 +80,7 @@ export async function startApiStack(
     connectionFile,
     stateFile: join(dir, "state.json"),
     certDir: dir,
+    ...options.simulator,
   });
   const defaults = loadConfig({ env: {} });
   const base: Config = {
@@ -86,6 +101,9 @@ export async function startApiStack(
   const logger = pino({ level: process.env.LOG_LEVEL ?? "silent" });
   const azure = createAzureAdapters(await createAzureAccess(config.azure));
   const inventoryReader = createArmInventoryReader(await createAzureAccess(config.azure));
+  const resourceGraphReader = createResourceGraphInventoryReader(await createAzureAccess(config.azure), {
+    maxQuotaWaitSeconds: config.inventory.resourceGraph.maxQuotaWaitSeconds,
+  });
   const approvalsRedis = new Redis(redisUrl);
   const approvals = new ApprovalStore({
     redis: approvalsRedis,
@@ -109,6 +127,7 @@ export async function startApiStack(
   await engine.start();
   const inventory = new InventoryService({
     reader: inventoryReader,
+    resourceGraph: resourceGraphReader,
     rollouts: engine.service,
     approvals,
     config,
@@ -125,6 +144,7 @@ export async function startApiStack(
     config,
     inventory,
     inventoryReader,
+    resourceGraphReader,
     auth,
     async waitTerminal(id, limitMs = 45_000) {
       const deadline = Date.now() + limitMs;

@@ -86,7 +86,13 @@ export async function buildHarness(options: HarnessOptions = {}) {
       },
       rollouts: service,
       config: {
-        inventory: { scopes: [], cacheSeconds: 0, concurrency: 1, source: "arm" },
+        inventory: {
+          scopes: [],
+          cacheSeconds: 0,
+          concurrency: 1,
+          source: "arm",
+          resourceGraph: { maxQuotaWaitSeconds: 0 },
+        },
         policy: defaultConfig.policy,
       },
       now: () => new Date(),
