@@ -65,6 +65,15 @@ export interface CompactedRollout {
 
 export type CompactOutcome = "compacted" | "missing" | "notFinished" | "notDue" | "changed" | "locked";
 
+/** A compaction read and built, not yet written: what `commit` checks against and writes. */
+export interface PreparedCompaction {
+  id: string;
+  revision: number;
+  timelineSeq: string;
+  expiresAtMs: number;
+  compacted: CompactedRollout;
+}
+
 /**
  * KEYS: rollout, outbox, timeline, dead letters, compacted, record expiry, active, lock.
  * ARGV: id, expectedRevision, expectedTimelineSeq, payload, expiresAtMs, compactable phases...
@@ -155,6 +164,15 @@ export class Retention<S extends PersistedState = PersistedState> {
 
   /** Compacts one rollout if it is finished and was last changed compactAfterSeconds before `now`. */
   async compact(id: string, now: Date = this.deps.clock.now()): Promise<CompactOutcome> {
+    const prepared = await this.prepare(id, now);
+    return typeof prepared === "string" ? prepared : this.commit(prepared);
+  }
+
+  /** Reads the rollout and builds what stays of it; writes nothing. */
+  async prepare(
+    id: string,
+    now: Date,
+  ): Promise<PreparedCompaction | Exclude<CompactOutcome, "compacted" | "locked">> {
     const { store, decider, keys, settings } = this.deps;
     const [stored, timelineSeq] = await Promise.all([
       store.load(id),
@@ -182,6 +200,13 @@ export class Retention<S extends PersistedState = PersistedState> {
       view: summaryOf(view, compactedAt),
       record,
     };
+    return { id, revision: stored.revision, timelineSeq: timelineSeq ?? "0", expiresAtMs, compacted };
+  }
+
+  /** The atomic step: checks nothing changed since `prepare`, writes the summary, deletes the working state. */
+  async commit(prepared: PreparedCompaction): Promise<CompactOutcome> {
+    const { store, keys } = this.deps;
+    const { id, compacted } = prepared;
     const outcome = (await runScript(
       store.redis,
       compactScript,
@@ -197,15 +222,18 @@ export class Retention<S extends PersistedState = PersistedState> {
       ],
       [
         id,
-        stored.revision,
-        timelineSeq ?? "0",
+        prepared.revision,
+        prepared.timelineSeq,
         encodeCompacted(compacted),
-        expiresAtMs,
+        prepared.expiresAtMs,
         ...compactablePhases,
       ],
     )) as CompactOutcome;
     if (outcome === "compacted")
-      this.deps.logger.info({ rolloutId: id, phase: stored.phase, compactedAt }, "rollout compacted");
+      this.deps.logger.info(
+        { rolloutId: id, phase: compacted.phase, compactedAt: compacted.compactedAt },
+        "rollout compacted",
+      );
     return outcome;
   }
 

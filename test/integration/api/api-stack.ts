@@ -18,7 +18,7 @@ import { createAzureAccess } from "../../../src/azure/credentials.ts";
 import { loadConfig } from "../../../src/config/load-config.ts";
 import type { Config } from "../../../src/config/schema.ts";
 import { createEffectExecutor } from "../../../src/engine/effects/create-effect-executor.ts";
-import { createEngine, type Engine } from "../../../src/engine/engine.ts";
+import { createEngine, type Engine, type EngineTiming } from "../../../src/engine/engine.ts";
 import { engineKeys } from "../../../src/engine/keys.ts";
 import { createArmInventoryReader, type InventoryReader } from "../../../src/inventory/arm-reader.ts";
 import { InventoryService } from "../../../src/inventory/inventory-service.ts";
@@ -47,7 +47,7 @@ export interface ApiStack {
 }
 
 export async function startApiStack(
-  options: { scenario?: string; patch?: (config: Config) => Config } = {},
+  options: { scenario?: string; patch?: (config: Config) => Config; timing?: Partial<EngineTiming> } = {},
 ): Promise<ApiStack> {
   const dir = await mkdtemp(join(tmpdir(), "canaryd-stack-"));
   const prefix = `{cdstack-${randomBytes(5).toString("hex")}}`;
@@ -104,7 +104,13 @@ export async function startApiStack(
       approvals,
     }),
     logger,
-    timing: { timeScale: 60, retryBackoffMs: 10, waitRecheckMs: 500, recoveryIntervalMs: 1000 },
+    timing: {
+      timeScale: 60,
+      retryBackoffMs: 10,
+      waitRecheckMs: 500,
+      recoveryIntervalMs: 1000,
+      ...options.timing,
+    },
   });
   await engine.start();
   const inventory = new InventoryService({
