@@ -159,8 +159,8 @@ describe("compaction", () => {
   });
 
   it("run twice at once compacts once and leaves the record intact", async () => {
-    // Mutation: drop the revision and 'missing' checks from the compact script -> a second run over
-    // the rollout it already compacted answers "compacted" again.
+    // Mutation: make the compact script write without its checks (missing, revision, phase) -> a
+    // second run over the rollout it already compacted answers "compacted" again.
     const { retention } = stack.engine;
     const outcomes = await Promise.all([
       retention.compact(ids.twice, allDue()),
@@ -204,8 +204,8 @@ describe("compaction", () => {
   });
 
   it("keeps the release record identical, JSON and Markdown, and in the NDJSON export", async () => {
-    // Mutation: build the stored record from the summary view (gate evidence dropped) or skip the
-    // compacted branch in records.ts -> the JSON, the Markdown or the export differs (or 410s).
+    // Mutations: build the stored record from the summary view (gate evidence dropped) -> the JSON
+    // and Markdown differ; EngineService.compactedRecord answering nothing -> 404s.
     for (const key of ["completed", "rolledBack", "rejected", "twice"] as const) {
       const now = await snapshot(ids[key]);
       expect(now.json).toEqual(before[key]?.json);
@@ -226,8 +226,8 @@ describe("compaction", () => {
   });
 
   it("still lists and waits for a compacted rollout; actions, timeline and SSE answer 410 ROLLOUT_COMPACTED", async () => {
-    // Mutation: drop the compacted fallback from EngineService.list/get -> missing from the list, 404;
-    // drop refuseIfCompacted -> 404 ROLLOUT_NOT_FOUND instead of 410.
+    // Mutations: drop the compacted rollouts from EngineService.loadListedRecords -> missing from the
+    // list; drop refuseIfCompacted from act -> 404 ROLLOUT_NOT_FOUND instead of 410.
     const list = (await get("/v1/rollouts?limit=100")).json();
     const listed = list.items.find((v: { id: string }) => v.id === ids.completed);
     expect(listed).toMatchObject({ phase: "completed", compacted: true, name: "web-b-1.1.0" });
@@ -256,8 +256,8 @@ describe("compaction", () => {
   });
 
   it("deletes the record retention.recordDays after the end, not before", async () => {
-    // Mutation: expire by compactedAt or without the due check in the expire script -> gone too early
-    // (or never): the first or the second half fails.
+    // Mutation: expiresAtMs = endedAt + (recordDays - 1) days -> gone a day early (the first half
+    // fails); never expiring -> the second half fails.
     const { retention } = stack.engine;
     const ended = Date.parse(before.rejected?.endedAt ?? "");
     await retention.sweep(new Date(ended + 400 * day - 1000));
