@@ -250,6 +250,17 @@ describe("compaction", () => {
     expect(rollback.statusCode, rollback.body).toBe(410);
     expect(rollback.json()).toMatchObject({ code: "ROLLOUT_COMPACTED" });
     expect(rollback.json().detail).toContain("/record");
+    // Mutation: drop the newerCompacted check in rollbackScaleSet -> 404 NOTHING_TO_ROLL_BACK (or an
+    // older rollout rolled back) instead of naming the compacted one and the image to go back to.
+    const oneCall = await stack.app.inject({
+      method: "POST",
+      url: "/v1/rollback",
+      headers: stack.auth("oncall"),
+      payload: { scaleSetId: demoScaleSet("web-c"), reason: "too late" },
+    });
+    expect(oneCall.statusCode, oneCall.body).toBe(410);
+    expect(oneCall.json()).toMatchObject({ code: "ROLLOUT_COMPACTED", id: ids.raced });
+    expect(oneCall.json().detail).toContain("versions/1.0.0");
     const events = await get(`/v1/rollouts/${ids.rolledBack}/events`);
     expect(events.statusCode).toBe(410);
     expect(events.json().code).toBe("ROLLOUT_COMPACTED");
