@@ -137,7 +137,10 @@ try {
       shape: "1 scale set × 10 instances, canary 1 + 50 % batches, instanceHealth + bootDiagnostics",
       medianBytesBefore: med((s) => s.before),
       medianBytesAfter: med((s) => s.after),
-      medianRatio: round(med((s) => s.before / s.after), 1),
+      medianRatio: round(
+        med((s) => s.before / s.after),
+        1,
+      ),
       medianTimelineEntries: med((s) => s.timelineEntries),
       medianRecordJsonBytes: med((s) => s.recordJsonBytes),
       medianCompactedValueBytes: med((s) => s.compactedBytes),
