@@ -15,11 +15,11 @@
  *
  * Crash behaviour and concurrency. Each compaction is one Lua script that checks, in Redis, that the
  * snapshot's revision and timeline length are those the record was built from, that the phase is
- * compactable, that the rollout is not active and that no step holds its lock; then writes the
- * compacted key and deletes the working state. A crash before it changes nothing; after it, the
- * work is done. Re-running finds the snapshot gone ("missing"). Two daemons sweeping at once: the
- * second script finds the snapshot gone, or (a step committed in between) a changed revision, and
- * does nothing. Expiry is one script too, and re-checks the due time.
+ * compactable, that the rollout is not active, holds no scale set and that no step holds its lock;
+ * then writes the compacted key and deletes the working state. A crash before it changes nothing;
+ * after it, the work is done. Re-running finds the snapshot gone ("missing"). Two daemons sweeping
+ * at once: the second script finds the snapshot gone, or (a step committed in between) a changed
+ * revision, and does nothing. Expiry is one script too, and re-checks the due time.
  *
  * Invariant: a rollout is either whole (snapshot + timeline) or compacted (summary + record), never
  * neither while its record is within recordDays, and never both.
@@ -75,7 +75,7 @@ export interface PreparedCompaction {
 }
 
 /**
- * KEYS: rollout, outbox, timeline, dead letters, compacted, record expiry, active, lock.
+ * KEYS: rollout, outbox, timeline, dead letters, compacted, record expiry, active, lock, holders.
  * ARGV: id, expectedRevision, expectedTimelineSeq, payload, expiresAtMs, compactable phases...
  */
 const compactScript = luaScript(`
@@ -87,6 +87,9 @@ for i = 6, #ARGV do if fields[3] == ARGV[i] then compactable = true end end
 if not compactable then return 'notFinished' end
 if redis.call('SISMEMBER', KEYS[7], ARGV[1]) == 1 then return 'notFinished' end
 if redis.call('EXISTS', KEYS[8]) == 1 then return 'locked' end
+for _, holder in ipairs(redis.call('HVALS', KEYS[9])) do
+  if holder == ARGV[1] then return 'notFinished' end
+end
 redis.call('SET', KEYS[5], ARGV[4])
 redis.call('ZADD', KEYS[6], ARGV[5], ARGV[1])
 redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4])
@@ -219,6 +222,7 @@ export class Retention<S extends PersistedState = PersistedState> {
         keys.recordExpiry,
         keys.active,
         keys.lock(id),
+        keys.holders,
       ],
       [
         id,
