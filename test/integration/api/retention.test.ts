@@ -158,6 +158,27 @@ describe("compaction", () => {
     expect(rebuilt.generatedFrom.lastSeq).toBe(whole.timeline.at(-1).seq);
   });
 
+  it("waits while a step holds the rollout's lock, and never compacts a rollout named as a holder", async () => {
+    // Mutation: drop the lock check from the compact script -> "compacted" under a running step.
+    const { retention } = stack.engine;
+    const lock = engineKeys(stack.config.redis.keyPrefix).lock(ids.twice);
+    await store.redis.set(lock, "a-step-in-flight", "PX", 10_000);
+    try {
+      expect(await retention.compact(ids.twice, allDue())).toBe("locked");
+    } finally {
+      await store.redis.del(lock);
+    }
+    // Mutation: drop the holders loop from the compact script -> a claim left pointing at nothing.
+    const holders = engineKeys(stack.config.redis.keyPrefix).holders;
+    await store.redis.hset(holders, "retention-test-scale-set", ids.twice);
+    try {
+      expect(await retention.compact(ids.twice, allDue())).toBe("notFinished");
+    } finally {
+      await store.redis.hdel(holders, "retention-test-scale-set");
+    }
+    expect((await get(`/v1/rollouts/${ids.twice}`)).json().compacted).toBeUndefined();
+  });
+
   it("run twice at once compacts once and leaves the record intact", async () => {
     // Mutation: make the compact script write without its checks (missing, revision, phase) -> a
     // second run over the rollout it already compacted answers "compacted" again.
