@@ -248,8 +248,10 @@ export class Retention<S extends PersistedState = PersistedState> {
     for (;;) {
       const due = await store.redis.zrangebyscore(keys.recordExpiry, "-inf", now.getTime(), "LIMIT", 0, 100);
       if (due.length === 0) return count;
+      let removedNow = 0;
       for (const id of due) {
-        const compacted = await this.load(id);
+        // An unreadable value still expires; its scale set history entries then stay (harmless).
+        const compacted = await this.load(id).catch(() => undefined);
         const indexKeys = compacted
           ? [
               keys.allRollouts,
@@ -265,10 +267,11 @@ export class Retention<S extends PersistedState = PersistedState> {
         );
         if (removed === 1) {
           count++;
+          removedNow++;
           this.deps.logger.info({ rolloutId: id }, "release record expired (retention.recordDays)");
         }
       }
-      if (due.length < 100) return count;
+      if (due.length < 100 || removedNow === 0) return count;
     }
   }
 
