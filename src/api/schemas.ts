@@ -54,6 +54,7 @@ export function problemResponses(...statuses: number[]): Record<number, ReturnTy
     403: "The token's role does not allow this",
     404: "No such rollout",
     409: "Conflict: a scale set is held by another rollout, or the action does not apply in this phase",
+    410: "Gone (ROLLOUT_COMPACTED): the rollout was compacted after retention.compactAfterSeconds; its release record remains",
     413: "Body larger than the configured limit",
     429: "Too many changes per minute",
     503: "Not ready",
@@ -155,6 +156,14 @@ export const rolloutViewSchema = {
     updatedAt: { type: "string" },
     createdBy: { type: "string" },
     revision: { type: "integer" },
+    compacted: {
+      type: "boolean",
+      description:
+        "True once retention compacted the finished rollout (retention.compactAfterSeconds after it ended): " +
+        "the view is its stored summary (gate evidence dropped), the timeline and dead letters are gone, " +
+        "actions answer 410 ROLLOUT_COMPACTED, the release record stays until retention.recordDays after the end",
+    },
+    compactedAt: { type: "string", description: "When it was compacted (engine clock)" },
   },
   additionalProperties: true,
 } as const;

@@ -145,6 +145,23 @@ export const configSchema = z.strictObject({
         .prefault({}),
     })
     .prefault({}),
+  /** What stays of a finished rollout, and for how long (src/engine/retention.ts; docs/records.md). */
+  retention: z
+    .strictObject({
+      /** A completed, rolled-back or rejected rollout's working state is compacted this long after it ended. */
+      compactAfterSeconds: z
+        .number({ error: "a whole number of seconds, at least 1" })
+        .int("a whole number of seconds, at least 1")
+        .positive("a whole number of seconds, at least 1")
+        .default(86_400),
+      /** Its release record (and summary) stays this many days after it ended, then is deleted. */
+      recordDays: z
+        .number({ error: "a whole number of days, at least 1" })
+        .int("a whole number of days, at least 1")
+        .positive("a whole number of days, at least 1")
+        .default(400),
+    })
+    .prefault({}),
   log: z.strictObject({
     level: z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]),
     format: z.enum(["auto", "json", "pretty"]),

@@ -32,6 +32,14 @@ export const terminalPhases: ReadonlySet<RolloutPhase> = new Set([
   "failed",
 ]);
 
+/**
+ * Terminal phases retention may compact (src/engine/retention.ts): every terminal phase but
+ * `failed`, which keeps its claims on what did not converge until it is rolled back or released.
+ */
+export const compactablePhases: readonly RolloutPhase[] = [...terminalPhases].filter(
+  (phase) => phase !== "failed",
+);
+
 /** Phases of a rollout still under way. */
 export const activePhases: readonly RolloutPhase[] = rolloutPhases.filter(
   (phase) => !terminalPhases.has(phase),
@@ -87,6 +95,13 @@ export interface RolloutView {
   updatedAt: string;
   createdBy: string;
   revision: number;
+  /**
+   * Set once retention compacted the rollout (retention.compactAfterSeconds after it ended): the
+   * view is then the stored summary (gate evidence dropped), its timeline is gone and its release
+   * record stays until retention.recordDays after the end.
+   */
+  compacted?: true;
+  compactedAt?: string;
 }
 
 /**

@@ -5,6 +5,7 @@
  */
 import type { Logger } from "pino";
 import type { Actor, UserEvent } from "../domain/effects.ts";
+import type { ReleaseRecord } from "../domain/release-record.ts";
 import {
   type DeadLetter,
   type RolloutView,
@@ -21,14 +22,17 @@ import type { ExecuteEffect } from "./effects/effect-executor.ts";
 import type { EngineKeys } from "./keys.ts";
 import { decodeCursor, encodeCursor } from "./list-cursor.ts";
 import { outboxEntryFor } from "./outbox.ts";
+import type { CompactedRollout, Retention } from "./retention.ts";
 import { newRolloutId } from "./rollout-id.ts";
 import {
   actionNotAllowed,
+  CanarydError,
   type ListRolloutsQuery,
   nothingToRollBack,
   type RolloutAction,
   type RolloutPlan,
   type RolloutService,
+  rolloutCompacted,
   rolloutNotFound,
   scaleSetBusy,
   superseded,
@@ -37,6 +41,7 @@ import type { RolloutRecord, RolloutStore } from "./rollout-store.ts";
 import type { Stepper } from "./step.ts";
 import { timelineEntries } from "./timeline.ts";
 import type { TimelineFeed } from "./timeline-feed.ts";
+import { viewOf } from "./view-of.ts";
 
 /** /readyz must answer quickly even while Redis does not. */
 const readyTimeoutMs = 1_000;
@@ -58,6 +63,15 @@ export interface EngineServiceDeps<S extends PersistedState> {
   waitRecheckMs: number;
   /** Whether the workers run, for ready(). */
   workersRunning: () => boolean;
+  /** Compacted rollouts: read where the snapshot is gone (src/engine/retention.ts). */
+  retention: Retention<S>;
+}
+
+/** A listed rollout, whole or compacted. */
+interface Listed {
+  sequence: number;
+  phase: RolloutView["phase"];
+  view: () => RolloutView;
 }
 
 export class EngineService<S extends PersistedState> implements RolloutService {
@@ -116,7 +130,12 @@ export class EngineService<S extends PersistedState> implements RolloutService {
 
   async get(id: string): Promise<RolloutView | undefined> {
     const record = await this.deps.store.load(id);
-    return record && this.view(record);
+    if (record) return this.view(record);
+    return (await this.deps.retention.load(id))?.view;
+  }
+
+  async compactedRecord(id: string): Promise<ReleaseRecord | undefined> {
+    return (await this.deps.retention.load(id))?.record;
   }
 
   async list(query: ListRolloutsQuery): Promise<{ items: RolloutView[]; nextCursor?: string }> {
@@ -130,11 +149,11 @@ export class EngineService<S extends PersistedState> implements RolloutService {
     // Only a scale set index holds every phase: there the phase is filtered while paging.
     const filterPhase = query.scaleSetId !== undefined ? query.phase : undefined;
     const limit = Math.max(1, query.limit);
-    const matches: RolloutRecord<S>[] = [];
+    const matches: Listed[] = [];
     let before = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
     while (matches.length <= limit) {
       const ids = await store.page(index, limit + 1, before);
-      const records = await store.loadMany(ids);
+      const records = await this.loadListed(ids);
       for (const r of records) if (filterPhase === undefined || r.phase === filterPhase) matches.push(r);
       const last = records.at(-1);
       if (ids.length < limit + 1 || !last) break;
@@ -142,7 +161,7 @@ export class EngineService<S extends PersistedState> implements RolloutService {
     }
     const items = matches.slice(0, limit);
     const lastItem = items.at(-1);
-    const page: { items: RolloutView[]; nextCursor?: string } = { items: items.map((r) => this.view(r)) };
+    const page: { items: RolloutView[]; nextCursor?: string } = { items: items.map((r) => r.view()) };
     if (matches.length > limit && lastItem) page.nextCursor = encodeCursor(lastItem.sequence);
     return page;
   }
@@ -153,12 +172,18 @@ export class EngineService<S extends PersistedState> implements RolloutService {
     if (action === "rollback") await this.refuseIfSuperseded(id);
     const event: UserEvent = { type: action, actor, at: clock.now().toISOString() };
     if (reason !== undefined) event.reason = reason;
-    const result = await stepper.apply(id, event, {
-      precheck: (record) => {
-        const check = decider.canApply(record.state, action);
-        if (!check.ok) throw actionNotAllowed(id, action, record.phase, check.reason);
-      },
-    });
+    const result = await stepper
+      .apply(id, event, {
+        precheck: (record) => {
+          const check = decider.canApply(record.state, action);
+          if (!check.ok) throw actionNotAllowed(id, action, record.phase, check.reason);
+        },
+      })
+      .catch(async (error: unknown) => {
+        if (error instanceof CanarydError && error.code === "ROLLOUT_NOT_FOUND")
+          await this.refuseIfCompacted(id, `cannot ${action} it`);
+        throw error;
+      });
     if (result.kind === "ignored") throw actionNotAllowed(id, action, result.record.phase, result.reason);
     return this.view(result.record);
   }
@@ -167,21 +192,36 @@ export class EngineService<S extends PersistedState> implements RolloutService {
     const { store } = this.deps;
     const holder = await store.holderOf(scaleSetId);
     if (holder !== undefined) return this.act(holder, "rollback", actor, reason);
-    const history = await store.loadMany(await store.historyOf(scaleSetId));
+    const ids = await store.historyOf(scaleSetId);
+    const history = await store.loadMany(ids);
+    const compacted = await this.deps.retention.loadMany(
+      ids.filter((id) => !history.some((r) => r.id === id)),
+    );
     // The newest one that changed the scale set: a newer failed rollout is not skipped for an
     // older completed one (that would put back a version older than what the failed one left).
     const newest = history.find((r) => this.leftChanged(r, scaleSetId));
+    // A newer compacted completed rollout cannot be rolled back, and must not be skipped either.
+    const newerCompacted = compacted.find(
+      (c) => c.phase === "completed" && (newest === undefined || c.sequence > newest.sequence),
+    );
+    if (newerCompacted) throw this.compactedRollback(newerCompacted, scaleSetId);
     if (!newest) throw nothingToRollBack(scaleSetId);
     return this.act(newest.id, "rollback", actor, reason);
   }
 
   async timeline(id: string, afterSeq?: number): Promise<TimelineEntry[]> {
-    if (!(await this.deps.store.load(id))) throw rolloutNotFound(id);
+    if (!(await this.deps.store.load(id))) {
+      await this.refuseIfCompacted(id, "its timeline was deleted");
+      throw rolloutNotFound(id);
+    }
     return this.deps.store.timeline(id, afterSeq);
   }
 
   async deadLetters(id: string): Promise<DeadLetter[]> {
-    if (!(await this.deps.store.load(id))) throw rolloutNotFound(id);
+    if (!(await this.deps.store.load(id))) {
+      await this.refuseIfCompacted(id, "its dead letters were deleted");
+      throw rolloutNotFound(id);
+    }
     return this.deps.store.deadLetters(id);
   }
 
@@ -197,7 +237,12 @@ export class EngineService<S extends PersistedState> implements RolloutService {
     try {
       for (;;) {
         const record = await this.deps.store.load(id);
-        if (!record) throw rolloutNotFound(id);
+        if (!record) {
+          // Compacted: finished long ago.
+          const compacted = await this.deps.retention.load(id);
+          if (compacted) return compacted.view;
+          throw rolloutNotFound(id);
+        }
         const left = deadline - Date.now();
         if (this.isTerminal(record) || left <= 0 || signal?.aborted) return this.view(record);
         await new Promise<void>((resolve) => {
@@ -237,8 +282,9 @@ export class EngineService<S extends PersistedState> implements RolloutService {
     if (record?.phase !== "completed") return;
     const spec = this.deps.decider.describe(record.state).spec;
     for (const scaleSetId of spec.waves.flatMap((w) => w.scaleSets)) {
-      const newer = (await store.loadMany(await store.historyOf(scaleSetId))).filter(
-        (r) => r.sequence > record.sequence && this.leftChanged(r, scaleSetId),
+      const ids = await store.historyOf(scaleSetId);
+      const newer = (await this.loadListedRecords(ids)).filter(
+        (r) => r.sequence > record.sequence && r.leftChanged(scaleSetId),
       );
       const newest = newer[0];
       if (newest) throw superseded(scaleSetId, id, newest.id);
@@ -263,13 +309,57 @@ export class EngineService<S extends PersistedState> implements RolloutService {
   }
 
   private view(record: RolloutRecord<S>): RolloutView {
-    return {
-      ...this.deps.decider.describe(record.state),
-      createdAt: record.createdAt,
-      updatedAt: record.updatedAt,
-      createdBy: record.createdBy,
-      revision: record.revision,
-    };
+    return viewOf(this.deps.decider, record);
+  }
+
+  /** Whole and compacted rollouts of the ids, in the ids' order (newest first). */
+  private async loadListed(ids: string[]): Promise<Listed[]> {
+    const records = await this.loadListedRecords(ids);
+    return records.map(({ sequence, phase, view }) => ({ sequence, phase, view }));
+  }
+
+  private async loadListedRecords(
+    ids: string[],
+  ): Promise<(Listed & { id: string; leftChanged: (scaleSetId: string) => boolean })[]> {
+    const records = await this.deps.store.loadMany(ids);
+    const whole = new Set(records.map((r) => r.id));
+    const compacted = await this.deps.retention.loadMany(ids.filter((id) => !whole.has(id)));
+    return [
+      ...records.map((r) => ({
+        id: r.id,
+        sequence: r.sequence,
+        phase: r.phase,
+        view: () => this.view(r),
+        leftChanged: (scaleSetId: string) => this.leftChanged(r, scaleSetId),
+      })),
+      ...compacted.map((c) => ({
+        id: c.id,
+        sequence: c.sequence,
+        phase: c.phase,
+        view: () => c.view,
+        // Compacted phases are final: only a completed one left its scale sets changed.
+        leftChanged: () => c.phase === "completed",
+      })),
+    ].sort((a, b) => b.sequence - a.sequence);
+  }
+
+  /** Throws ROLLOUT_COMPACTED (410) when the rollout was compacted. */
+  private async refuseIfCompacted(id: string, what: string): Promise<void> {
+    const compacted = await this.deps.retention.load(id);
+    if (compacted) throw rolloutCompacted(id, compacted.compactedAt, what);
+  }
+
+  /** A compacted completed rollout cannot be rolled back: name what to deploy instead. */
+  private compactedRollback(compacted: CompactedRollout, scaleSetId: string): CanarydError {
+    const previous = compacted.record.scaleSets.find((s) => sameScaleSet(s.id, scaleSetId))?.previousImage;
+    const instead = previous
+      ? `start a rollout of its recorded previous image ${JSON.stringify(previous)} instead`
+      : "start a rollout of the image to go back to instead";
+    return rolloutCompacted(
+      compacted.id,
+      compacted.compactedAt,
+      `it cannot be rolled back on ${scaleSetId}; ${instead}`,
+    );
   }
 
   private async mustGet(id: string): Promise<RolloutView> {

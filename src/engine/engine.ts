@@ -21,6 +21,7 @@ import { engineKeys } from "./keys.ts";
 import { machineDecider, rolloutSettings } from "./machine-decider.ts";
 import { recoverOutbox } from "./recovery.ts";
 import { createBullConnection, createRedisClient, type RedisTarget } from "./redis-connection.ts";
+import { defaultRetention, Retention } from "./retention.ts";
 import { classifyError, retryDelayMs } from "./retry-policy.ts";
 import { RolloutLock } from "./rollout-lock.ts";
 import type { RolloutService } from "./rollout-service.ts";
@@ -57,6 +58,8 @@ export interface EngineTiming {
   timeScale: number;
   idempotencyTtlSeconds: number;
   waitRecheckMs: number;
+  /** How often (real time) finished rollouts are compacted and expired records deleted (retention.ts). */
+  retentionSweepMs: number;
 }
 
 export const defaultEngineTiming: EngineTiming = {
@@ -71,6 +74,7 @@ export const defaultEngineTiming: EngineTiming = {
   timeScale: 1,
   idempotencyTtlSeconds: 86_400,
   waitRecheckMs: 5_000,
+  retentionSweepMs: 60_000,
 };
 
 export interface EngineOptions {
@@ -78,7 +82,7 @@ export interface EngineOptions {
   redisUrl?: string;
   /** Seed nodes (`host:port`) of a Redis Cluster to run on instead of one node. */
   clusterNodes?: readonly string[];
-  config: Pick<Config, "redis" | "engine">;
+  config: Pick<Config, "redis" | "engine"> & Partial<Pick<Config, "retention">>;
   executeEffect: ExecuteEffect;
   /** The rollout machine; tests may drive the engine with another decider. */
   decider?: Decider;
@@ -95,6 +99,8 @@ export interface EngineOptions {
 
 export interface Engine {
   service: RolloutService;
+  /** Compaction and record expiry; start() runs its sweep every timing.retentionSweepMs. */
+  retention: Retention;
   /** Runs a recovery pass, then the workers and the periodic recovery. */
   start(): Promise<void>;
   stop(): Promise<void>;
@@ -192,6 +198,15 @@ export function createEngine(options: EngineOptions): Engine {
 
   let worker: Worker<EffectJobData> | undefined;
   let sweep: NodeJS.Timeout | undefined;
+  let retentionSweep: NodeJS.Timeout | undefined;
+  const retention = new Retention({
+    store,
+    decider,
+    keys,
+    clock,
+    logger,
+    settings: options.config.retention ?? defaultRetention,
+  });
 
   const service = new EngineService({
     store,
@@ -207,6 +222,7 @@ export function createEngine(options: EngineOptions): Engine {
     idempotencyTtlSeconds: timing.idempotencyTtlSeconds,
     waitRecheckMs: timing.waitRecheckMs,
     workersRunning: () => worker?.isRunning() ?? false,
+    retention,
   });
 
   const jobDeps = {
@@ -227,7 +243,15 @@ export function createEngine(options: EngineOptions): Engine {
       logger.warn({ reason: errorMessage(error) }, "outbox recovery pass failed; the next one retries"),
     );
 
+  const runRetention = () =>
+    prepare()
+      .then(() => retention.sweep())
+      .catch((error: unknown) =>
+        logger.warn({ reason: errorMessage(error) }, "retention pass failed; the next one retries"),
+      );
+
   return {
+    retention,
     // "reconnecting": the connection was lost and ioredis waits before the next attempt.
     service: withStoreErrors(service, () => redis.status !== "reconnecting" && redis.status !== "end"),
     async start() {
@@ -265,10 +289,13 @@ export function createEngine(options: EngineOptions): Engine {
         .catch((error: unknown) => logger.error({ reason: errorMessage(error) }, "effect worker stopped"));
       sweep = setInterval(runRecovery, timing.recoveryIntervalMs);
       sweep.unref();
+      retentionSweep = setInterval(runRetention, timing.retentionSweepMs);
+      retentionSweep.unref();
       logger.info({ prefix, concurrency: options.config.engine.workerConcurrency }, "engine started");
     },
     async stop() {
       if (sweep) clearInterval(sweep);
+      if (retentionSweep) clearInterval(retentionSweep);
       // Redis gone: no job can be handed back, and a graceful close would wait for a reconnect
       // that may never come. Everything is dropped at once; the jobs' locks expire and another
       // process (or this one, restarted) takes them over.

@@ -37,6 +37,10 @@ export interface EngineKeys {
   clockOrigin(timeScale: number): string;
   /** Hash approval id -> approved image version (src/approvals/approval-store.ts). */
   approvals: string;
+  /** String: a compacted rollout's summary and release record, brotli JSON (src/engine/retention.ts). */
+  compacted(id: string): string;
+  /** Sorted set of compacted rollouts scored by when their record expires (epoch ms, engine clock). */
+  recordExpiry: string;
 }
 
 export function engineKeys(prefix: string): EngineKeys {
@@ -60,5 +64,7 @@ export function engineKeys(prefix: string): EngineKeys {
     creationSequence: `${p}:rollouts:sequence`,
     clockOrigin: (timeScale) => `${p}:clock:origin:${timeScale}`,
     approvals: `${p}:approvals`,
+    compacted: (id) => `${p}:rollout:${id}:compacted`,
+    recordExpiry: `${p}:records:expiry`,
   };
 }

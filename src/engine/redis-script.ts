@@ -15,7 +15,7 @@ export async function runScript(
   redis: RedisClient,
   script: LuaScript,
   keys: string[],
-  args: (string | number)[],
+  args: (string | number | Buffer)[],
 ) {
   try {
     return await redis.evalsha(script.sha, keys.length, ...keys, ...args);

@@ -3,6 +3,7 @@
  * of BullMQ, Redis keys or the machine's snapshot.
  */
 import type { Actor, PolicyException, PreflightFinding, UserAction } from "../domain/effects.ts";
+import type { ReleaseRecord } from "../domain/release-record.ts";
 import type { DeadLetter, RolloutPhase, RolloutView, TimelineEntry } from "../domain/rollout-view.ts";
 import type { RolloutSpec } from "../domain/spec.ts";
 
@@ -41,7 +42,10 @@ export interface RolloutService {
   start(spec: RolloutSpec, options: { actor: Actor; idempotencyKey?: string }): Promise<RolloutView>;
   /** The dry run: reads the fleet, changes nothing. */
   plan(spec: RolloutSpec): Promise<RolloutPlan>;
+  /** A compacted rollout answers its summary view, marked `compacted` (src/engine/retention.ts). */
   get(id: string): Promise<RolloutView | undefined>;
+  /** The release record stored when the rollout was compacted; undefined when it was not. */
+  compactedRecord(id: string): Promise<ReleaseRecord | undefined>;
   list(query: ListRolloutsQuery): Promise<{ items: RolloutView[]; nextCursor?: string }>;
   /** Throws RolloutNotFoundError, or ActionNotAllowedError (409) naming the phase and why. */
   act(id: string, action: RolloutAction, actor: Actor, reason?: string): Promise<RolloutView>;
@@ -78,7 +82,21 @@ export class CanarydError extends Error {
 }
 
 export const rolloutNotFound = (id: string) =>
-  new CanarydError("ROLLOUT_NOT_FOUND", 404, `no rollout with id ${id}`, { id });
+  new CanarydError(
+    "ROLLOUT_NOT_FOUND",
+    404,
+    `no rollout with id ${id} (it never existed, or it ended more than retention.recordDays ago and its record expired)`,
+    { id },
+  );
+
+/** 410: retention compacted the rollout; what was asked of it is gone, its record is not. */
+export const rolloutCompacted = (id: string, compactedAt: string, what: string) =>
+  new CanarydError(
+    "ROLLOUT_COMPACTED",
+    410,
+    `rollout ${id} was compacted at ${compactedAt} (retention.compactAfterSeconds after it ended): ${what}; its release record stays at /v1/rollouts/${id}/record`,
+    { id, compactedAt },
+  );
 
 export const scaleSetBusy = (scaleSetId: string, holderId: string) =>
   new CanarydError(

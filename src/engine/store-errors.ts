@@ -41,6 +41,7 @@ export function withStoreErrors(
     start: guard(service.start.bind(service), reachable),
     plan: guard(service.plan.bind(service), reachable),
     get: guard(service.get.bind(service), reachable),
+    compactedRecord: guard(service.compactedRecord.bind(service), reachable),
     list: guard(service.list.bind(service), reachable),
     act: guard(service.act.bind(service), reachable),
     rollbackScaleSet: guard(service.rollbackScaleSet.bind(service), reachable),

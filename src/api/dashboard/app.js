@@ -922,6 +922,8 @@ async function rolloutPage(id, signal) {
   render();
   addEntries(view.timeline ?? []);
   if (terminal.has(view.phase)) live.textContent = "The rollout has ended.";
+  if (view.compacted)
+    live.textContent = `The rollout has ended; its timeline was compacted at ${view.compactedAt} (its release record remains).`;
 }
 
 /**

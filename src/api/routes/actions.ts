@@ -36,7 +36,7 @@ export function registerActionRoutes(app: FastifyInstance, { service, mutationRa
           security: bearerSecurity,
           params: idParamsSchema,
           body: actionBodySchema,
-          response: { 200: rolloutViewSchema, ...problemResponses(400, 401, 403, 404, 409, 429) },
+          response: { 200: rolloutViewSchema, ...problemResponses(400, 401, 403, 404, 409, 410, 429) },
         },
       },
       async (request) => service.act(request.params.id, action, callerOf(request), request.body?.reason),

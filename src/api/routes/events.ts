@@ -1,6 +1,6 @@
 /** GET /v1/rollouts/:id/events: the timeline as Server-Sent Events, resumable with Last-Event-ID. */
 import type { FastifyInstance } from "fastify";
-import { rolloutNotFound } from "../../engine/rollout-service.ts";
+import { rolloutCompacted, rolloutNotFound } from "../../engine/rollout-service.ts";
 import { bearerSecurity, idParamsSchema, problemResponses } from "../schemas.ts";
 import { streamTimeline } from "../timeline-stream.ts";
 import type { RouteDeps } from "./deps.ts";
@@ -29,7 +29,8 @@ export function registerEventRoutes(
         summary: "Follow the rollout's timeline (Server-Sent Events)",
         description:
           "Each `timeline` event carries one entry; its id is the entry's seq. Reconnect with `Last-Event-ID` " +
-          "to resume. An `end` event follows the last entry once the rollout is terminal. Comment lines are heartbeats.",
+          "to resume. An `end` event follows the last entry once the rollout is terminal. Comment lines are heartbeats. " +
+          "A compacted rollout (retention) answers 410 ROLLOUT_COMPACTED: its timeline is gone, its release record remains.",
         tags: ["rollouts"],
         security: bearerSecurity,
         params: idParamsSchema,
@@ -43,13 +44,15 @@ export function registerEventRoutes(
             description: "An event stream",
             content: { "text/event-stream": { schema: { type: "string" } } },
           },
-          ...problemResponses(400, 401, 403, 404),
+          ...problemResponses(400, 401, 403, 404, 410),
         },
       },
     },
     async (request, reply) => {
       const { id } = request.params;
-      if (!(await service.get(id))) throw rolloutNotFound(id);
+      const view = await service.get(id);
+      if (!view) throw rolloutNotFound(id);
+      if (view.compacted) throw rolloutCompacted(id, view.compactedAt ?? "", "its timeline was deleted");
       const lastEventId = request.headers["last-event-id"];
       reply.hijack();
       // Hijacked replies skip Fastify's header flush: carry over what hooks set (helmet's headers).

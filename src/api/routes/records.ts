@@ -28,8 +28,23 @@ const invalidSince = (since: string) =>
 /** The record of one stored rollout, or undefined when there is none. */
 export async function recordOf(service: RolloutService, id: string): Promise<ReleaseRecord | undefined> {
   const view = await service.get(id);
-  if (!view) return undefined;
-  return buildReleaseRecord(view, await service.timeline(id));
+  return view && recordOfView(service, view);
+}
+
+/**
+ * Built from the view and timeline, or, once retention compacted the rollout, the record it stored
+ * then (built the same way from the same state, so the same record).
+ */
+async function recordOfView(service: RolloutService, view: RolloutView): Promise<ReleaseRecord | undefined> {
+  if (view.compacted) return service.compactedRecord(view.id);
+  try {
+    return buildReleaseRecord(view, await service.timeline(view.id));
+  } catch (error) {
+    // Compacted between the two reads.
+    if (error instanceof CanarydError && error.code === "ROLLOUT_COMPACTED")
+      return service.compactedRecord(view.id);
+    throw error;
+  }
 }
 
 /** Every terminal rollout last changed at or after `since` (a superset of those ended since then). */
@@ -99,8 +114,8 @@ export function registerRecordRoutes(app: FastifyInstance, { service }: RouteDep
       async function* lines() {
         const records: ReleaseRecord[] = [];
         for (const view of views) {
-          const record = buildReleaseRecord(view, await service.timeline(view.id));
-          if (record.endedAt && Date.parse(record.endedAt) >= since) records.push(record);
+          const record = await recordOfView(service, view);
+          if (record?.endedAt && Date.parse(record.endedAt) >= since) records.push(record);
         }
         records.sort((a, b) => (a.endedAt ?? "").localeCompare(b.endedAt ?? ""));
         for (const record of records) yield `${JSON.stringify(record)}\n`;

@@ -2,7 +2,7 @@
 import { createHash } from "node:crypto";
 import type { FastifyInstance } from "fastify";
 import { type RolloutPhase, rolloutPhases } from "../../domain/rollout-view.ts";
-import { rolloutNotFound } from "../../engine/rollout-service.ts";
+import { CanarydError, rolloutNotFound } from "../../engine/rollout-service.ts";
 import { callerOf } from "../auth.ts";
 import {
   bearerSecurity,
@@ -132,7 +132,8 @@ export function registerRolloutRoutes(app: FastifyInstance, { service, mutationR
       config: { minRole: "viewer" },
       schema: {
         summary:
-          "A rollout: spec, phase, progress, gate evidence, previous versions, its timeline and its dead letters",
+          "A rollout: spec, phase, progress, gate evidence, previous versions, its timeline and its dead letters " +
+          "(a compacted one: its summary marked `compacted`, without timeline and dead letters)",
         tags: ["rollouts"],
         security: bearerSecurity,
         params: idParamsSchema,
@@ -143,8 +144,18 @@ export function registerRolloutRoutes(app: FastifyInstance, { service, mutationR
       const { id } = request.params;
       const view = await service.get(id);
       if (!view) throw rolloutNotFound(id);
-      const [timeline, deadLetters] = await Promise.all([service.timeline(id), service.deadLetters(id)]);
-      return { ...view, timeline, deadLetters };
+      // Compacted (retention): the summary, without timeline and dead letters (they are gone).
+      if (view.compacted) return view;
+      try {
+        const [timeline, deadLetters] = await Promise.all([service.timeline(id), service.deadLetters(id)]);
+        return { ...view, timeline, deadLetters };
+      } catch (error) {
+        // Compacted between the two reads.
+        const compacted = error instanceof CanarydError && error.code === "ROLLOUT_COMPACTED";
+        const now = compacted ? await service.get(id) : undefined;
+        if (now) return now;
+        throw error;
+      }
     },
   );
 }

@@ -70,7 +70,8 @@ export class ApiClient {
   }
 
   /** `deadLetters` is absent from daemons older than the retry policy. */
-  get(id: string): Promise<RolloutView & { timeline: TimelineEntry[]; deadLetters?: DeadLetter[] }> {
+  /** A compacted rollout (retention) has no timeline nor dead letters any more. */
+  get(id: string): Promise<RolloutView & { timeline?: TimelineEntry[]; deadLetters?: DeadLetter[] }> {
     return this.json("GET", `/v1/rollouts/${encodeURIComponent(id)}`);
   }
 

@@ -129,7 +129,11 @@ export function registerRollout(program: Command, io: CliIo = processIo()): void
           const { timeline, deadLetters, ...rest } = view;
           io.out(formatView(rest));
           for (const line of formatDeadLetters(deadLetters ?? [])) io.out(line);
-          if (options.timeline) for (const entry of timeline) io.out(formatEntry(entry));
+          if (options.timeline && rest.compacted)
+            io.out(
+              `compacted at ${rest.compactedAt}: the timeline is gone; \`canaryd rollout record ${id}\` prints the record`,
+            );
+          else if (options.timeline) for (const entry of timeline ?? []) io.out(formatEntry(entry));
         }
         return exitCodes.completed;
       }),

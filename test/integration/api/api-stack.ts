@@ -18,7 +18,7 @@ import { createAzureAccess } from "../../../src/azure/credentials.ts";
 import { loadConfig } from "../../../src/config/load-config.ts";
 import type { Config } from "../../../src/config/schema.ts";
 import { createEffectExecutor } from "../../../src/engine/effects/create-effect-executor.ts";
-import { createEngine, type Engine } from "../../../src/engine/engine.ts";
+import { createEngine, type Engine, type EngineTiming } from "../../../src/engine/engine.ts";
 import { engineKeys } from "../../../src/engine/keys.ts";
 import { createArmInventoryReader, type InventoryReader } from "../../../src/inventory/arm-reader.ts";
 import { InventoryService } from "../../../src/inventory/inventory-service.ts";
@@ -61,6 +61,7 @@ export async function startApiStack(
     patch?: (config: Config) => Config;
     /** Simulator options beside the stack's own (Resource Graph page size and quota). */
     simulator?: Pick<SimulatorOptions, "resourceGraphPageSize" | "resourceGraphQuota">;
+    timing?: Partial<EngineTiming>;
   } = {},
 ): Promise<ApiStack> {
   const dir = await mkdtemp(join(tmpdir(), "canaryd-stack-"));
@@ -122,7 +123,13 @@ export async function startApiStack(
       approvals,
     }),
     logger,
-    timing: { timeScale: 60, retryBackoffMs: 10, waitRecheckMs: 500, recoveryIntervalMs: 1000 },
+    timing: {
+      timeScale: 60,
+      retryBackoffMs: 10,
+      waitRecheckMs: 500,
+      recoveryIntervalMs: 1000,
+      ...options.timing,
+    },
   });
   await engine.start();
   const inventory = new InventoryService({

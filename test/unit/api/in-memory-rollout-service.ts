@@ -3,7 +3,9 @@
  * routes without the engine. It follows the contract's rules that the API relies on: 409 for a busy
  * scale set, 409 for an action in the wrong phase, idempotency keys, timeline seqs from 1.
  */
+
 import type { Actor } from "../../../src/domain/effects.ts";
+import type { ReleaseRecord } from "../../../src/domain/release-record.ts";
 import {
   type DeadLetter,
   type RolloutPhase,
@@ -89,6 +91,11 @@ export class InMemoryRolloutService implements RolloutService {
   async get(id: string): Promise<RolloutView | undefined> {
     const view = this.rollouts.get(id);
     return view ? structuredClone(view) : undefined;
+  }
+
+  /** This double never compacts. */
+  async compactedRecord(): Promise<ReleaseRecord | undefined> {
+    return undefined;
   }
 
   async list(query: ListRolloutsQuery): Promise<{ items: RolloutView[]; nextCursor?: string }> {

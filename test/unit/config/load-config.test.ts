@@ -46,6 +46,30 @@ describe("configuration", () => {
     expect(error.message).toMatch(/server\.port = 99999: .*65535/);
   });
 
+  it("defaults retention to one day and 400 days, and refuses a retention that is not a positive whole number", () => {
+    // Mutation: drop .int() or .positive() from retention.* in src/config/schema.ts -> 0, -5 or 1.5 accepted.
+    const defaults = loadConfig({ env: {} });
+    expect(defaults.retention).toEqual({ compactAfterSeconds: 86_400, recordDays: 400 });
+    const set = loadConfig({
+      file: tempFile("c.yaml", "retention:\n  compactAfterSeconds: 3600\n  recordDays: 30\n"),
+      env: {},
+    });
+    expect(set.retention).toEqual({ compactAfterSeconds: 3600, recordDays: 30 });
+    for (const [key, value] of [
+      ["compactAfterSeconds", "0"],
+      ["compactAfterSeconds", "1.5"],
+      ["recordDays", "-5"],
+      ["recordDays", '"forever"'],
+    ] as const) {
+      const file = tempFile("c.yaml", `retention:\n  ${key}: ${value}\n`);
+      const error = refusal(() => loadConfig({ file, env: {} }));
+      expect(error.key).toBe(`retention.${key}`);
+      expect(error.message).toMatch(
+        new RegExp(`retention\\.${key} = .*: a whole number of (seconds|days), at least 1`),
+      );
+    }
+  });
+
   it("refuses an unknown key in a configuration file, naming it", () => {
     const file = tempFile("c.yaml", "engine:\n  workerConcurency: 3\n");
     const error = refusal(() => loadConfig({ file, env: {} }));
