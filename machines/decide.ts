@@ -89,6 +89,7 @@ const notAllowed: Record<UserEventType, string> = {
   abort: "abort stops a rollout that has not ended",
   rollback: "rollback reverts a rollout that has not ended, one that completed, or resumes one that failed",
   release: "release hands back the scale sets of a failed rollout that still holds them",
+  skipWindow: "skip-window starts a wave that waits for a closed change window",
 };
 
 /** Whether a user event would be accepted now; the reason is for a person (the API's 409). */

@@ -2,9 +2,10 @@
  * The rollout, as on-call would read it:
  *
  *   pending -> preflight -> (waitingForReplication) -> running -> completed
- *                 |                 |                   |  ^
- *                 v                 v                   v  | resume
- *             rejected          rejected             paused
+ *                 |                 |                   |  ^  \
+ *                 v                 v                   v  |   waitingForWindow (a closed change
+ *             rejected          rejected             paused     window before a wave; it opens,
+ *                                                                or skipWindow -> running)
  *
  *   running / paused / completed --(any rollback request)--> rollingBack -> rolledBack
  *                                                                   |  ^
@@ -26,6 +27,9 @@
  *   resumes the convergence loop). Before any model write there is nothing to revert, so the
  *   rollout goes straight to `rolledBack`.
  * `failed` keeps the claim on every scale set whose rollback did not converge until `release`.
+ * `waitingForWindow` (window-gate.ts): before each wave's first scale set, the change windows of
+ * configuration are checked; while closed nothing of the wave starts, until the window opens or
+ * on-call skips it. A rollback never waits for a window.
  * `pause`: nothing new starts from any path (model writes, upgrades, the read before a batch)
  * until `resume`; effects in flight still report, and the analysis keeps reading.
  *
@@ -57,6 +61,14 @@ import {
   resumeScaleSets,
   startNextScaleSets,
 } from "./scale-set-runbook.ts";
+import {
+  onWindowChecked,
+  onWindowCheckFailed,
+  onWindowTimer,
+  resumeWindow,
+  skipWindow,
+  waitingForWindow,
+} from "./window-gate.ts";
 
 /** Internal: sent once by `startRollout` to leave `pending`. */
 export type StartEvent = { type: "rollout.start" };
@@ -103,6 +115,15 @@ function applyOutcome(ctx: RolloutContext, event: MachineEvent): void {
     approvalTimedOut(ctx, effect);
     return;
   }
+  if (effect.kind === "checkWindow") {
+    if (event.type === "window.checked") onWindowChecked(ctx, event, startNextScaleSets);
+    else if (event.type === "effect.failed") onWindowCheckFailed(ctx, event.reason, event.at);
+    return;
+  }
+  if (effect.kind === "startTimer" && effect.timer === "window") {
+    onWindowTimer(ctx);
+    return;
+  }
   const scaleSetId = "scaleSetId" in effect ? effect.scaleSetId : undefined;
   const ss = ctx.scaleSets.find((s) => s.id === scaleSetId);
   if (ss) applyScaleSetOutcome(ctx, ss, effect, event);
@@ -142,6 +163,7 @@ export const rolloutMachine = setup({
     rollbackFinished: ({ context }) => rollbackFinished(context),
     rollbackIncomplete: ({ context }) => unconverged(context).length > 0,
     notReleased: ({ context }) => context.released === undefined,
+    waitingForWindow: ({ context }) => waitingForWindow(context),
   },
   actions: {
     requestPreflight: assign(({ context }) =>
@@ -253,7 +275,11 @@ export const rolloutMachine = setup({
           userActor(event),
         );
         resumeScaleSets(d);
+        resumeWindow(d, startNextScaleSets);
       }),
+    ),
+    skipWindow: assign(({ context, event }) =>
+      withDraft(context, (d) => skipWindow(d, userActor(event), userReason(event), startNextScaleSets)),
     ),
     approve: assign(({ context, event }) =>
       withDraft(context, (d) => approveWave(d, userActor(event), userReason(event))),
@@ -426,11 +452,25 @@ export const rolloutMachine = setup({
         { guard: "rollbackRequested", target: "rollingBack" },
         { guard: "allDone", target: "completed" },
         { guard: "holdRequested", target: "paused" },
+        { guard: "waitingForWindow", target: "waitingForWindow" },
       ],
       on: {
         ...Object.fromEntries(outcomeTypes.map((t) => [t, { guard: "isPending", actions: "applyOutcome" }])),
         pause: { target: "paused", actions: "pause" },
         approve: { guard: "awaitingApproval", actions: "approve" },
+        abort: { target: "rollingBack", actions: "requestRollbackByUser" },
+        rollback: { target: "rollingBack", actions: "requestRollbackByUser" },
+      },
+    },
+    waitingForWindow: {
+      always: [
+        { guard: "rollbackRequested", target: "rollingBack" },
+        { guard: not("waitingForWindow"), target: "running" },
+      ],
+      on: {
+        ...Object.fromEntries(outcomeTypes.map((t) => [t, { guard: "isPending", actions: "applyOutcome" }])),
+        skipWindow: { target: "running", actions: "skipWindow" },
+        pause: { target: "paused", actions: "pause" },
         abort: { target: "rollingBack", actions: "requestRollbackByUser" },
         rollback: { target: "rollingBack", actions: "requestRollbackByUser" },
       },
@@ -477,6 +517,7 @@ export type RolloutStateName =
   | "pending"
   | "preflight"
   | "waitingForReplication"
+  | "waitingForWindow"
   | "running"
   | "paused"
   | "rollingBack"

@@ -194,6 +194,7 @@ async function startEngine(
       approvals,
       onMetricsCalls: (calls) => metrics.metricsCallsPerEvaluation(calls),
       gates: config.gates,
+      windows: config,
     }),
     metrics,
   );

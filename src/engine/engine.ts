@@ -78,7 +78,8 @@ export interface EngineOptions {
   redisUrl?: string;
   /** Seed nodes (`host:port`) of a Redis Cluster to run on instead of one node. */
   clusterNodes?: readonly string[];
-  config: Pick<Config, "redis" | "engine">;
+  /** `windows`/`freezes` (optional here): with any, each wave of a new rollout checks its window. */
+  config: Pick<Config, "redis" | "engine"> & Partial<Pick<Config, "windows" | "freezes">>;
   executeEffect: ExecuteEffect;
   /** The rollout machine; tests may drive the engine with another decider. */
   decider?: Decider;
@@ -141,7 +142,14 @@ async function answersWithin(client: { ping(): Promise<string> }, ms: number): P
 }
 
 export function createEngine(options: EngineOptions): Engine {
-  const decider = options.decider ?? machineDecider(rolloutSettings(options.config.engine));
+  const decider =
+    options.decider ??
+    machineDecider(
+      rolloutSettings(options.config.engine, {
+        windows: options.config.windows ?? [],
+        freezes: options.config.freezes ?? [],
+      }),
+    );
   const timing = { ...defaultEngineTiming, ...options.timing };
   const accelerated =
     options.clock === undefined && timing.timeScale !== 1 ? acceleratedClock(timing.timeScale) : undefined;

@@ -11,6 +11,7 @@
  * all of it is open again (absent when none is found). No clock, no I/O: time comes in as `at`.
  */
 import { Cron } from "croner";
+import type { WindowClosure } from "../domain/effects.ts";
 import { matchesAnyGlob } from "../engine/effects/allow-latest.ts";
 import type { ChangeWindow, Freeze } from "./schema.ts";
 
@@ -20,15 +21,7 @@ export interface WindowTarget {
 }
 
 /** What closed it, as the timeline and the API show it. */
-export interface ClosedBy {
-  kind: "deny" | "freeze" | "outsideAllow";
-  /** The deny or allow window's name, or the freeze's reason. */
-  name: string;
-  /** A freeze's ticket. */
-  ticket?: string;
-  /** When the deny occurrence or freeze ends (ISO); absent for outsideAllow. */
-  until?: string;
-}
+export type ClosedBy = WindowClosure;
 
 export interface WindowState {
   open: boolean;

@@ -43,7 +43,7 @@ export function checkTransition(t: Transition): void {
   const answered = "effectId" in event ? from.state.context.pending[event.effectId] : undefined;
   const routine =
     answered?.kind === "startTimer" &&
-    (answered.timer === "analysis" || answered.timer === "gateRetry") &&
+    (answered.timer === "analysis" || answered.timer === "gateRetry" || answered.timer === "window") &&
     from.state.state !== "rollingBack";
   if (decision.timeline.length === 0 && !streakGrew && !routine)
     fail(t, "an accepted event must leave a line in the release record");
