@@ -83,7 +83,7 @@ export function startRollout(input: {
 }
 
 const notAllowed: Record<UserEventType, string> = {
-  pause: "pause holds a rollout that is moving scale sets",
+  pause: "pause holds a rollout that is in preflight or moving scale sets (once)",
   resume: "resume continues a paused rollout",
   approve: "approve answers a rollout that is waiting for approval",
   abort: "abort stops a rollout that has not ended",

@@ -30,7 +30,8 @@
  * `waitingForWindow` (window-gate.ts): before each wave's first scale set, the change windows of
  * configuration are checked; while closed nothing of the wave starts, until the window opens or
  * on-call skips it. A rollback never waits for a window.
- * `pause`: nothing new starts from any path (model writes, upgrades, the read before a batch)
+ * `pause` during preflight or replication holds the rollout from the start: it pauses as soon as
+ * it would run (nothing starts). `pause`: nothing new starts from any path (model writes, upgrades, the read before a batch)
  * until `resume`; effects in flight still report, and the analysis keeps reading.
  *
  * The machine is a pure decider: it never performs I/O and keeps no timers; each step appends
@@ -252,6 +253,21 @@ export const rolloutMachine = setup({
         );
       }),
     ),
+    // Before any scale set moves (preflight, replication): held from the start, paused once running.
+    requestPause: assign(({ context, event }) =>
+      withDraft(context, (d) => {
+        const reason = userReason(event);
+        d.hold = true;
+        d.holdRequest = `paused by ${userActor(event)}${reason ? `: ${reason}` : ""}`;
+        note(
+          d,
+          "rollout.pauseRequested",
+          `${d.holdRequest}; no scale set starts, the rollout pauses once its preflight passes`,
+          {},
+          userActor(event),
+        );
+      }),
+    ),
     enterHold: assign(({ context }) =>
       withDraft(context, (d) => {
         d.hold = true;
@@ -416,6 +432,7 @@ export const rolloutMachine = setup({
         ],
         "preflight.refused": { guard: "isPending", target: "rejected", actions: "refusePreflight" },
         "effect.failed": { guard: "isPending", target: "rejected", actions: "refusePreflight" },
+        pause: { guard: not("holdRequested"), actions: "requestPause" },
         abort: { target: "rollingBack", actions: "requestRollbackByUser" },
         rollback: { target: "rollingBack", actions: "requestRollbackByUser" },
       },
@@ -443,6 +460,7 @@ export const rolloutMachine = setup({
           { guard: "isPending", actions: ["noteReplication", "pollReplication"] },
         ],
         "effect.failed": { guard: "isPending", target: "rejected", actions: "refuseReplication" },
+        pause: { guard: not("holdRequested"), actions: "requestPause" },
         abort: { target: "rollingBack", actions: "requestRollbackByUser" },
         rollback: { target: "rollingBack", actions: "requestRollbackByUser" },
       },

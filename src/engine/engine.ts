@@ -9,6 +9,7 @@
 import { Queue, Worker } from "bullmq";
 import type { Logger } from "pino";
 import type { Config } from "../config/schema.ts";
+import { EmergencyStop, withEmergencyStop } from "../emergency-stop/emergency-stop.ts";
 import { errorMessage } from "../logging/redact.ts";
 import { acceleratedClock, type Clock, systemClock } from "./clock.ts";
 import { shareClockOrigin } from "./clock-origin.ts";
@@ -96,6 +97,8 @@ export interface EngineOptions {
 
 export interface Engine {
   service: RolloutService;
+  /** The emergency stop (src/emergency-stop/): `service` refuses starts while it is set. */
+  emergencyStop: EmergencyStop;
   /** Runs a recovery pass, then the workers and the periodic recovery. */
   start(): Promise<void>;
   stop(): Promise<void>;
@@ -235,9 +238,23 @@ export function createEngine(options: EngineOptions): Engine {
       logger.warn({ reason: errorMessage(error) }, "outbox recovery pass failed; the next one retries"),
     );
 
+  // "reconnecting": the connection was lost and ioredis waits before the next attempt.
+  const reachableService = withStoreErrors(
+    service,
+    () => redis.status !== "reconnecting" && redis.status !== "end",
+  );
+  const emergencyStop = new EmergencyStop({
+    redis,
+    keys,
+    service: reachableService,
+    activeIds: () => store.activeIds(),
+    note: (id, entries) => store.note(id, entries),
+    clock,
+  });
+
   return {
-    // "reconnecting": the connection was lost and ioredis waits before the next attempt.
-    service: withStoreErrors(service, () => redis.status !== "reconnecting" && redis.status !== "end"),
+    service: withEmergencyStop(reachableService, emergencyStop),
+    emergencyStop,
     async start() {
       // lazyConnect: a service call before start() may already have connected them.
       await Promise.all([redis, subscriber].map((c) => (c.status === "wait" ? c.connect() : undefined)));
