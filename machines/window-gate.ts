@@ -33,7 +33,9 @@ function waveName(ctx: RolloutContext): string {
 }
 
 function requestCheck(ctx: RolloutContext): void {
-  ctx.window = { ...ctx.window, waveIndex: ctx.waveIndex, status: "checking" };
+  // What closed this wave before (if anything) stays, so an open answer can say it opened.
+  const before = ctx.window?.waveIndex === ctx.waveIndex ? ctx.window : undefined;
+  ctx.window = { ...before, waveIndex: ctx.waveIndex, status: "checking" };
   emitEffect(ctx, {
     kind: "checkWindow",
     wave: waveName(ctx),
