@@ -99,7 +99,7 @@ describe("a closed change window before wave 2", { timeout: 180_000 }, () => {
     expect((await post(s, `/v1/rollouts/${skipped}/skip-window`, {})).statusCode).toBe(400);
     const skip = await post(s, `/v1/rollouts/${skipped}/skip-window`, { reason: "hotfix for INC-7" });
     expect(skip.statusCode, skip.body).toBe(200);
-    // Mutation: the rollout left waitingForWindow without a skip (rollback path blocked) -> see below.
+    // Mutation: no rollback transition out of waitingForWindow -> 409 -> fails.
     const rollback = await post(s, `/v1/rollouts/${rolledBack}/rollback`, { reason: "bad canary" });
     expect(rollback.statusCode, rollback.body).toBe(200);
 
@@ -113,7 +113,7 @@ describe("a closed change window before wave 2", { timeout: 180_000 }, () => {
       skippedBy: { actor: "anonymous", reason: "hotfix for INC-7" },
     });
 
-    // Mutation: a rollback waits for the window (checkWindow on the rollback path) -> never rolledBack.
+    // The rollback reverts wave 1 at once although wave 2's window is still closed.
     const back = await phaseIs(s, rolledBack, ["rolledBack", "failed"], 90_000);
     expect(back.phase).toBe("rolledBack");
     expect(s.sim.instanceImages(scaleSet("web-c")).every((i) => i.version === "1.0.0")).toBe(true);
