@@ -108,6 +108,12 @@ describe("a closed change window before wave 2", { timeout: 180_000 }, () => {
     const entry = done.timeline.find((e: Entry) => e.type === "window.skipped");
     // Mutation: skipWindow notes without the actor -> fails.
     expect(entry).toMatchObject({ actor: "anonymous", data: { reason: "hotfix for INC-7", wave: "wave-2" } });
+    // The release record keeps it among the people's actions.
+    // Mutation: window.skipped missing from the record's actionTypes -> fails.
+    const record = (await s.app.inject({ url: `/v1/rollouts/${skipped}/record` })).json();
+    expect(record.actions).toContainEqual(
+      expect.objectContaining({ action: "skipWindow", actor: "anonymous", reason: "hotfix for INC-7" }),
+    );
     expect(done.window).toMatchObject({
       status: "skipped",
       skippedBy: { actor: "anonymous", reason: "hotfix for INC-7" },
