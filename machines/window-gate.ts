@@ -57,9 +57,11 @@ export function windowLetsWaveStart(ctx: RolloutContext): boolean {
   return false;
 }
 
-/** The rollout waits for a closed window of the wave about to start. */
+/** The rollout waits for a closed window of the wave about to start (a re-check of it included). */
 export function waitingForWindow(ctx: RolloutContext): boolean {
-  return ctx.window?.waveIndex === ctx.waveIndex && ctx.window.status === "closed";
+  const w = ctx.window;
+  if (w?.waveIndex !== ctx.waveIndex) return false;
+  return w.status === "closed" || (w.status === "checking" && w.closedBy !== undefined);
 }
 
 /** The answer of a checkWindow. `startWave` starts the wave (startNextScaleSets). */
@@ -85,6 +87,12 @@ export function onWindowChecked(
     return;
   }
   const until = event.nextOpenAt ? ` until ${event.nextOpenAt}` : "";
+  // A re-check with the same answer (the hourly one during a long freeze) adds no timeline line.
+  const previous = ctx.window?.waveIndex === ctx.waveIndex ? ctx.window : undefined;
+  const unchanged =
+    previous?.closedBy !== undefined &&
+    JSON.stringify(previous.closedBy) === JSON.stringify(event.closedBy) &&
+    previous.nextOpenAt === event.nextOpenAt;
   ctx.window = {
     waveIndex: ctx.waveIndex,
     status: "closed",
@@ -101,11 +109,12 @@ export function onWindowChecked(
           : `outside allow window(s) ${c.name}`,
     )
     .join("; ");
-  note(ctx, "window.closed", `Wave ${wave} waits: ${why}${until}`, {
-    wave,
-    closedBy: event.closedBy,
-    ...(event.nextOpenAt ? { nextOpenAt: event.nextOpenAt } : {}),
-  });
+  if (!unchanged)
+    note(ctx, "window.closed", `Wave ${wave} waits: ${why}${until}`, {
+      wave,
+      closedBy: event.closedBy,
+      ...(event.nextOpenAt ? { nextOpenAt: event.nextOpenAt } : {}),
+    });
   if (ctx.hold) return;
   const untilOpen = event.nextOpenAt
     ? (Date.parse(event.nextOpenAt) - Date.parse(event.at)) / 1000
@@ -125,7 +134,7 @@ export function onWindowTimer(ctx: RolloutContext): void {
 /** The evaluation failed: the wave stays closed and the check is tried again shortly. */
 export function onWindowCheckFailed(ctx: RolloutContext, reason: string, at: string): void {
   const wave = waveName(ctx);
-  ctx.window = { waveIndex: ctx.waveIndex, status: "closed", checkedAt: at };
+  ctx.window = { waveIndex: ctx.waveIndex, status: "closed", closedBy: [], checkedAt: at };
   note(ctx, "window.checkFailed", `Wave ${wave} waits: the change window could not be checked: ${reason}`, {
     wave,
     reason,

@@ -87,6 +87,14 @@ describe("the change-window gate", () => {
 
     const timer = step(waiting, success(waiting.effects[0] as Effect, fleet));
     expect(timer.effects.map((e) => e.kind)).toEqual(["checkWindow"]);
+    // Mutation: a re-check counts as not waiting -> the phase flickers to running -> fails.
+    expect(timer.state.state).toBe("waitingForWindow");
+    // The same answer again: still waiting, a new timer, no second line in the timeline.
+    // Mutation: every closed answer noted -> a window.closed line per re-check -> fails.
+    const same = step(timer, closed(timer.effects[0]?.id as string, nextOpenAt));
+    expect(same.state.state).toBe("waitingForWindow");
+    expect(same.timeline).toEqual([]);
+    expect(same.effects.map((e) => e.kind)).toEqual(["startTimer"]);
     const open = step(timer, success(timer.effects[0] as Effect, fleet));
     expect(open.state.state).toBe("running");
     expect(open.timeline.map((l) => l.type)).toEqual(expect.arrayContaining(["window.open", "wave.started"]));
@@ -103,7 +111,8 @@ describe("the change-window gate", () => {
     const resumed = step(fired, { type: "resume", actor: bob, at });
     // Mutation: resumeWindow removed -> stuck: no effect pending at all -> fails.
     expect(resumed.effects.map((e) => e.kind)).toEqual(["checkWindow"]);
-    expect(resumed.state.state).toBe("running");
+    // Still waiting for the window it knew was closed, until the answer comes.
+    expect(resumed.state.state).toBe("waitingForWindow");
   });
 
   it("skip-window starts the wave, names the actor and reason, and cancels the re-check", () => {
