@@ -1,6 +1,7 @@
 /**
- * The emergency stop: one flag per deployment (Redis hash `<prefix>:emergencyStop`: actor,
- * reason, at) that on-call sets with `POST /v1/stop` and lifts with `POST /v1/stop/clear`.
+ * The emergency stop: one flag per deployment (Redis string `<prefix>:emergencyStop`, JSON of
+ * actor, reason, at; written once with NX) that on-call sets with `POST /v1/stop` and lifts with
+ * `POST /v1/stop/clear`.
  *
  * - Setting it pauses every active rollout through the rollout's own `pause` action (so each
  *   timeline records who and why, with the stop's reason), and writes `emergencyStop.set` in
@@ -75,10 +76,11 @@ export class EmergencyStop {
   }
 
   async state(): Promise<EmergencyStopState> {
-    const [flag, affected] = await Promise.all([
-      this.deps.redis.hgetall(this.flagKey),
+    const [json, affected] = await Promise.all([
+      this.deps.redis.get(this.flagKey),
       this.deps.redis.smembers(this.affectedKey),
     ]);
+    const flag = json ? (JSON.parse(json) as { actor?: string; reason?: string; at?: string }) : undefined;
     if (!flag?.actor) return { active: false, affectedRolloutIds: [] };
     return {
       active: true,
@@ -98,8 +100,8 @@ export class EmergencyStop {
   /** Sets the stop (keeping the first actor and reason if already set) and pauses every active rollout. */
   async stop(actor: Actor, reason: string): Promise<StopResult> {
     const at = this.deps.clock.now().toISOString();
-    const created = await this.deps.redis.hsetnx(this.flagKey, "actor", actor.id);
-    if (created === 1) await this.deps.redis.hset(this.flagKey, { reason, at });
+    // One atomic write; a stop already in force keeps its first actor and reason.
+    await this.deps.redis.set(this.flagKey, JSON.stringify({ actor: actor.id, reason, at }), "NX");
     const state = await this.state();
     const rollouts: StopResult["rollouts"] = [];
     for (const id of await this.deps.activeIds()) {

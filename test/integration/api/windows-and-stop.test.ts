@@ -168,6 +168,11 @@ describe("the emergency stop", { timeout: 180_000 }, () => {
     expect(JSON.parse(cliStart.stderr)).toMatchObject({ problem: { code: "EMERGENCY_STOP" } });
     const status = await runCli(["stop", "status"], env);
     expect(status.stdout).toContain("emergency stop in force: set by anonymous");
+    // Pressed again (another on-call, another reason): the first stop's actor and reason stay.
+    // Mutation: SET without NX -> the reason is overwritten -> fails.
+    expect((await post(s, "/v1/stop", { reason: "second press" })).json()).toMatchObject({
+      reason: "SEV1 in westeurope",
+    });
     const state = (await s.app.inject({ url: "/v1/stop" })).json();
     expect(state).toMatchObject({ active: true, affectedRolloutIds: [a, c].sort() });
 
