@@ -120,7 +120,7 @@ export function onWindowChecked(
     ? (Date.parse(event.nextOpenAt) - Date.parse(event.at)) / 1000
     : Number.NaN;
   const delaySeconds = Number.isFinite(untilOpen)
-    ? Math.min(maxWindowRecheckSeconds, Math.max(0, untilOpen))
+    ? Math.min(maxWindowRecheckSeconds, Math.max(1, untilOpen))
     : maxWindowRecheckSeconds;
   emitEffect(ctx, { kind: "startTimer", timer: "window", delaySeconds });
 }
