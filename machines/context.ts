@@ -3,7 +3,13 @@
  * outside world: `emitEffect` (an outbox entry the engine runs as a job) and `note` (a line of
  * the release record). Both are collected per step and handed out by `decide`.
  */
-import type { Effect, EffectRequest, GateResult, PreflightFinding } from "../src/domain/effects.ts";
+import type {
+  Effect,
+  EffectRequest,
+  GateResult,
+  PreflightFinding,
+  WindowClosure,
+} from "../src/domain/effects.ts";
 import type { ImageReference } from "../src/domain/image.ts";
 import type { RolloutSpec } from "../src/domain/spec.ts";
 
@@ -20,6 +26,26 @@ export interface RolloutSettings {
   rollbackPersistSeconds?: number;
   /** First wait of the rollback's convergence loop after a transient failure; doubles, capped at 300 s (default 10). */
   rollbackRetrySeconds?: number;
+  /**
+   * Configuration had change windows or freezes when the rollout started: each wave asks
+   * (`checkWindow`) before it starts. Absent/false: no check (nothing could close).
+   */
+  changeWindows?: boolean;
+}
+
+/**
+ * The change window of the wave about to start (window-gate.ts). `checking`: a checkWindow is
+ * pending; `closed`: it answered closed (a re-check timer is pending unless paused); `open` and
+ * `skipped`: the wave may start (skipped by a person, recorded).
+ */
+export interface WaveWindow {
+  waveIndex: number;
+  status: "checking" | "closed" | "open" | "skipped";
+  closedBy?: WindowClosure[];
+  nextOpenAt?: string;
+  /** When the last answer came (the engine's clock). */
+  checkedAt?: string;
+  skippedBy?: { actor: string; reason: string };
 }
 
 export interface BatchProgress {
@@ -178,6 +204,8 @@ export interface RolloutContext {
   hold: boolean;
   /** Set by a step that decided to pause (a gate with automatic rollback off, or onInconclusive pause). */
   holdRequest?: string;
+  /** The change window of the wave about to start (only with settings.changeWindows). */
+  window?: WaveWindow;
   /** Everything the scale sets had to do is done. */
   allDone: boolean;
   /** This step's new effects and timeline lines; `decide` hands them out and clears them. */

@@ -83,12 +83,13 @@ export function startRollout(input: {
 }
 
 const notAllowed: Record<UserEventType, string> = {
-  pause: "pause holds a rollout that is moving scale sets",
+  pause: "pause holds a rollout that is in preflight or moving scale sets (once)",
   resume: "resume continues a paused rollout",
   approve: "approve answers a rollout that is waiting for approval",
   abort: "abort stops a rollout that has not ended",
   rollback: "rollback reverts a rollout that has not ended, one that completed, or resumes one that failed",
   release: "release hands back the scale sets of a failed rollout that still holds them",
+  skipWindow: "skip-window starts a wave that waits for a closed change window",
 };
 
 /** Whether a user event would be accepted now; the reason is for a person (the API's 409). */

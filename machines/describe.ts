@@ -88,6 +88,17 @@ export function describeRollout(state: PersistedRollout): RolloutDescription {
     waves,
     scaleSets,
     findings: [...ctx.findings],
+    ...(ctx.window
+      ? {
+          window: {
+            wave: ctx.spec.waves[ctx.window.waveIndex]?.name ?? String(ctx.window.waveIndex),
+            status: ctx.window.status,
+            ...(ctx.window.closedBy ? { closedBy: [...ctx.window.closedBy] } : {}),
+            ...(ctx.window.nextOpenAt ? { nextOpenAt: ctx.window.nextOpenAt } : {}),
+            ...(ctx.window.skippedBy ? { skippedBy: { ...ctx.window.skippedBy } } : {}),
+          },
+        }
+      : {}),
     createdBy: ctx.createdBy,
     revision: state.revision,
   };

@@ -2,9 +2,10 @@
  * The rollout, as on-call would read it:
  *
  *   pending -> preflight -> (waitingForReplication) -> running -> completed
- *                 |                 |                   |  ^
- *                 v                 v                   v  | resume
- *             rejected          rejected             paused
+ *                 |                 |                   |  ^  \
+ *                 v                 v                   v  |   waitingForWindow (a closed change
+ *             rejected          rejected             paused     window before a wave; it opens,
+ *                                                                or skipWindow -> running)
  *
  *   running / paused / completed --(any rollback request)--> rollingBack -> rolledBack
  *                                                                   |  ^
@@ -26,7 +27,11 @@
  *   resumes the convergence loop). Before any model write there is nothing to revert, so the
  *   rollout goes straight to `rolledBack`.
  * `failed` keeps the claim on every scale set whose rollback did not converge until `release`.
- * `pause`: nothing new starts from any path (model writes, upgrades, the read before a batch)
+ * `waitingForWindow` (window-gate.ts): before each wave's first scale set, the change windows of
+ * configuration are checked; while closed nothing of the wave starts, until the window opens or
+ * on-call skips it. A rollback never waits for a window.
+ * `pause` during preflight or replication holds the rollout from the start: it pauses as soon as
+ * it would run (nothing starts). `pause`: nothing new starts from any path (model writes, upgrades, the read before a batch)
  * until `resume`; effects in flight still report, and the analysis keeps reading.
  *
  * The machine is a pure decider: it never performs I/O and keeps no timers; each step appends
@@ -57,6 +62,14 @@ import {
   resumeScaleSets,
   startNextScaleSets,
 } from "./scale-set-runbook.ts";
+import {
+  onWindowChecked,
+  onWindowCheckFailed,
+  onWindowTimer,
+  resumeWindow,
+  skipWindow,
+  waitingForWindow,
+} from "./window-gate.ts";
 
 /** Internal: sent once by `startRollout` to leave `pending`. */
 export type StartEvent = { type: "rollout.start" };
@@ -103,6 +116,15 @@ function applyOutcome(ctx: RolloutContext, event: MachineEvent): void {
     approvalTimedOut(ctx, effect);
     return;
   }
+  if (effect.kind === "checkWindow") {
+    if (event.type === "window.checked") onWindowChecked(ctx, event, startNextScaleSets);
+    else if (event.type === "effect.failed") onWindowCheckFailed(ctx, event.reason, event.at);
+    return;
+  }
+  if (effect.kind === "startTimer" && effect.timer === "window") {
+    onWindowTimer(ctx);
+    return;
+  }
   const scaleSetId = "scaleSetId" in effect ? effect.scaleSetId : undefined;
   const ss = ctx.scaleSets.find((s) => s.id === scaleSetId);
   if (ss) applyScaleSetOutcome(ctx, ss, effect, event);
@@ -142,6 +164,7 @@ export const rolloutMachine = setup({
     rollbackFinished: ({ context }) => rollbackFinished(context),
     rollbackIncomplete: ({ context }) => unconverged(context).length > 0,
     notReleased: ({ context }) => context.released === undefined,
+    waitingForWindow: ({ context }) => waitingForWindow(context),
   },
   actions: {
     requestPreflight: assign(({ context }) =>
@@ -230,6 +253,21 @@ export const rolloutMachine = setup({
         );
       }),
     ),
+    // Before any scale set moves (preflight, replication): held from the start, paused once running.
+    requestPause: assign(({ context, event }) =>
+      withDraft(context, (d) => {
+        const reason = userReason(event);
+        d.hold = true;
+        d.holdRequest = `paused by ${userActor(event)}${reason ? `: ${reason}` : ""}`;
+        note(
+          d,
+          "rollout.pauseRequested",
+          `${d.holdRequest}; no scale set starts, the rollout pauses once its preflight passes`,
+          {},
+          userActor(event),
+        );
+      }),
+    ),
     enterHold: assign(({ context }) =>
       withDraft(context, (d) => {
         d.hold = true;
@@ -253,7 +291,11 @@ export const rolloutMachine = setup({
           userActor(event),
         );
         resumeScaleSets(d);
+        resumeWindow(d, startNextScaleSets);
       }),
+    ),
+    skipWindow: assign(({ context, event }) =>
+      withDraft(context, (d) => skipWindow(d, userActor(event), userReason(event), startNextScaleSets)),
     ),
     approve: assign(({ context, event }) =>
       withDraft(context, (d) => approveWave(d, userActor(event), userReason(event))),
@@ -390,6 +432,7 @@ export const rolloutMachine = setup({
         ],
         "preflight.refused": { guard: "isPending", target: "rejected", actions: "refusePreflight" },
         "effect.failed": { guard: "isPending", target: "rejected", actions: "refusePreflight" },
+        pause: { guard: not("holdRequested"), actions: "requestPause" },
         abort: { target: "rollingBack", actions: "requestRollbackByUser" },
         rollback: { target: "rollingBack", actions: "requestRollbackByUser" },
       },
@@ -417,6 +460,7 @@ export const rolloutMachine = setup({
           { guard: "isPending", actions: ["noteReplication", "pollReplication"] },
         ],
         "effect.failed": { guard: "isPending", target: "rejected", actions: "refuseReplication" },
+        pause: { guard: not("holdRequested"), actions: "requestPause" },
         abort: { target: "rollingBack", actions: "requestRollbackByUser" },
         rollback: { target: "rollingBack", actions: "requestRollbackByUser" },
       },
@@ -426,11 +470,25 @@ export const rolloutMachine = setup({
         { guard: "rollbackRequested", target: "rollingBack" },
         { guard: "allDone", target: "completed" },
         { guard: "holdRequested", target: "paused" },
+        { guard: "waitingForWindow", target: "waitingForWindow" },
       ],
       on: {
         ...Object.fromEntries(outcomeTypes.map((t) => [t, { guard: "isPending", actions: "applyOutcome" }])),
         pause: { target: "paused", actions: "pause" },
         approve: { guard: "awaitingApproval", actions: "approve" },
+        abort: { target: "rollingBack", actions: "requestRollbackByUser" },
+        rollback: { target: "rollingBack", actions: "requestRollbackByUser" },
+      },
+    },
+    waitingForWindow: {
+      always: [
+        { guard: "rollbackRequested", target: "rollingBack" },
+        { guard: not("waitingForWindow"), target: "running" },
+      ],
+      on: {
+        ...Object.fromEntries(outcomeTypes.map((t) => [t, { guard: "isPending", actions: "applyOutcome" }])),
+        skipWindow: { target: "running", actions: "skipWindow" },
+        pause: { target: "paused", actions: "pause" },
         abort: { target: "rollingBack", actions: "requestRollbackByUser" },
         rollback: { target: "rollingBack", actions: "requestRollbackByUser" },
       },
@@ -477,6 +535,7 @@ export type RolloutStateName =
   | "pending"
   | "preflight"
   | "waitingForReplication"
+  | "waitingForWindow"
   | "running"
   | "paused"
   | "rollingBack"

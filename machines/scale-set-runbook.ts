@@ -5,7 +5,8 @@
  *   waiting -> settingModel -> upgrading canary -> verifyingBatch -> baking -> verifyingBake ->
  *   (awaitingApproval) -> observing -> upgrading batch i -> verifyingBatch -> (betweenBatches) ->
  *   observing -> ... -> completed; then the next waiting scale set of the wave starts (up to the
- *   parallel cap), and the next wave when this one is done.
+ *   parallel cap), and the next wave when this one is done (once its change window is open:
+ *   window-gate.ts).
  *
  * Gates are the analysis region's business (analysis.ts): it watches from the canary's return to
  * completion and answers the verdicts the runbook asks for. Every change (model write, instance
@@ -30,6 +31,7 @@ import {
 } from "./context.ts";
 import { RolloutInvariantError } from "./errors.ts";
 import { requestRollback } from "./rollback-request.ts";
+import { windowLetsWaveStart } from "./window-gate.ts";
 
 /** Scale sets of one wave moving at once: the spec's value, capped by the operator's. */
 export function maxParallel(ctx: RolloutContext): number {
@@ -69,6 +71,8 @@ export function startNextScaleSets(ctx: RolloutContext): void {
       continue;
     }
     let active = wave.filter((s) => !idle.has(s.state)).length;
+    // Before a wave's first scale set starts (never mid-wave): its change window must be open.
+    if (active === 0 && wave.every((s) => s.state === "waiting") && !windowLetsWaveStart(ctx)) return;
     for (const ss of wave) {
       if (active >= maxParallel(ctx)) break;
       if (ss.state !== "waiting") continue;

@@ -20,6 +20,7 @@ import { registerActionRoutes } from "./routes/actions.ts";
 import { registerApprovalRoutes } from "./routes/approvals.ts";
 import { registerDashboardRoutes } from "./routes/dashboard.ts";
 import type { RouteDeps } from "./routes/deps.ts";
+import { registerEmergencyStopRoutes } from "./routes/emergency-stop.ts";
 import { registerEventRoutes } from "./routes/events.ts";
 import { registerHealthRoutes } from "./routes/health.ts";
 import { registerInventoryRoutes } from "./routes/inventory.ts";
@@ -46,6 +47,8 @@ export interface ApiOptions {
   inventory?: InventoryService;
   /** The approved-version catalog (/v1/approvals); absent: those routes answer 503. */
   approvals?: ApprovalCatalog;
+  /** The emergency stop (/v1/stop); absent: those routes answer 503. */
+  emergencyStop?: RouteDeps["emergencyStop"];
 }
 
 export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
@@ -95,6 +98,7 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
     mutationRateLimit: { max: config.server.mutationsPerMinute, timeWindow: 60_000 },
     ...(options.inventory ? { inventory: options.inventory } : {}),
     ...(options.approvals ? { approvals: options.approvals } : {}),
+    ...(options.emergencyStop ? { emergencyStop: options.emergencyStop } : {}),
   };
   registerRolloutRoutes(app, deps);
   registerActionRoutes(app, deps);
@@ -102,6 +106,7 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
   registerRecordRoutes(app, deps);
   registerInventoryRoutes(app, deps);
   registerApprovalRoutes(app, deps);
+  registerEmergencyStopRoutes(app, deps);
   registerEventRoutes(app, deps, { heartbeatMs: options.heartbeatMs ?? 15_000 });
   registerWaitRoutes(app, deps, { maxWaitSeconds: options.maxWaitSeconds ?? 300 });
   registerHealthRoutes(app, deps, metrics);

@@ -152,6 +152,18 @@ export const rolloutViewSchema = {
       },
     },
     findings: { type: "array", items: findingSchema },
+    window: {
+      type: "object",
+      description: "The change window of the wave about to start (with change windows configured)",
+      properties: {
+        wave: { type: "string" },
+        status: { type: "string", enum: ["checking", "closed", "open", "skipped"] },
+        closedBy: { type: "array", items: openObject },
+        nextOpenAt: { type: "string" },
+        skippedBy: openObject,
+      },
+      additionalProperties: true,
+    },
     createdAt: { type: "string" },
     updatedAt: { type: "string" },
     createdBy: { type: "string" },

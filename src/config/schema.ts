@@ -1,6 +1,7 @@
 /** The daemon's configuration: one schema, validated once at start. */
 import { z } from "zod";
 import { inventorySources } from "../domain/inventory.ts";
+import { freezesSchema, windowsSchema } from "../windows/schema.ts";
 
 /** Platform metrics arrive one to three minutes late: the default gap kept out of verdicts. */
 export const defaultMetricsIngestionDelaySeconds = 180;
@@ -162,6 +163,10 @@ export const configSchema = z.strictObject({
         .default(400),
     })
     .prefault({}),
+  /** Change windows: when a wave may start (src/windows/, docs/windows.md). */
+  windows: windowsSchema,
+  /** One-off freezes: no wave starts between start and end. */
+  freezes: freezesSchema,
   log: z.strictObject({
     level: z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]),
     format: z.enum(["auto", "json", "pretty"]),

@@ -145,7 +145,15 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       config,
       now: () => new Date(),
     });
-    const api = await buildApi({ service: engine.service, config, logger, metrics, inventory, approvals });
+    const api = await buildApi({
+      service: engine.service,
+      config,
+      logger,
+      metrics,
+      inventory,
+      approvals,
+      emergencyStop: engine.emergencyStop,
+    });
     closers.push(() => api.close());
     const url = await listen(api, config);
     logger.info({ url }, "canaryd is serving");
@@ -201,6 +209,7 @@ async function startEngine(
       approvals,
       onMetricsCalls: (calls) => metrics.metricsCallsPerEvaluation(calls),
       gates: config.gates,
+      windows: config,
     }),
     metrics,
   );

@@ -13,7 +13,8 @@ import type { GateSpec } from "./spec.ts";
 /**
  * Delayed jobs the machine asks for. `analysis`: the next evaluation of a scale set's gates while
  * it is in flight; `gateRetry`: an evaluation the runbook waits on answered inconclusive;
- * `rollbackRetry`: the convergence loop waits out a transient Azure failure.
+ * `rollbackRetry`: the convergence loop waits out a transient Azure failure; `window`: a closed
+ * change window is checked again (at its nextOpenAt).
  */
 export type TimerKind =
   | "bake"
@@ -22,7 +23,8 @@ export type TimerKind =
   | "gateRetry"
   | "analysis"
   | "rollbackRetry"
-  | "replicationPoll";
+  | "replicationPoll"
+  | "window";
 
 export type EffectRequest =
   /** Read every scale set of the spec and the image's availability; record baselines. */
@@ -92,6 +94,12 @@ export type EffectRequest =
        */
       requiredCoverageSeconds?: number;
     }
+  /**
+   * Whether the change windows and freezes of configuration (src/windows/) let this wave start
+   * now, read with the engine's clock. Emitted only before a wave's first scale set starts (never
+   * in the middle of a batch) and never by a rollback.
+   */
+  | { kind: "checkWindow"; wave: string; waveIndex: number; scaleSetIds: string[] }
   /** A delayed job that answers with `timer.fired`. */
   | { kind: "startTimer"; timer: TimerKind; scaleSetId?: string; delaySeconds: number }
   /** Put the model back to exactly the recorded previous reference. */
@@ -161,6 +169,17 @@ export interface PolicyException {
   overrides: PreflightFinding[];
 }
 
+/** What keeps a change window closed (src/windows/window-state.ts `windowState`). */
+export interface WindowClosure {
+  kind: "deny" | "freeze" | "outsideAllow";
+  /** The deny or allow window's name, or the freeze's reason. */
+  name: string;
+  /** A freeze's ticket. */
+  ticket?: string;
+  /** When the deny occurrence or freeze ends (ISO); absent for outsideAllow. */
+  until?: string;
+}
+
 interface Outcome {
   effectId: string;
   /** Wall-clock time the engine observed the outcome (the machine has no clock). */
@@ -203,6 +222,8 @@ export type OutcomeEvent =
   | (Outcome & { type: "gates.evaluated"; scaleSetId: string; verdict: GateVerdict; results: GateResult[] })
   | (Outcome & { type: "timer.fired"; timer: TimerKind; scaleSetId?: string })
   | (Outcome & { type: "model.reverted"; scaleSetId: string })
+  /** The answer of `checkWindow`: open, or closed with what closes it and when it opens next. */
+  | (Outcome & { type: "window.checked"; open: boolean; closedBy: WindowClosure[]; nextOpenAt?: string })
   | (Outcome & {
       type: "scaleSet.inspected";
       scaleSetId: string;
@@ -248,6 +269,7 @@ export const outcomeTypes = [
   "gates.evaluated",
   "timer.fired",
   "model.reverted",
+  "window.checked",
   "effect.failed",
 ] as const satisfies readonly OutcomeEvent["type"][];
 export type OutcomeType = (typeof outcomeTypes)[number];
@@ -256,9 +278,18 @@ void everyOutcomeListed;
 
 /**
  * What a person can ask of a rollout (the API's action routes, the CLI, the machine's user events).
- * `release` hands back the scale sets a failed rollback still holds, as they are.
+ * `release` hands back the scale sets a failed rollback still holds, as they are; `skipWindow`
+ * starts the wave a closed change window holds (on-call, with a reason).
  */
-export const userActions = ["pause", "resume", "approve", "abort", "rollback", "release"] as const;
+export const userActions = [
+  "pause",
+  "resume",
+  "approve",
+  "abort",
+  "rollback",
+  "release",
+  "skipWindow",
+] as const;
 export type UserAction = (typeof userActions)[number];
 
 export interface Actor {

@@ -36,10 +36,24 @@ const actionTypes: Record<string, RecordAction["action"]> = {
   "rollback.started": "rollback",
   "rollback.alsoRequested": "rollback",
   "rollout.released": "release",
+  "rollout.pauseRequested": "pause",
+  "window.skipped": "skipWindow",
+  "emergencyStop.set": "emergencyStop",
+  "emergencyStop.cleared": "emergencyStopCleared",
 };
 
 export interface RecordAction {
-  action: "approvalRequested" | "approve" | "pause" | "resume" | "abort" | "rollback" | "release";
+  action:
+    | "approvalRequested"
+    | "approve"
+    | "pause"
+    | "resume"
+    | "abort"
+    | "rollback"
+    | "release"
+    | "skipWindow"
+    | "emergencyStop"
+    | "emergencyStopCleared";
   actor: string;
   at: string;
   reason?: string;

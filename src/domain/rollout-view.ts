@@ -2,7 +2,7 @@
  * What a person or pipeline sees of a rollout: derived from the machine's snapshot by
  * `describeRollout` (machines/) plus what the engine keeps beside it (timeline, metadata).
  */
-import type { GateResult, PreflightFinding } from "./effects.ts";
+import type { GateResult, PreflightFinding, WindowClosure } from "./effects.ts";
 import type { ImageReference } from "./image.ts";
 import type { RolloutSpec } from "./spec.ts";
 
@@ -11,6 +11,7 @@ export const rolloutPhases = [
   "pending",
   "preflight",
   "waitingForReplication",
+  "waitingForWindow",
   "canary",
   "baking",
   "awaitingApproval",
@@ -91,6 +92,18 @@ export interface RolloutView {
   waves: { name: string; scaleSetIds: string[]; status: "pending" | "active" | "done" }[];
   scaleSets: ScaleSetView[];
   findings: PreflightFinding[];
+  /**
+   * The change window of the wave about to start or last started (with change windows
+   * configured): `closed` while the rollout is `waitingForWindow`, with what closes it and when
+   * it opens next; `skipped` names who skipped it.
+   */
+  window?: {
+    wave: string;
+    status: "checking" | "closed" | "open" | "skipped";
+    closedBy?: WindowClosure[];
+    nextOpenAt?: string;
+    skippedBy?: { actor: string; reason: string };
+  };
   createdAt: string;
   updatedAt: string;
   createdBy: string;

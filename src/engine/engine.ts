@@ -9,6 +9,7 @@
 import { Queue, Worker } from "bullmq";
 import type { Logger } from "pino";
 import type { Config } from "../config/schema.ts";
+import { EmergencyStop, withEmergencyStop } from "../emergency-stop/emergency-stop.ts";
 import { errorMessage } from "../logging/redact.ts";
 import { acceleratedClock, type Clock, systemClock } from "./clock.ts";
 import { shareClockOrigin } from "./clock-origin.ts";
@@ -82,7 +83,8 @@ export interface EngineOptions {
   redisUrl?: string;
   /** Seed nodes (`host:port`) of a Redis Cluster to run on instead of one node. */
   clusterNodes?: readonly string[];
-  config: Pick<Config, "redis" | "engine"> & Partial<Pick<Config, "retention">>;
+  /** `retention`, `windows`/`freezes` (optional here): with any window, each wave of a new rollout checks it. */
+  config: Pick<Config, "redis" | "engine"> & Partial<Pick<Config, "retention" | "windows" | "freezes">>;
   executeEffect: ExecuteEffect;
   /** The rollout machine; tests may drive the engine with another decider. */
   decider?: Decider;
@@ -101,6 +103,8 @@ export interface Engine {
   service: RolloutService;
   /** Compaction and record expiry; start() runs its sweep every timing.retentionSweepMs. */
   retention: Retention;
+  /** The emergency stop (src/emergency-stop/): `service` refuses starts while it is set. */
+  emergencyStop: EmergencyStop;
   /** Runs a recovery pass, then the workers and the periodic recovery. */
   start(): Promise<void>;
   stop(): Promise<void>;
@@ -147,7 +151,14 @@ async function answersWithin(client: { ping(): Promise<string> }, ms: number): P
 }
 
 export function createEngine(options: EngineOptions): Engine {
-  const decider = options.decider ?? machineDecider(rolloutSettings(options.config.engine));
+  const decider =
+    options.decider ??
+    machineDecider(
+      rolloutSettings(options.config.engine, {
+        windows: options.config.windows ?? [],
+        freezes: options.config.freezes ?? [],
+      }),
+    );
   const timing = { ...defaultEngineTiming, ...options.timing };
   const accelerated =
     options.clock === undefined && timing.timeScale !== 1 ? acceleratedClock(timing.timeScale) : undefined;
@@ -250,10 +261,24 @@ export function createEngine(options: EngineOptions): Engine {
         logger.warn({ reason: errorMessage(error) }, "retention pass failed; the next one retries"),
       );
 
+  // "reconnecting": the connection was lost and ioredis waits before the next attempt.
+  const reachableService = withStoreErrors(
+    service,
+    () => redis.status !== "reconnecting" && redis.status !== "end",
+  );
+  const emergencyStop = new EmergencyStop({
+    redis,
+    keys,
+    service: reachableService,
+    activeIds: () => store.activeIds(),
+    note: (id, entries) => store.note(id, entries),
+    clock,
+  });
+
   return {
     retention,
-    // "reconnecting": the connection was lost and ioredis waits before the next attempt.
-    service: withStoreErrors(service, () => redis.status !== "reconnecting" && redis.status !== "end"),
+    service: withEmergencyStop(reachableService, emergencyStop),
+    emergencyStop,
     async start() {
       // lazyConnect: a service call before start() may already have connected them.
       await Promise.all([redis, subscriber].map((c) => (c.status === "wait" ? c.connect() : undefined)));

@@ -10,11 +10,13 @@ import {
 } from "../../machines/decide.ts";
 import { describeRollout, heldScaleSetIds, isTerminal } from "../../machines/describe.ts";
 import type { Config } from "../config/schema.ts";
+import { type WindowSettings, windowsConfigured } from "../windows/check-window.ts";
 import type { Decider } from "./decider.ts";
 
 export type { PersistedRollout } from "../../machines/decide.ts";
 
-export function rolloutSettings(engine: Config["engine"]): RolloutSettings {
+/** `windows`: configuration's change windows and freezes; with any, each wave checks its window. */
+export function rolloutSettings(engine: Config["engine"], windows?: WindowSettings): RolloutSettings {
   return {
     gateRetrySeconds: engine.gateRetrySeconds,
     inconclusiveTimeoutSeconds: engine.inconclusiveTimeoutSeconds,
@@ -23,6 +25,7 @@ export function rolloutSettings(engine: Config["engine"]): RolloutSettings {
     maxParallelScaleSets: engine.maxParallelScaleSets,
     rollbackPersistSeconds: engine.rollbackPersistSeconds,
     rollbackRetrySeconds: engine.rollbackRetrySeconds,
+    ...(windows && windowsConfigured(windows) ? { changeWindows: true } : {}),
   };
 }
 

@@ -46,6 +46,9 @@ export interface StackOptions {
   seed?: number;
   /** Simulated seconds before a minute's metrics are readable (default 0: read at once). */
   metricsIngestionDelaySeconds?: number;
+  /** Change windows and freezes (config `windows`, `freezes`; default none). */
+  windows?: Config["windows"];
+  freezes?: Config["freezes"];
 }
 
 const stacks: Stack[] = [];
@@ -78,12 +81,19 @@ export async function stack(options: StackOptions): Promise<Stack> {
       ...options.engine,
     },
     auth: { disabled: true, tokens: [] },
+    windows: options.windows ?? [],
+    freezes: options.freezes ?? [],
   };
   const azure = createAzureAdapters(await createAzureAccess(config.azure));
   const engine = createEngine({
     redisUrl,
     config,
-    executeEffect: createEffectExecutor({ azure, config: config.engine, allowLatestFor: [] }),
+    executeEffect: createEffectExecutor({
+      azure,
+      config: config.engine,
+      allowLatestFor: [],
+      windows: config,
+    }),
     logger,
     timing: {
       timeScale: options.timeScale,
@@ -98,6 +108,7 @@ export async function stack(options: StackOptions): Promise<Stack> {
     config,
     logger,
     metrics: createMetrics({ defaultMetrics: false }),
+    emergencyStop: engine.emergencyStop,
   });
   const s = { sim, azure, engine, app, prefix, dir };
   stacks.push(s);

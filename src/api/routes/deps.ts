@@ -1,4 +1,5 @@
 import type { ApprovalCatalog } from "../../approvals/approval-store.ts";
+import type { EmergencyStop } from "../../emergency-stop/emergency-stop.ts";
 import type { RolloutService } from "../../engine/rollout-service.ts";
 import type { InventoryService } from "../../inventory/inventory-service.ts";
 
@@ -11,4 +12,6 @@ export interface RouteDeps {
   inventory?: InventoryService;
   /** The approved-version catalog; absent: /v1/approvals answers 503. */
   approvals?: ApprovalCatalog;
+  /** The emergency stop; absent: /v1/stop answers 503. */
+  emergencyStop?: Pick<EmergencyStop, "state" | "stop" | "clear">;
 }

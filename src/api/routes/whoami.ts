@@ -17,6 +17,9 @@ export const actionRoutes = {
   abort: "/v1/rollouts/:id/abort",
   rollback: "/v1/rollouts/:id/rollback",
   release: "/v1/rollouts/:id/release",
+  skipWindow: "/v1/rollouts/:id/skip-window",
+  stop: "/v1/stop",
+  stopClear: "/v1/stop/clear",
 } as const;
 
 export function registerWhoamiRoute(app: FastifyInstance): void {

@@ -3,6 +3,7 @@
  * documents into ApiError, and turns "no answer" into DaemonUnreachableError.
  */
 import type { DeadLetter, RolloutView, TimelineEntry } from "../../domain/rollout-view.ts";
+import type { EmergencyStopState, StopResult } from "../../emergency-stop/emergency-stop.ts";
 import type { RolloutAction, RolloutPlan } from "../../engine/rollout-service.ts";
 import type { InventoryAnswer } from "../../inventory/inventory-service.ts";
 import { ApiError, DaemonUnreachableError, type ProblemBody } from "./errors.ts";
@@ -94,7 +95,26 @@ export class ApiClient {
   }
 
   act(id: string, action: RolloutAction, reason?: string): Promise<RolloutView> {
-    return this.json("POST", `/v1/rollouts/${encodeURIComponent(id)}/${action}`, {
+    const path = action === "skipWindow" ? "skip-window" : action;
+    return this.json("POST", `/v1/rollouts/${encodeURIComponent(id)}/${path}`, {
+      body: JSON.stringify(reason ? { reason } : {}),
+      contentType: "application/json",
+    });
+  }
+
+  emergencyStopState(): Promise<EmergencyStopState> {
+    return this.json("GET", "/v1/stop");
+  }
+
+  emergencyStop(reason: string): Promise<StopResult> {
+    return this.json("POST", "/v1/stop", {
+      body: JSON.stringify({ reason }),
+      contentType: "application/json",
+    });
+  }
+
+  clearEmergencyStop(reason?: string): Promise<EmergencyStopState & { clearedBy: string }> {
+    return this.json("POST", "/v1/stop/clear", {
       body: JSON.stringify(reason ? { reason } : {}),
       contentType: "application/json",
     });

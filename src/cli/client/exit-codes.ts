@@ -29,7 +29,7 @@ Exit codes:
   5  timed out waiting
   6  daemon unreachable
   7  unauthorized or forbidden (check CANARYD_TOKEN and its role)
-  8  conflict (scale set busy, action not allowed in this phase)
+  8  conflict (scale set busy, action not allowed in this phase, emergency stop in force)
   9  rejected at preflight (nothing was changed)
 
 Environment:
@@ -55,7 +55,8 @@ export function exitCodeForPhase(phase: RolloutPhase): ExitCode | undefined {
 /** How an API refusal ends a command. */
 export function exitCodeForStatus(status: number): ExitCode {
   if (status === 401 || status === 403) return exitCodes.unauthorized;
-  if (status === 409) return exitCodes.conflict;
+  // 423: an emergency stop refuses new starts.
+  if (status === 409 || status === 423) return exitCodes.conflict;
   if (status >= 400 && status < 500 && status !== 429) return exitCodes.usage;
   return exitCodes.unexpected;
 }

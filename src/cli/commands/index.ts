@@ -1,4 +1,5 @@
 import type { Command } from "commander";
+import { registerEmergencyStop } from "./emergency-stop.ts";
 import { registerInventory } from "./inventory.ts";
 import { registerRelease, registerRollback } from "./rollback.ts";
 import { registerRollout } from "./rollout.ts";
@@ -12,5 +13,6 @@ export function registerCommands(program: Command): void {
   registerRollout(program);
   registerRollback(program);
   registerRelease(program);
+  registerEmergencyStop(program);
   registerInventory(program);
 }

@@ -197,6 +197,20 @@ export function registerRollout(program: Command, io: CliIo = processIo()): void
       }),
     );
 
+  asClientCommand(rollout.command("skip-window"), io)
+    .description("Start the wave a closed change window holds (on-call; recorded with your identity)")
+    .argument("<id>", "rollout id")
+    .requiredOption("--reason <text>", "why: recorded in the timeline with your identity")
+    .action(
+      runAction(io, async (id: string, options: ClientOptions & { reason: string }) => {
+        const view = await clientFrom(io, options.url).act(id, "skipWindow", options.reason);
+        io.out(
+          options.json ? JSON.stringify(view, null, 2) : `skip-window: rollout ${view.id} is ${view.phase}`,
+        );
+        return exitCodes.completed;
+      }),
+    );
+
   for (const action of ["pause", "resume", "approve", "abort"] as const) {
     const what = {
       pause: "Pause a rollout after the step in flight",

@@ -14,6 +14,7 @@ import { imageReferenceFromSpec } from "../../domain/image-reference.ts";
 import { evaluateGates } from "../../gates/evaluate-gates.ts";
 import type { GateSettings } from "../../gates/provider.ts";
 import type { ApprovedVersions } from "../../inventory/inventory-service.ts";
+import { checkWindow, type WindowSettings } from "../../windows/check-window.ts";
 import { checkReplication } from "./check-replication.ts";
 import type { EffectContext, EffectStep, ExecuteEffect } from "./effect-executor.ts";
 import { type ModelWriteProgress, modelHolds, stepModelWrite } from "./model-image.ts";
@@ -33,6 +34,8 @@ export interface EffectExecutorDeps {
   /** Production image policy (approvals, end-of-life warnings) preflight applies. */
   policy?: Config["policy"];
   approvals?: ApprovedVersions;
+  /** Change windows and freezes (config `windows`, `freezes`); absent: always open. */
+  windows?: WindowSettings;
 }
 
 /** Thrown for an effect kind the executor does not run (the engine's own `startTimer`). */
@@ -187,6 +190,8 @@ export function createEffectExecutor(deps: EffectExecutorDeps): ExecuteEffect {
           outcome: { type: "gates.evaluated", scaleSetId: effect.scaleSetId, ...evaluation },
         };
       }
+      case "checkWindow":
+        return { done: true, outcome: checkWindow(effect, context.spec, deps.windows, context.now()) };
       case "startTimer":
         throw new UnsupportedEffectError(effect.kind);
     }

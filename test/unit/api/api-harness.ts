@@ -98,6 +98,18 @@ export async function buildHarness(options: HarnessOptions = {}) {
       now: () => new Date(),
     }),
     approvals: new InMemoryApprovals(),
+    // The role matrix needs the stop's routes to answer; its behaviour is tested against Redis.
+    emergencyStop: {
+      state: async () => ({ active: false, affectedRolloutIds: [] }),
+      stop: async (actor, reason) => ({
+        active: true,
+        actor: actor.id,
+        reason,
+        affectedRolloutIds: [],
+        rollouts: [],
+      }),
+      clear: async (actor) => ({ active: false, affectedRolloutIds: [], clearedBy: actor.id }),
+    },
   });
   await app.ready();
   const auth = (role: keyof typeof tokens) => ({ authorization: `Bearer ${tokens[role]}` });

@@ -26,6 +26,7 @@ const validPhase: Record<string, RolloutPhase> = {
   abort: "canary",
   rollback: "completed",
   "rollback by scale set": "completed",
+  skipWindow: "waitingForWindow",
 };
 
 let fixtures = 0;

@@ -5,6 +5,7 @@
  * routes' own declarations.
  */
 import { afterEach, describe, expect, it } from "vitest";
+import { actionRoutes } from "../../../src/api/routes/whoami.ts";
 import { buildHarness } from "./api-harness.ts";
 
 let h: Awaited<ReturnType<typeof buildHarness>>;
@@ -75,6 +76,9 @@ describe("GET /v1/whoami", () => {
         abort: { minRole: "deployer", allowed: true },
         rollback: { minRole: "oncall", allowed: false },
         release: { minRole: "oncall", allowed: false },
+        skipWindow: { minRole: "oncall", allowed: false },
+        stop: { minRole: "oncall", allowed: false },
+        stopClear: { minRole: "oncall", allowed: false },
       },
     });
     const viewer = (await h.app.inject({ url: "/v1/whoami", headers: h.auth("viewer") })).json();
@@ -83,7 +87,7 @@ describe("GET /v1/whoami", () => {
     for (const [action, { minRole }] of Object.entries(
       deployer.json().actions as Record<string, { minRole: string }>,
     )) {
-      const url = action === "start" ? "/v1/rollouts" : `/v1/rollouts/:id/${action}`;
+      const url = actionRoutes[action as keyof typeof actionRoutes];
       expect(h.app.routeAccess.find((r) => r.method === "POST" && r.url === url)?.minRole).toBe(minRole);
     }
   });

@@ -126,6 +126,7 @@ export class InMemoryRolloutService implements RolloutService {
       abort: "rollingBack",
       rollback: "rollingBack",
       release: "failed",
+      skipWindow: "canary",
     };
     this.setPhase(id, next[action], actor.id, reason);
     return this.view(id);

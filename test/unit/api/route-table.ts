@@ -55,6 +55,22 @@ export function routeTable(spec: object, scaleSetId = scaleSetA, id = "ro-1"): R
       payload: { scaleSetId, reason: "test" },
       minRole: "oncall",
     },
+    {
+      name: "skipWindow",
+      method: "POST",
+      url: `/v1/rollouts/${id}/skip-window`,
+      payload: { reason: "test" },
+      minRole: "oncall",
+    },
+    { name: "stop state", method: "GET", url: "/v1/stop", minRole: "viewer" },
+    { name: "stop", method: "POST", url: "/v1/stop", payload: { reason: "test" }, minRole: "oncall" },
+    {
+      name: "stop clear",
+      method: "POST",
+      url: "/v1/stop/clear",
+      payload: { reason: "test" },
+      minRole: "oncall",
+    },
   ];
 }
 

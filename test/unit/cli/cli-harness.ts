@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Command } from "commander";
 import type { CliIo } from "../../../src/cli/client/cli-io.ts";
+import { registerEmergencyStop } from "../../../src/cli/commands/emergency-stop.ts";
 import { registerInventory } from "../../../src/cli/commands/inventory.ts";
 import { registerRollback } from "../../../src/cli/commands/rollback.ts";
 import { registerRollout } from "../../../src/cli/commands/rollout.ts";
@@ -48,6 +49,7 @@ export async function runCli(
   registerRollout(program, io);
   registerRollback(program, io);
   registerInventory(program, io);
+  registerEmergencyStop(program, io);
   try {
     await program.parseAsync(argv, { from: "user" });
   } catch (e) {

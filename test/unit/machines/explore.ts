@@ -7,7 +7,13 @@
  * `check` is called for every transition; it throws to report a violated invariant.
  */
 
-import { type Decision, decide, type PersistedRollout, startRollout } from "../../../machines/decide.ts";
+import {
+  type Decision,
+  decide,
+  type PersistedRollout,
+  type RolloutSettings,
+  startRollout,
+} from "../../../machines/decide.ts";
 import type { Effect, OutcomeEvent, RolloutEvent, UserEvent } from "../../../src/domain/effects.ts";
 import type { ScaleSetFacts } from "../../../src/domain/fleet.ts";
 import type { RolloutSpec } from "../../../src/domain/spec.ts";
@@ -40,6 +46,7 @@ export const allUserEvents: UserEvent["type"][] = [
   "abort",
   "rollback",
   "release",
+  "skipWindow",
 ];
 
 function imageName(ref: { id?: string }): string {
@@ -199,6 +206,25 @@ function outcomes(
     }
     case "evaluateGates":
       return (["passed", "failed", "inconclusive"] as const).map((v) => same(success(effect, fleet, v)));
+    case "checkWindow":
+      // Open, closed until a known time, closed with no known opening, or the check failing.
+      return [
+        same(success(effect, fleet)),
+        same({
+          ...base,
+          type: "window.checked",
+          open: false,
+          closedBy: [{ kind: "deny", name: "freeze-friday", until: "2026-11-27T11:00:00.000Z" }],
+          nextOpenAt: "2026-11-27T11:00:00.000Z",
+        }),
+        same({
+          ...base,
+          type: "window.checked",
+          open: false,
+          closedBy: [{ kind: "outsideAllow", name: "weekdays" }],
+        }),
+        transient,
+      ];
     case "startTimer":
       return [same(success(effect, fleet))];
     case "revertModel":
@@ -247,10 +273,12 @@ export interface ExploreOptions {
   maxStates?: number;
   /** Let the world change by itself (scale-out, someone else's model write), each a fault. Default true. */
   worldChanges?: boolean;
-  /** User events tried at every state (default: all five). */
+  /** User events tried at every state (default: all of them). */
   userEvents?: UserEvent["type"][];
   /** Outcomes other than the healthy one allowed per path (default 3; 0 = a healthy world). */
   maxFaults?: number;
+  /** The machine's settings (default: fixtures' `settings`). */
+  settings?: RolloutSettings;
 }
 
 export interface ExploreResult {
@@ -272,7 +300,12 @@ export function explore(
     world.models[f.id] = "prev";
     world.instances[f.id] = Object.fromEntries(f.instances.map((i) => [i.instanceId, "prev"]));
   }
-  const first = startRollout({ rolloutId: "r1", spec, settings, createdBy: "alice" });
+  const first = startRollout({
+    rolloutId: "r1",
+    spec,
+    settings: options.settings ?? settings,
+    createdBy: "alice",
+  });
   const start: Node = { state: first.state, world };
   const seen = new Set<string>([key(start)]);
   const stack: Node[] = [start];

@@ -90,6 +90,8 @@ export function success(
       };
     case "checkReplication":
       return { ...base, type: "replication.checked", status: "completed", findings: [] };
+    case "checkWindow":
+      return { ...base, type: "window.checked", open: true, closedBy: [] };
     case "setModelImage":
       return { ...base, type: "model.updated", scaleSetId: effect.scaleSetId };
     case "upgradeInstances":

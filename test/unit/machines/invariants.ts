@@ -43,9 +43,11 @@ export function checkTransition(t: Transition): void {
   const answered = "effectId" in event ? from.state.context.pending[event.effectId] : undefined;
   const routine =
     answered?.kind === "startTimer" &&
-    (answered.timer === "analysis" || answered.timer === "gateRetry") &&
+    (answered.timer === "analysis" || answered.timer === "gateRetry" || answered.timer === "window") &&
     from.state.state !== "rollingBack";
-  if (decision.timeline.length === 0 && !streakGrew && !routine)
+  // And a window re-check that found it closed exactly as before (recorded once, not hourly).
+  const recheck = answered?.kind === "checkWindow" && to.state === "waitingForWindow";
+  if (decision.timeline.length === 0 && !streakGrew && !routine && !recheck)
     fail(t, "an accepted event must leave a line in the release record");
   if ("actor" in event && !decision.timeline.some((l) => l.actor === event.actor.id)) {
     fail(t, "a user event's timeline must name its actor");

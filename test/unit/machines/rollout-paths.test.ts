@@ -49,6 +49,34 @@ function checker(seen: Seen): (t: Transition) => void {
 
 const newSeen = (): Seen => ({ phases: new Set(), scaleSetPhases: new Set() });
 
+/**
+ * Change windows: a checkWindow only where a wave's first scale set would start (every scale set
+ * of the current wave waiting: never mid-batch), never from a rollback; nothing of a wave starts
+ * while its window is closed and not skipped.
+ */
+function windowChecker(seen: Seen): (t: Transition) => void {
+  const base = checker(seen);
+  return (t) => {
+    base(t);
+    if (t.decision.ignored) return;
+    const to = t.decision.state;
+    for (const e of t.decision.effects) {
+      if (e.kind !== "checkWindow") continue;
+      // Mutation: the gate called for every startNextScaleSets (mid-wave) -> fails here.
+      const wave = to.context.scaleSets.filter((s) => s.waveIndex === e.waveIndex);
+      if (!wave.every((s) => s.state === "waiting")) throw new Error("checkWindow while the wave is moving");
+      // Mutation: a rollback asks for a window -> fails here.
+      if (["rollingBack", "rolledBack", "failed"].includes(to.state))
+        throw new Error("a rollback checked a window");
+    }
+    // Mutation: the wave starts on a closed answer -> a setModelImage while waitingForWindow -> fails.
+    if (to.state === "waitingForWindow" && t.decision.effects.some((e) => e.kind === "setModelImage"))
+      throw new Error("a wave started while its window is closed");
+    if (t.event.type === "skipWindow" && !t.decision.timeline.some((l) => l.type === "window.skipped"))
+      throw new Error("skip-window not recorded");
+  };
+}
+
 const explorations = {
   approval: (seen: Seen) =>
     explore(
@@ -76,6 +104,18 @@ const explorations = {
       [facts(scaleSetA, 2), facts(scaleSetB, 2)],
       checker(seen),
       { maxFaults: 0 },
+    ),
+  windows: (seen: Seen) =>
+    explore(
+      makeSpec({ ...oneScaleSetPerWave, strategy }),
+      [facts(scaleSetA, 2), facts(scaleSetB, 1)],
+      windowChecker(seen),
+      {
+        userEvents: ["skipWindow", "pause", "resume", "rollback"],
+        maxFaults: 1,
+        worldChanges: false,
+        settings: { ...settings, changeWindows: true },
+      },
     ),
   manualRollback: (seen: Seen) =>
     explore(
@@ -113,6 +153,17 @@ describe("every path of a two-wave rollout keeps the invariants", { timeout: 180
     const result = explorations.manualRollback(newSeen());
     expect(result.terminal.get("paused")).toBeGreaterThan(0);
     expect(result.terminal.get("rolledBack")).toBeGreaterThan(0);
+  });
+
+  it("with change windows: closed before a wave, re-checked, skipped, paused and rolled back", () => {
+    const seen = newSeen();
+    const result = explorations.windows(seen);
+    // Mutation: waitingForWindow never entered (the always guard removed) -> fails.
+    expect(seen.phases.has("waitingForWindow")).toBe(true);
+    expect(result.terminal.get("completed")).toBeGreaterThan(0);
+    expect(result.terminal.get("rolledBack")).toBeGreaterThan(0);
+    // A window with no known opening waits for its re-check timer, never stuck without an effect.
+    expect(result.terminal.get("waitingForWindow")).toBeUndefined();
   });
 
   it("reaches every rollout phase and every scale set phase", { timeout: 300_000 }, () => {

@@ -106,6 +106,8 @@ export class FakeFleet {
         };
       case "checkReplication":
         return { done: true, outcome: { type: "replication.checked", status: "completed", findings: [] } };
+      case "checkWindow":
+        return { done: true, outcome: { type: "window.checked", open: true, closedBy: [] } };
       case "setModelImage": {
         const ss = this.find(effect.scaleSetId);
         ss.model = effect.target;
