@@ -23,6 +23,7 @@ import type { RouteDeps } from "./routes/deps.ts";
 import { registerEventRoutes } from "./routes/events.ts";
 import { registerHealthRoutes } from "./routes/health.ts";
 import { registerInventoryRoutes } from "./routes/inventory.ts";
+import { registerNotificationRoutes } from "./routes/notifications.ts";
 import { registerRecordRoutes } from "./routes/records.ts";
 import { registerRollbackRoutes } from "./routes/rollback.ts";
 import { registerRolloutRoutes } from "./routes/rollouts.ts";
@@ -46,6 +47,8 @@ export interface ApiOptions {
   inventory?: InventoryService;
   /** The approved-version catalog (/v1/approvals); absent: those routes answer 503. */
   approvals?: ApprovalCatalog;
+  /** Notification dead letters (GET /v1/notifications/deadletters). */
+  notifications?: RouteDeps["notifications"];
 }
 
 export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
@@ -95,6 +98,7 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
     mutationRateLimit: { max: config.server.mutationsPerMinute, timeWindow: 60_000 },
     ...(options.inventory ? { inventory: options.inventory } : {}),
     ...(options.approvals ? { approvals: options.approvals } : {}),
+    ...(options.notifications ? { notifications: options.notifications } : {}),
   };
   registerRolloutRoutes(app, deps);
   registerActionRoutes(app, deps);
@@ -102,6 +106,7 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
   registerRecordRoutes(app, deps);
   registerInventoryRoutes(app, deps);
   registerApprovalRoutes(app, deps);
+  registerNotificationRoutes(app, deps);
   registerEventRoutes(app, deps, { heartbeatMs: options.heartbeatMs ?? 15_000 });
   registerWaitRoutes(app, deps, { maxWaitSeconds: options.maxWaitSeconds ?? 300 });
   registerHealthRoutes(app, deps, metrics);

@@ -1,5 +1,6 @@
 /** The daemon's configuration: one schema, validated once at start. */
 import { z } from "zod";
+import { notificationsSchema } from "../notifications/config.ts";
 
 /** Platform metrics arrive one to three minutes late: the default gap kept out of verdicts. */
 export const defaultMetricsIngestionDelaySeconds = 180;
@@ -104,6 +105,8 @@ export const configSchema = z.strictObject({
         .prefault({}),
     })
     .prefault({}),
+  /** Notification services, subscriptions and delivery (docs/notifications.md). */
+  notifications: notificationsSchema.prefault({}),
   /** GET /v1/inventory: which scale sets, how fresh. */
   inventory: z
     .strictObject({

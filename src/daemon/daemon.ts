@@ -138,7 +138,15 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       config,
       now: () => new Date(),
     });
-    const api = await buildApi({ service: engine.service, config, logger, metrics, inventory, approvals });
+    const api = await buildApi({
+      service: engine.service,
+      config,
+      logger,
+      metrics,
+      inventory,
+      approvals,
+      ...(engine.notifier ? { notifications: engine.notifier } : {}),
+    });
     closers.push(() => api.close());
     const url = await listen(api, config);
     logger.info({ url }, "canaryd is serving");

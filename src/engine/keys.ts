@@ -37,6 +37,8 @@ export interface EngineKeys {
   clockOrigin(timeScale: number): string;
   /** Hash approval id -> approved image version (src/approvals/approval-store.ts). */
   approvals: string;
+  /** Hash notification id -> delivery JSON: notifications committed and not yet delivered (src/notifications/). */
+  notificationOutbox: string;
 }
 
 export function engineKeys(prefix: string): EngineKeys {
@@ -60,5 +62,6 @@ export function engineKeys(prefix: string): EngineKeys {
     creationSequence: `${p}:rollouts:sequence`,
     clockOrigin: (timeScale) => `${p}:clock:origin:${timeScale}`,
     approvals: `${p}:approvals`,
+    notificationOutbox: `${p}:notifications:outbox`,
   };
 }

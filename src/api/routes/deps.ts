@@ -1,6 +1,7 @@
 import type { ApprovalCatalog } from "../../approvals/approval-store.ts";
 import type { RolloutService } from "../../engine/rollout-service.ts";
 import type { InventoryService } from "../../inventory/inventory-service.ts";
+import type { NotificationDeadLetter } from "../../notifications/notifier.ts";
 
 /** What route modules need from buildApi. */
 export interface RouteDeps {
@@ -11,4 +12,6 @@ export interface RouteDeps {
   inventory?: InventoryService;
   /** The approved-version catalog; absent: /v1/approvals answers 503. */
   approvals?: ApprovalCatalog;
+  /** Notification dead letters; absent: no subscriptions configured, the list is empty. */
+  notifications?: { deadLetters(): Promise<NotificationDeadLetter[]> };
 }
