@@ -106,7 +106,8 @@ export class EngineService<S extends PersistedState> implements RolloutService {
     if (result.kind === "busy") throw scaleSetBusy(result.scaleSetId, result.holderId);
     if (result.kind === "exists") return this.mustGet(result.id);
     await this.deps.queue.enqueue(id, outbox);
-    if (notifications.length > 0) await this.deps.stepper.deps.notifications?.enqueue(notifications.map((n) => n.id));
+    if (notifications.length > 0)
+      await this.deps.stepper.deps.notifications?.enqueue(notifications.map((n) => n.id));
     this.deps.logger.info(
       {
         rolloutId: id,

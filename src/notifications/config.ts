@@ -100,7 +100,11 @@ export const notificationsSchema = z
     const seen = new Set<string>();
     n.subscriptions.forEach((sub, i) => {
       if (seen.has(sub.name))
-        ctx.addIssue({ code: "custom", path: ["subscriptions", i, "name"], message: `duplicate subscription name ${sub.name}` });
+        ctx.addIssue({
+          code: "custom",
+          path: ["subscriptions", i, "name"],
+          message: `duplicate subscription name ${sub.name}`,
+        });
       seen.add(sub.name);
       const service = n.services[sub.service];
       if (!service) {
@@ -110,7 +114,11 @@ export const notificationsSchema = z
           message: `no service ${sub.service} in notifications.services`,
         });
       } else if (service.kind === "slack" && service.tokenSecret !== undefined && sub.to === undefined) {
-        ctx.addIssue({ code: "custom", path: ["subscriptions", i, "to"], message: "a Slack bot subscription needs the channel in `to`" });
+        ctx.addIssue({
+          code: "custom",
+          path: ["subscriptions", i, "to"],
+          message: "a Slack bot subscription needs the channel in `to`",
+        });
       }
     });
     for (const [key, service] of Object.entries(n.services)) {
@@ -158,7 +166,9 @@ export const notificationsSchema = z
         }
         const port = url.port || (url.protocol === "https:" ? "443" : "80");
         const listed = n.allowedHosts.some(
-          (h) => h.toLowerCase() === url.hostname.toLowerCase() || h.toLowerCase() === `${url.hostname.toLowerCase()}:${port}`,
+          (h) =>
+            h.toLowerCase() === url.hostname.toLowerCase() ||
+            h.toLowerCase() === `${url.hostname.toLowerCase()}:${port}`,
         );
         if (!listed)
           ctx.addIssue({

@@ -49,13 +49,20 @@ type DeriveInput = Parameters<NotificationHook["derive"]>[0];
 
 const detailKeys = ["wave", "scaleSetId", "batch", "verdict", "attempt"] as const;
 
-export function subscriptionMatches(sub: Subscription, trigger: TriggerName, rollout: RolloutSummary): boolean {
+export function subscriptionMatches(
+  sub: Subscription,
+  trigger: TriggerName,
+  rollout: RolloutSummary,
+): boolean {
   if (!sub.triggers.includes(trigger)) return false;
   if (severityRank[triggerTable[trigger].severity] < severityRank[sub.minSeverity]) return false;
   for (const [label, value] of Object.entries(sub.match.labels)) {
     if (rollout.labels[label] !== value) return false;
   }
-  if (sub.match.scaleSets.length > 0 && !rollout.scaleSetIds.some((id) => matchesAnyGlob(id, sub.match.scaleSets)))
+  if (
+    sub.match.scaleSets.length > 0 &&
+    !rollout.scaleSetIds.some((id) => matchesAnyGlob(id, sub.match.scaleSets))
+  )
     return false;
   return true;
 }

@@ -95,7 +95,13 @@ type JobData = { id: string } | { remind: string; n: number };
 export class Notifier implements NotificationHook {
   readonly options: NotifierOptions;
   readonly queue: Queue;
-  readonly keys: { outbox: string; dead: string; threads: string; latestApproval: string; threadLock: (f: string) => string };
+  readonly keys: {
+    outbox: string;
+    dead: string;
+    threads: string;
+    latestApproval: string;
+    threadLock: (f: string) => string;
+  };
   private worker: Worker | undefined;
   private sweep: NodeJS.Timeout | undefined;
 
@@ -110,11 +116,16 @@ export class Notifier implements NotificationHook {
       threadLock: (field) => `${p}:notifications:threadlock:${field}`,
     };
     this.queue = new Queue(notificationQueueName, { connection: options.connection, prefix: p });
-    this.queue.on("error", (error) => options.logger.warn({ reason: error.message }, "notifications queue error"));
+    this.queue.on("error", (error) =>
+      options.logger.warn({ reason: error.message }, "notifications queue error"),
+    );
   }
 
   derive(input: Parameters<NotificationHook["derive"]>[0]): { id: string; json: string }[] {
-    return deriveDeliveries(this.options.config, input, new Date()).map((d) => ({ id: d.id, json: JSON.stringify(d) }));
+    return deriveDeliveries(this.options.config, input, new Date()).map((d) => ({
+      id: d.id,
+      json: JSON.stringify(d),
+    }));
   }
 
   async enqueue(ids: string[]): Promise<void> {
@@ -137,29 +148,40 @@ export class Notifier implements NotificationHook {
 
   async deadLetters(): Promise<NotificationDeadLetter[]> {
     const values = await this.options.redis.hvals(this.keys.dead);
-    return values.map((v) => JSON.parse(v) as NotificationDeadLetter).sort((a, b) => a.at.localeCompare(b.at));
+    return values
+      .map((v) => JSON.parse(v) as NotificationDeadLetter)
+      .sort((a, b) => a.at.localeCompare(b.at));
   }
 
   async start(recoveryIntervalMs = 15_000): Promise<void> {
-    this.worker = new Worker(notificationQueueName, (job, token, signal) => this.process(job, token, signal), {
-      connection: this.options.connection,
-      prefix: this.options.prefix,
-      concurrency: this.options.config.concurrency,
-      lockDuration: this.options.jobLockMs ?? 30_000,
-      stalledInterval: this.options.stalledIntervalMs ?? 30_000,
-      maxStalledCount: 100,
-      autorun: false,
-    });
+    this.worker = new Worker(
+      notificationQueueName,
+      (job, token, signal) => this.process(job, token, signal),
+      {
+        connection: this.options.connection,
+        prefix: this.options.prefix,
+        concurrency: this.options.config.concurrency,
+        lockDuration: this.options.jobLockMs ?? 30_000,
+        stalledInterval: this.options.stalledIntervalMs ?? 30_000,
+        maxStalledCount: 100,
+        autorun: false,
+      },
+    );
     this.worker.on("error", (error) =>
       this.options.logger.error({ reason: errorMessage(error) }, "notification worker error"),
     );
     await this.worker.waitUntilReady();
     await this.recover().catch((error: unknown) =>
-      this.options.logger.warn({ reason: errorMessage(error) }, "notification recovery failed; the next pass retries"),
+      this.options.logger.warn(
+        { reason: errorMessage(error) },
+        "notification recovery failed; the next pass retries",
+      ),
     );
-    void this.worker.run().catch((error: unknown) =>
-      this.options.logger.error({ reason: errorMessage(error) }, "notification worker stopped"),
-    );
+    void this.worker
+      .run()
+      .catch((error: unknown) =>
+        this.options.logger.error({ reason: errorMessage(error) }, "notification worker stopped"),
+      );
     this.sweep = setInterval(() => void this.recover().catch(() => undefined), recoveryIntervalMs);
     this.sweep.unref();
   }
@@ -179,9 +201,13 @@ export class Notifier implements NotificationHook {
     const delivery = JSON.parse(raw) as NotificationDelivery;
     const service = config.services[delivery.service];
     const sub = config.subscriptions.find((s) => s.name === delivery.subscription);
-    if (!service || !sub) return this.deadLetter(delivery, "its subscription or service is no longer configured");
+    if (!service || !sub)
+      return this.deadLetter(delivery, "its subscription or service is no longer configured");
 
-    const threadField = service.kind === "slack" && service.tokenSecret !== undefined ? `${sub.name}.${delivery.rollout.id}` : "";
+    const threadField =
+      service.kind === "slack" && service.tokenSecret !== undefined
+        ? `${sub.name}.${delivery.rollout.id}`
+        : "";
     let threadTs: string | undefined;
     let lockKey: string | undefined;
     if (threadField) {
@@ -212,11 +238,12 @@ export class Notifier implements NotificationHook {
       rolloutId: delivery.rollout.id,
     };
     if (result.kind === "sent") {
-      await runScript(redis, doneScript, [this.keys.outbox, this.keys.threads], [
-        id,
-        result.threadTs ? threadField : "",
-        result.threadTs ?? "",
-      ]);
+      await runScript(
+        redis,
+        doneScript,
+        [this.keys.outbox, this.keys.threads],
+        [id, result.threadTs ? threadField : "", result.threadTs ?? ""],
+      );
       this.options.metrics?.notificationSent(service.kind);
       logger.info({ ...log, attempts: delivery.attempts + 1 }, "notification sent");
       await this.scheduleReminder(delivery, sub.remindSeconds);
@@ -230,15 +257,20 @@ export class Notifier implements NotificationHook {
       capMs: config.retryBackoffMaxSeconds * 1000,
     });
     if (result.permanent || Date.now() + delay >= deadline) {
-      logger.warn({ ...log, attempts, reason, permanent: result.permanent }, "notification given up; dead-lettered");
+      logger.warn(
+        { ...log, attempts, reason, permanent: result.permanent },
+        "notification given up; dead-lettered",
+      );
       return this.deadLetter({ ...delivery, attempts }, reason);
     }
     this.options.metrics?.notificationFailed(service.kind);
     logger.warn({ ...log, attempts, reason, retryInMs: delay }, "notification failed; retrying");
-    const saved = await runScript(redis, attemptScript, [this.keys.outbox], [
-      id,
-      JSON.stringify({ ...delivery, attempts, lastError: reason }),
-    ]);
+    const saved = await runScript(
+      redis,
+      attemptScript,
+      [this.keys.outbox],
+      [id, JSON.stringify({ ...delivery, attempts, lastError: reason })],
+    );
     if (saved !== 1) return "skipped";
     await job.moveToDelayed(Date.now() + delay, token);
     throw new DelayedError();
@@ -257,10 +289,12 @@ export class Notifier implements NotificationHook {
       createdAt: delivery.createdAt,
       at: new Date().toISOString(),
     };
-    const moved = await runScript(this.options.redis, deadScript, [this.keys.outbox, this.keys.dead], [
-      delivery.id,
-      JSON.stringify(letter),
-    ]);
+    const moved = await runScript(
+      this.options.redis,
+      deadScript,
+      [this.keys.outbox, this.keys.dead],
+      [delivery.id, JSON.stringify(letter)],
+    );
     const kind = this.options.config.services[delivery.service]?.kind ?? "unknown";
     if (moved === 1) this.options.metrics?.notificationFailed(kind);
     if (moved === 1) this.options.metrics?.notificationDead(kind);
@@ -279,17 +313,21 @@ export class Notifier implements NotificationHook {
         `${origin}.template`,
         JSON.stringify(delivery),
       );
-    await this.queue.add(
-      "remind",
-      { remind: origin, n } satisfies JobData,
-      { jobId: jobId(`${origin}.remind${n}`), delay: remindSeconds * 1000, removeOnComplete: true, removeOnFail: true },
-    );
+    await this.queue.add("remind", { remind: origin, n } satisfies JobData, {
+      jobId: jobId(`${origin}.remind${n}`),
+      delay: remindSeconds * 1000,
+      removeOnComplete: true,
+      removeOnFail: true,
+    });
   }
 
   /** Makes reminder n of the approvalRequired delivery `origin`, while the rollout still waits for that approval. */
   private async remind(origin: string, n: number) {
     const { redis } = this.options;
-    const [eventId, subscription] = [origin.slice(0, origin.lastIndexOf(".")), origin.slice(origin.lastIndexOf(".") + 1)];
+    const [eventId, subscription] = [
+      origin.slice(0, origin.lastIndexOf(".")),
+      origin.slice(origin.lastIndexOf(".") + 1),
+    ];
     const rolloutId = eventId.split(".")[0] ?? "";
     const latest = await redis.hget(this.keys.latestApproval, `${subscription}.${rolloutId}`);
     if (latest !== origin || !(await this.options.awaitingApproval?.(rolloutId))) {

@@ -138,7 +138,11 @@ export async function send(
   }
   if (answer.ok !== true) {
     const error = String(answer.error ?? "unknown");
-    return { kind: "failed", permanent: error !== "ratelimited" && error !== "internal_error", reason: `Slack: ${error}` };
+    return {
+      kind: "failed",
+      permanent: error !== "ratelimited" && error !== "internal_error",
+      reason: `Slack: ${error}`,
+    };
   }
   return answer.ts ? { kind: "sent", threadTs: answer.ts } : { kind: "sent" };
 }

@@ -18,7 +18,8 @@ interface TriggerRow {
   severity: Severity;
 }
 
-const verdictIs = (verdict: string) => (data: Record<string, unknown> | undefined) => data?.verdict === verdict;
+const verdictIs = (verdict: string) => (data: Record<string, unknown> | undefined) =>
+  data?.verdict === verdict;
 
 export const triggerTable = {
   rolloutStarted: { entry: "rollout.started", severity: "info" },

@@ -10,7 +10,18 @@ import type { RouteDeps } from "./deps.ts";
 const letterSchema = {
   type: "object",
   additionalProperties: false,
-  required: ["id", "eventId", "subscription", "service", "trigger", "rolloutId", "attempts", "reason", "createdAt", "at"],
+  required: [
+    "id",
+    "eventId",
+    "subscription",
+    "service",
+    "trigger",
+    "rolloutId",
+    "attempts",
+    "reason",
+    "createdAt",
+    "at",
+  ],
   properties: {
     id: { type: "string", description: "The idempotency key: <eventId>.<subscription>" },
     eventId: { type: "string" },

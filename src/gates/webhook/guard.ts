@@ -68,10 +68,7 @@ export function checkHost(
     return wanted === host || wanted === `${host}:${port}`;
   });
   if (!listed)
-    throw new WebhookRefusedError(
-      "WEBHOOK_HOST_NOT_ALLOWED",
-      `host ${url.host} is not in ${listKey}`,
-    );
+    throw new WebhookRefusedError("WEBHOOK_HOST_NOT_ALLOWED", `host ${url.host} is not in ${listKey}`);
   const loopbackAllowed = loopbackNames.has(host);
   if (isIP(host.replace(/^\[|\]$/g, "")) !== 0) {
     const refusal = addressRefusal(host.replace(/^\[|\]$/g, ""), loopbackAllowed);
