@@ -44,7 +44,7 @@ export function webhookPayload(delivery: NotificationDelivery, publicUrl: string
       ? {
           rollout: `${base}/v1/rollouts/${delivery.rollout.id}`,
           record: `${base}/v1/rollouts/${delivery.rollout.id}/record`,
-          dashboard: `${base}/ui/#/rollouts/${delivery.rollout.id}`,
+          dashboard: `${base}/#/rollouts/${delivery.rollout.id}`,
         }
       : {},
   };
