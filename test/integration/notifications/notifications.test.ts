@@ -12,7 +12,7 @@ import { notificationsSchema } from "../../../src/notifications/config.ts";
 import type { NotificationMetrics } from "../../../src/notifications/notifier.ts";
 import { triggerNames, triggerOf } from "../../../src/notifications/triggers.ts";
 import { type NotificationReceiver, startReceiver } from "../../support/notification-receiver.ts";
-import { FakeFleet, galleryVersion } from "../engine/support/fake-fleet.ts";
+import { FakeFleet, galleryVersion, scaleSetId } from "../engine/support/fake-fleet.ts";
 import {
   alice,
   redisUrl,
@@ -209,5 +209,54 @@ describe("a completed rollout's notifications", () => {
     } finally {
       redis.disconnect();
     }
+  }, 40_000);
+});
+
+describe("approval reminders", () => {
+  it("repeat every remindSeconds with keys <key>.remind<n> while the rollout waits, and stop once it is approved", async () => {
+    const receiver = await startReceiver();
+    receivers.push(receiver);
+    const fleet = new FakeFleet(["a"], galleryVersion("1.0.0"));
+    const config = notificationsSchema.parse({
+      services: { hook: { kind: "webhook", url: `${receiver.url}/hook`, signingSecret: "hook" } },
+      subscriptions: [
+        { name: "approvers", triggers: ["approvalRequired"], service: "hook", remindSeconds: 1 },
+      ],
+      secrets: { hook: hookSecret },
+      allowedHosts: ["127.0.0.1"],
+    });
+    const engine = testEngine(prefix, (effect, context) => fleet.execute(effect, context), {
+      config: { ...testConfig(prefix), notifications: config },
+    });
+    engines.push(engine);
+    await engine.start();
+    const spec = testSpec({
+      waves: [{ name: "only", scaleSets: [scaleSetId("a")] }],
+      strategy: {
+        canary: { instances: 1 },
+        batchPercent: 50,
+        bakeSeconds: 0,
+        maxParallelScaleSets: 1,
+        approval: "afterCanary",
+      },
+    });
+    const started = await engine.service.start(spec, { actor: alice });
+    await waitForPhase(engine.service, started.id, ["awaitingApproval"], 15_000);
+    const keys = () => receiver.received.map((r) => String(r.headers["idempotency-key"]));
+    const deadline = Date.now() + 10_000;
+    while (Date.now() < deadline && keys().length < 3) await sleep(100);
+    // Mutation: never schedule the next reminder -> only .remind1 arrives.
+    const [first, ...reminders] = keys();
+    expect(first).toMatch(/\.approvers$/);
+    expect(reminders.slice(0, 2)).toEqual([`${first}.remind1`, `${first}.remind2`]);
+    expect(receiver.received[1]?.body).toMatchObject({ trigger: "approvalRequired", reminder: 1 });
+
+    await engine.service.act(started.id, "approve", alice);
+    await waitForPhase(engine.service, started.id, ["completed"], 15_000);
+    const after = keys().length;
+    await sleep(2_500);
+    // Mutation: skip the awaitingApproval check in remind() -> reminders go on after the approval.
+    expect(keys().length).toBeLessThanOrEqual(after + 1);
+    expect(receiver.received.filter((r) => r.at > Date.now() - 1_200)).toHaveLength(0);
   }, 40_000);
 });
