@@ -86,15 +86,15 @@ describe("kill -9 while the receiver holds a delivery", () => {
       const key = String(d.headers["idempotency-key"]);
       byKey.set(key, [...(byKey.get(key) ?? []), d]);
     }
-    // Every triggering entry delivered, one key each. Mutation: derive event ids from Date.now()
-    // (not the revision) -> the resend after the kill would carry a new key and count twice.
+    // Every triggering entry delivered, one key each. Mutation: make the key per attempt (append
+    // the send time) -> the resend after the kill carries a new key and the event counts twice.
     expect(byKey.size).toBe(triggering.length);
     const triggersDelivered = [...byKey.values()].map((copies) => String(copies[0]?.body.trigger)).sort();
     expect(triggersDelivered).toEqual(triggering.map((e) => String(triggerOf(e))).sort());
     // The held delivery was sent again after the kill (at least once), always with its first key
     // and the same event; no other key arrived twice. Mutation: delete the outbox entry before
-    // sending -> the held notification is lost (size differs); mark done without checking the
-    // entry -> a second daemon repeats a key.
+    // sending (at most once) -> the held delivery is never resent; random job ids instead of the
+    // key -> the two daemons' recovery passes make two jobs and a key repeats.
     const resent = byKey.get(String(heldKey)) ?? [];
     expect(resent.length).toBe(2);
     expect(new Set(resent.map((d) => d.body.eventId)).size).toBe(1);
