@@ -24,6 +24,7 @@ import { registerEmergencyStopRoutes } from "./routes/emergency-stop.ts";
 import { registerEventRoutes } from "./routes/events.ts";
 import { registerHealthRoutes } from "./routes/health.ts";
 import { registerInventoryRoutes } from "./routes/inventory.ts";
+import { registerNotificationRoutes } from "./routes/notifications.ts";
 import { registerRecordRoutes } from "./routes/records.ts";
 import { registerRollbackRoutes } from "./routes/rollback.ts";
 import { registerRolloutRoutes } from "./routes/rollouts.ts";
@@ -49,6 +50,8 @@ export interface ApiOptions {
   approvals?: ApprovalCatalog;
   /** The emergency stop (/v1/stop); absent: those routes answer 503. */
   emergencyStop?: RouteDeps["emergencyStop"];
+  /** Notification dead letters (GET /v1/notifications/deadletters). */
+  notifications?: RouteDeps["notifications"];
 }
 
 export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
@@ -99,6 +102,7 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
     ...(options.inventory ? { inventory: options.inventory } : {}),
     ...(options.approvals ? { approvals: options.approvals } : {}),
     ...(options.emergencyStop ? { emergencyStop: options.emergencyStop } : {}),
+    ...(options.notifications ? { notifications: options.notifications } : {}),
   };
   registerRolloutRoutes(app, deps);
   registerActionRoutes(app, deps);
@@ -107,6 +111,7 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
   registerInventoryRoutes(app, deps);
   registerApprovalRoutes(app, deps);
   registerEmergencyStopRoutes(app, deps);
+  registerNotificationRoutes(app, deps);
   registerEventRoutes(app, deps, { heartbeatMs: options.heartbeatMs ?? 15_000 });
   registerWaitRoutes(app, deps, { maxWaitSeconds: options.maxWaitSeconds ?? 300 });
   registerHealthRoutes(app, deps, metrics);

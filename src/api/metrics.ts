@@ -7,9 +7,10 @@ import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom
 import { activePhases, type RolloutPhase } from "../domain/rollout-view.ts";
 import type { EffectFailureMetrics } from "../engine/effect-worker.ts";
 import type { RolloutService } from "../engine/rollout-service.ts";
+import type { NotificationMetrics } from "../notifications/notifier.ts";
 
 /** Also counts, for the engine, failed effect attempts retried and effects dead-lettered (by kind and class). */
-export interface CanarydMetrics extends EffectFailureMetrics {
+export interface CanarydMetrics extends EffectFailureMetrics, NotificationMetrics {
   readonly registry: Registry;
   /** One gate evaluation: `gate` is the gate kind, `verdict` passed | failed | inconclusive. */
   gateResult(gate: string, verdict: string): void;
@@ -96,6 +97,13 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Canar
     registers: [registry],
   });
 
+  const notifications = new Counter({
+    name: "canaryd_notifications_total",
+    help: "Notification delivery attempts by service kind and result: sent, failed (an attempt that failed) and dead (given up, dead-lettered)",
+    labelNames: ["service", "result"],
+    registers: [registry],
+  });
+
   const metricsCalls = new Histogram({
     name: "canaryd_gate_metrics_calls_per_evaluation",
     help: "Azure Monitor metrics:getBatch calls made by one gate evaluation (all metric and compare gates)",
@@ -107,6 +115,9 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Canar
     registry,
     effectRetried: (kind, errorClass) => retried.inc({ kind, class: errorClass }),
     effectDeadLettered: (kind, errorClass) => deadLettered.inc({ kind, class: errorClass }),
+    notificationSent: (service) => notifications.inc({ service, result: "sent" }),
+    notificationFailed: (service) => notifications.inc({ service, result: "failed" }),
+    notificationDead: (service) => notifications.inc({ service, result: "dead" }),
     metricsCallsPerEvaluation: (calls) => metricsCalls.observe(calls),
     gateResult: (gate, verdict) => gateResults.inc({ gate, verdict }),
     stepDuration: (step, seconds) => stepSeconds.observe({ step }, seconds),

@@ -64,6 +64,13 @@ export const environmentBindings: readonly EnvironmentBinding[] = [
   { variable: "CANARYD_ALLOW_LATEST_FOR", key: "engine.allowLatestFor", parse: list },
   { variable: "CANARYD_WEBHOOK_ALLOWED_HOSTS", key: "gates.webhook.allowedHosts", parse: list },
   { variable: "CANARYD_WEBHOOK_SECRETS", key: "gates.webhook.secrets", parse: namedValues, secret: true },
+  {
+    variable: "CANARYD_NOTIFICATION_SECRETS",
+    key: "notifications.secrets",
+    parse: namedValues,
+    secret: true,
+  },
+  { variable: "CANARYD_NOTIFICATION_ALLOWED_HOSTS", key: "notifications.allowedHosts", parse: list },
   { variable: "CANARYD_LOG_LEVEL", key: "log.level", parse: text },
   { variable: "CANARYD_LOG_FORMAT", key: "log.format", parse: text },
 ];

@@ -53,7 +53,8 @@ function validate(tree: Tree): Config {
   const issue = result.error.issues[0];
   if (!issue) throw new ConfigError("", "configuration is invalid");
   const key = issue.path.join(".");
-  const value = secretKeys.has(key) ? "(secret, not shown)" : JSON.stringify(getPath(tree, issue.path));
+  const secret = secretKeys.has(key) || key.startsWith("notifications.secrets");
+  const value = secret ? "(secret, not shown)" : JSON.stringify(getPath(tree, issue.path));
   const rule =
     issue.code === "unrecognized_keys" ? `unknown key(s): ${issue.keys.join(", ")}` : issue.message;
   throw new ConfigError(key, `invalid configuration: ${key || "(root)"} = ${value}: ${rule}`);

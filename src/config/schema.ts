@@ -1,6 +1,7 @@
 /** The daemon's configuration: one schema, validated once at start. */
 import { z } from "zod";
 import { inventorySources } from "../domain/inventory.ts";
+import { notificationsSchema } from "../notifications/config.ts";
 import { freezesSchema, windowsSchema } from "../windows/schema.ts";
 
 /** Platform metrics arrive one to three minutes late: the default gap kept out of verdicts. */
@@ -106,6 +107,8 @@ export const configSchema = z.strictObject({
         .prefault({}),
     })
     .prefault({}),
+  /** Notification services, subscriptions and delivery (docs/notifications.md). */
+  notifications: notificationsSchema.prefault({}),
   /** GET /v1/inventory: which scale sets, how fresh. */
   inventory: z
     .strictObject({

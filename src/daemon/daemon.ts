@@ -153,6 +153,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       inventory,
       approvals,
       emergencyStop: engine.emergencyStop,
+      ...(engine.notifier ? { notifications: engine.notifier } : {}),
     });
     closers.push(() => api.close());
     const url = await listen(api, config);

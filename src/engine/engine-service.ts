@@ -88,16 +88,26 @@ export class EngineService<S extends PersistedState> implements RolloutService {
     const id = newRolloutId(now);
     const decision = decider.startRollout({ rolloutId: id, spec, createdBy: options.actor.id });
     const outbox = decision.effects.map((e) => outboxEntryFor(e, decision.state.revision, now));
+    const described = decider.describe(decision.state);
+    const timeline = timelineEntries(decision.timeline, now);
+    const notifications =
+      this.deps.stepper.deps.notifications?.derive({
+        rolloutId: id,
+        revision: decision.state.revision,
+        rollout: { name: described.name, phase: described.phase, spec, createdBy: options.actor.id },
+        entries: timeline,
+      }) ?? [];
     const result = await store.create({
       id,
       state: decision.state,
-      phase: decider.describe(decision.state).phase,
+      phase: described.phase,
       createdAt: now.toISOString(),
       createdBy: options.actor.id,
       claims: decider.heldScaleSetIds(decision.state),
       targets: spec.waves.flatMap((w) => w.scaleSets),
       outbox,
-      timeline: timelineEntries(decision.timeline, now),
+      timeline,
+      notifications,
       idempotency:
         options.idempotencyKey === undefined
           ? undefined
@@ -110,6 +120,8 @@ export class EngineService<S extends PersistedState> implements RolloutService {
     if (result.kind === "busy") throw scaleSetBusy(result.scaleSetId, result.holderId);
     if (result.kind === "exists") return this.mustGet(result.id);
     await this.deps.queue.enqueue(id, outbox);
+    if (notifications.length > 0)
+      await this.deps.stepper.deps.notifications?.enqueue(notifications.map((n) => n.id));
     this.deps.logger.info(
       {
         rolloutId: id,

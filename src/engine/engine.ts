@@ -11,6 +11,7 @@ import type { Logger } from "pino";
 import type { Config } from "../config/schema.ts";
 import { EmergencyStop, withEmergencyStop } from "../emergency-stop/emergency-stop.ts";
 import { errorMessage } from "../logging/redact.ts";
+import { type NotificationMetrics, Notifier } from "../notifications/notifier.ts";
 import { acceleratedClock, type Clock, systemClock } from "./clock.ts";
 import { shareClockOrigin } from "./clock-origin.ts";
 import type { Decider } from "./decider.ts";
@@ -83,8 +84,9 @@ export interface EngineOptions {
   redisUrl?: string;
   /** Seed nodes (`host:port`) of a Redis Cluster to run on instead of one node. */
   clusterNodes?: readonly string[];
-  /** `retention`, `windows`/`freezes` (optional here): with any window, each wave of a new rollout checks it. */
-  config: Pick<Config, "redis" | "engine"> & Partial<Pick<Config, "retention" | "windows" | "freezes">>;
+  /** `retention`, `notifications`, `windows`/`freezes` (optional here): with any window, each wave of a new rollout checks it. */
+  config: Pick<Config, "redis" | "engine"> &
+    Partial<Pick<Config, "retention" | "windows" | "freezes" | "notifications">>;
   executeEffect: ExecuteEffect;
   /** The rollout machine; tests may drive the engine with another decider. */
   decider?: Decider;
@@ -96,7 +98,7 @@ export interface EngineOptions {
   clock?: Clock;
   timing?: Partial<EngineTiming>;
   /** Counts retried and dead-lettered effects (the daemon's Prometheus metrics). */
-  metrics?: EffectFailureMetrics;
+  metrics?: EffectFailureMetrics & Partial<NotificationMetrics>;
 }
 
 export interface Engine {
@@ -105,6 +107,8 @@ export interface Engine {
   retention: Retention;
   /** The emergency stop (src/emergency-stop/): `service` refuses starts while it is set. */
   emergencyStop: EmergencyStop;
+  /** Notification delivery (src/notifications/); absent when no subscription is configured. */
+  notifier?: Notifier;
   /** Runs a recovery pass, then the workers and the periodic recovery. */
   start(): Promise<void>;
   stop(): Promise<void>;
@@ -185,6 +189,33 @@ export function createEngine(options: EngineOptions): Engine {
     attempts: options.config.engine.effectAttempts,
     timeScale: timing.timeScale,
   });
+  const notifications = options.config.notifications;
+  const metrics = options.metrics;
+  const notifier =
+    notifications && notifications.subscriptions.length > 0
+      ? new Notifier({
+          config: notifications,
+          prefix,
+          redis,
+          connection: bull.connection,
+          logger: logger.child({ component: "notifications" }),
+          ...(metrics?.notificationSent && metrics.notificationFailed && metrics.notificationDead
+            ? {
+                metrics: {
+                  notificationSent: metrics.notificationSent,
+                  notificationFailed: metrics.notificationFailed,
+                  notificationDead: metrics.notificationDead,
+                },
+              }
+            : {}),
+          awaitingApproval: async (id) => {
+            const record = await store.load(id);
+            return record !== undefined && decider.describe(record.state).phase === "awaitingApproval";
+          },
+          jobLockMs: timing.jobLockMs,
+          stalledIntervalMs: timing.stalledIntervalMs,
+        })
+      : undefined;
   const stepper = new Stepper({
     store,
     lock,
@@ -193,6 +224,7 @@ export function createEngine(options: EngineOptions): Engine {
     queue,
     clock,
     logger,
+    ...(notifier ? { notifications: notifier } : {}),
   });
   const syncClock = async () => {
     if (accelerated) await shareClockOrigin(redis, keys.clockOrigin(timing.timeScale), accelerated);
@@ -279,6 +311,7 @@ export function createEngine(options: EngineOptions): Engine {
     retention,
     service: withEmergencyStop(reachableService, emergencyStop),
     emergencyStop,
+    ...(notifier ? { notifier } : {}),
     async start() {
       // lazyConnect: a service call before start() may already have connected them.
       await Promise.all([redis, subscriber].map((c) => (c.status === "wait" ? c.connect() : undefined)));
@@ -316,6 +349,7 @@ export function createEngine(options: EngineOptions): Engine {
       sweep.unref();
       retentionSweep = setInterval(runRetention, timing.retentionSweepMs);
       retentionSweep.unref();
+      await notifier?.start(timing.recoveryIntervalMs);
       logger.info({ prefix, concurrency: options.config.engine.workerConcurrency }, "engine started");
     },
     async stop() {
@@ -336,6 +370,7 @@ export function createEngine(options: EngineOptions): Engine {
           clearTimeout(timer);
         }
       }
+      if (notifier) await settleWithin(notifier.stop(redisAway), timing.stopGraceMs + closeStepMs, logger);
       await settleWithin(redisAway ? bullQueue.disconnect() : bullQueue.close(), closeStepMs, logger);
       await settleWithin(bull.close(), closeStepMs, logger);
       // quit() would first (re)connect a client that is not ready; such a client just disconnects.

@@ -41,6 +41,8 @@ export interface EngineKeys {
   compacted(id: string): string;
   /** Sorted set of compacted rollouts scored by when their record expires (epoch ms, engine clock). */
   recordExpiry: string;
+  /** Hash notification id -> delivery JSON: notifications committed and not yet delivered (src/notifications/). */
+  notificationOutbox: string;
 }
 
 export function engineKeys(prefix: string): EngineKeys {
@@ -66,5 +68,6 @@ export function engineKeys(prefix: string): EngineKeys {
     approvals: `${p}:approvals`,
     compacted: (id) => `${p}:rollout:${id}:compacted`,
     recordExpiry: `${p}:records:expiry`,
+    notificationOutbox: `${p}:notifications:outbox`,
   };
 }

@@ -5,6 +5,7 @@
  * "done" mark a duplicate job checks before doing anything.
  */
 import type { Effect } from "../domain/effects.ts";
+import type { RolloutSpec } from "../domain/spec.ts";
 
 export interface OutboxEntry {
   effect: Effect;
@@ -30,4 +31,19 @@ export function outboxEntryFor(effect: Effect, revision: number, now: Date): Out
 /** BullMQ job ids must not contain ':'; an effect id is the machine's, so it is made safe here. */
 export function effectJobId(rolloutId: string, effectId: string): string {
   return `${rolloutId}.${effectId}`.replaceAll(":", "_");
+}
+
+/**
+ * Notifications ride on the same commit as the step (src/notifications/): `derive` turns the
+ * timeline entries a commit writes into notification outbox entries (deterministic ids), written
+ * by the same Lua script; `enqueue` hands them to their queue after the commit, as effects are.
+ */
+export interface NotificationHook {
+  derive(input: {
+    rolloutId: string;
+    revision: number;
+    rollout: { name: string; phase: string; spec: RolloutSpec; createdBy?: string };
+    entries: readonly { type: string; message: string; at: string; data?: Record<string, unknown> }[];
+  }): { id: string; json: string }[];
+  enqueue(ids: string[]): Promise<void>;
 }

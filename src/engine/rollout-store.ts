@@ -39,6 +39,8 @@ export interface CreateRolloutInput<S extends PersistedState> {
   targets: string[];
   outbox: OutboxEntry[];
   timeline: PendingTimelineEntry[];
+  /** Notification outbox entries written in the same script (src/notifications/). */
+  notifications?: { id: string; json: string }[];
   idempotency?: { actorId: string; key: string; ttlSeconds: number };
 }
 
@@ -61,6 +63,8 @@ export interface CommitInput<S extends PersistedState> {
   answeredEffectId?: string;
   outbox: OutboxEntry[];
   timeline: PendingTimelineEntry[];
+  /** Notification outbox entries written in the same script (src/notifications/). */
+  notifications?: { id: string; json: string }[];
 }
 
 export type CommitResult =
@@ -95,6 +99,7 @@ export class RolloutStore<S extends PersistedState = PersistedState> {
       k.allRollouts,
       k.creationSequence,
       idempotencyKey,
+      k.notificationOutbox,
       ...targets.map((t) => k.scaleSetHistory(t)),
     ];
     const args = [
@@ -113,6 +118,7 @@ export class RolloutStore<S extends PersistedState = PersistedState> {
       ...claims,
       ...input.outbox.flatMap((e) => [e.effect.id, JSON.stringify(e)]),
       ...input.timeline.map((e) => JSON.stringify(e)),
+      ...notificationArgs(input.notifications),
     ];
     const reply = (await runScript(this.redis, createScript, keys, args)) as string[];
     if (reply[0] === "exists") return { kind: "exists", id: String(reply[1]) };
@@ -133,6 +139,7 @@ export class RolloutStore<S extends PersistedState = PersistedState> {
       k.active,
       k.byPhase(input.previousPhase),
       k.byPhase(input.phase),
+      k.notificationOutbox,
     ];
     const args = [
       input.id,
@@ -152,6 +159,7 @@ export class RolloutStore<S extends PersistedState = PersistedState> {
       ...releases,
       ...input.outbox.flatMap((e) => [e.effect.id, JSON.stringify(e)]),
       ...input.timeline.map((e) => JSON.stringify(e)),
+      ...notificationArgs(input.notifications),
     ];
     const reply = (await runScript(this.redis, commitScript, keys, args)) as string[];
     if (reply[0] === "missing") return { kind: "missing" };
@@ -276,4 +284,8 @@ function parseRecord<S extends PersistedState>(
     createdBy: fields.createdBy ?? "",
     sequence: Number(fields.sequence),
   };
+}
+
+function notificationArgs(entries: { id: string; json: string }[] = []): (string | number)[] {
+  return [entries.length, ...entries.flatMap((e) => [e.id, e.json])];
 }

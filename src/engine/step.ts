@@ -13,7 +13,7 @@ import type { Clock } from "./clock.ts";
 import type { DecidedTimelineEntry, Decider, Decision, PersistedState } from "./decider.ts";
 import type { EffectQueue } from "./effect-queue.ts";
 import type { EngineKeys } from "./keys.ts";
-import { outboxEntryFor } from "./outbox.ts";
+import { type NotificationHook, outboxEntryFor } from "./outbox.ts";
 import type { RolloutLock } from "./rollout-lock.ts";
 import { CanarydError, rolloutNotFound, scaleSetBusy } from "./rollout-service.ts";
 import type { PendingTimelineEntry, RolloutRecord, RolloutStore } from "./rollout-store.ts";
@@ -27,6 +27,8 @@ export interface StepperDeps<S extends PersistedState> {
   queue: EffectQueue;
   clock: Clock;
   logger: Logger;
+  /** Notifications derived from the committed timeline entries, in the same commit (src/notifications/). */
+  notifications?: NotificationHook;
 }
 
 export type StepResult<S extends PersistedState> =
@@ -102,11 +104,20 @@ export class Stepper<S extends PersistedState> {
     }
 
     const terminal = decider.isTerminal(decision.state);
-    const phase = decider.describe(decision.state).phase;
+    const described = decider.describe(decision.state);
+    const phase = described.phase;
     const heldBefore = decider.heldScaleSetIds(record.state);
     const heldAfter = decider.heldScaleSetIds(decision.state);
     const keep = new Set(heldAfter.map(scaleSetKey));
     const outbox = decision.effects.map((e) => outboxEntryFor(e, decision.state.revision, now));
+    const timeline = [...engineEntries(event, now), ...timelineEntries(decision.timeline, now)];
+    const notifications =
+      this.deps.notifications?.derive({
+        rolloutId: id,
+        revision: decision.state.revision,
+        rollout: { name: described.name, phase, spec: described.spec, createdBy: record.createdBy },
+        entries: timeline,
+      }) ?? [];
     const committed = await store.commit({
       id,
       expectedRevision: record.revision,
@@ -119,13 +130,15 @@ export class Stepper<S extends PersistedState> {
       releases: heldBefore.filter((s) => !keep.has(scaleSetKey(s))),
       answeredEffectId,
       outbox,
-      timeline: [...engineEntries(event, now), ...timelineEntries(decision.timeline, now)],
+      timeline,
+      notifications,
     });
     if (committed.kind === "conflict") return undefined;
     if (committed.kind === "missing") throw rolloutNotFound(id);
     if (committed.kind === "busy") throw scaleSetBusy(committed.scaleSetId, committed.holderId);
 
     await this.deps.queue.enqueue(id, outbox);
+    if (notifications.length > 0) await this.deps.notifications?.enqueue(notifications.map((n) => n.id));
     const stillPending = new Set(decider.pendingEffectIds(decision.state));
     const cancelled = decider
       .pendingEffectIds(record.state)

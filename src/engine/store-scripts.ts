@@ -16,14 +16,26 @@ end
 `;
 
 /**
+ * Writes the notification outbox entries that follow the timeline entries in ARGV (src/notifications/):
+ * ARGV[at] = count, then (id, entry) pairs. Absent count: none (a caller without notifications).
+ */
+const writeNotifications = `
+local function writeNotifications(key, at)
+  local n = tonumber(ARGV[at] or '0')
+  for i = 0, n - 1 do redis.call('HSET', key, ARGV[at + 1 + 2 * i], ARGV[at + 2 + 2 * i]) end
+end
+`;
+
+/**
  * Creates a rollout: idempotency key, scale set claims (invariant 3), snapshot, outbox, timeline
  * and indexes, all or nothing.
  * KEYS: rollout, outbox, timeline, holders, active, phase index, all index, sequence, idempotency,
- *       then one history key per targeted scale set.
+ *       notification outbox, then one history key per targeted scale set.
  * ARGV: id, state, revision, phase, createdAt, createdBy, channel, useIdempotency, idempotencyTtl,
- *       nClaims, nOutbox, nTimeline, claims..., (effectId, entry)..., timeline entries...
+ *       nClaims, nOutbox, nTimeline, claims..., (effectId, entry)..., timeline entries...,
+ *       nNotifications, (notificationId, entry)...
  */
-export const createScript = luaScript(`${appendTimeline}
+export const createScript = luaScript(`${appendTimeline}${writeNotifications}
 local id = ARGV[1]
 if ARGV[8] == '1' then
   local existing = redis.call('GET', KEYS[9])
@@ -45,10 +57,11 @@ for i = 0, nOutbox - 1 do
 end
 local timelineAt = outboxAt + 2 * nOutbox
 for i = 0, nTimeline - 1 do appendTimeline(KEYS[1], KEYS[3], ARGV[7], ARGV[timelineAt + i]) end
+writeNotifications(KEYS[10], timelineAt + nTimeline)
 redis.call('ZADD', KEYS[7], sequence, id)
 redis.call('ZADD', KEYS[6], sequence, id)
 redis.call('SADD', KEYS[5], id)
-for i = 10, #KEYS do redis.call('ZADD', KEYS[i], sequence, id) end
+for i = 11, #KEYS do redis.call('ZADD', KEYS[i], sequence, id) end
 if ARGV[8] == '1' then redis.call('SET', KEYS[9], id, 'EX', tonumber(ARGV[9])) end
 return {'created', tostring(sequence)}
 `);
@@ -58,12 +71,13 @@ return {'created', tostring(sequence)}
  * writes the new snapshot, its timeline entries and outbox entries, deletes the answered effect's
  * entry (the durable "done" mark), moves holders and indexes. On a terminal phase the outbox is
  * cleared: effects the machine abandoned must not run after the end.
- * KEYS: rollout, outbox, timeline, holders, active, old phase index, new phase index
+ * KEYS: rollout, outbox, timeline, holders, active, old phase index, new phase index,
+ *       notification outbox
  * ARGV: id, expectedRevision, state, newRevision, phase, updatedAt, terminal, channel,
  *       answeredEffectId, nClaims, nReleases, nOutbox, nTimeline, claims..., releases...,
- *       (effectId, entry)..., timeline entries...
+ *       (effectId, entry)..., timeline entries..., nNotifications, (notificationId, entry)...
  */
-export const commitScript = luaScript(`${appendTimeline}
+export const commitScript = luaScript(`${appendTimeline}${writeNotifications}
 local id = ARGV[1]
 local current = redis.call('HGET', KEYS[1], 'revision')
 if not current then return {'missing'} end
@@ -93,6 +107,7 @@ for i = 0, nOutbox - 1 do
 end
 local timelineAt = outboxAt + 2 * nOutbox
 for i = 0, nTimeline - 1 do appendTimeline(KEYS[1], KEYS[3], ARGV[8], ARGV[timelineAt + i]) end
+writeNotifications(KEYS[8], timelineAt + nTimeline)
 if KEYS[6] ~= KEYS[7] then
   local sequence = redis.call('HGET', KEYS[1], 'sequence')
   redis.call('ZREM', KEYS[6], id)

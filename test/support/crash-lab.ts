@@ -39,6 +39,8 @@ export interface CrashLabOptions {
   clusterNodes?: string[];
   /** The simulator's metrics ingestion delay (the demo scenario's 120 s unless given). */
   metricsIngestionDelaySeconds?: number;
+  /** More top-level YAML lines for the daemons' configuration file (e.g. a `notifications:` block). */
+  extraConfig?: string[];
 }
 
 export type RolloutDetail = RolloutView & { timeline: TimelineEntry[] };
@@ -95,6 +97,7 @@ export async function startCrashLab(options: CrashLabOptions): Promise<CrashLab>
       "  retryBackoffSeconds: 0.2",
       "log:",
       "  level: info",
+      ...(options.extraConfig ?? []),
       "",
     ].join("\n"),
   );

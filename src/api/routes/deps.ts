@@ -2,6 +2,7 @@ import type { ApprovalCatalog } from "../../approvals/approval-store.ts";
 import type { EmergencyStop } from "../../emergency-stop/emergency-stop.ts";
 import type { RolloutService } from "../../engine/rollout-service.ts";
 import type { InventoryService } from "../../inventory/inventory-service.ts";
+import type { NotificationDeadLetter } from "../../notifications/notifier.ts";
 
 /** What route modules need from buildApi. */
 export interface RouteDeps {
@@ -14,4 +15,6 @@ export interface RouteDeps {
   approvals?: ApprovalCatalog;
   /** The emergency stop; absent: /v1/stop answers 503. */
   emergencyStop?: Pick<EmergencyStop, "state" | "stop" | "clear">;
+  /** Notification dead letters; absent: no subscriptions configured, the list is empty. */
+  notifications?: { deadLetters(): Promise<NotificationDeadLetter[]> };
 }

@@ -20,6 +20,8 @@ export interface WebhookRequest {
   timeoutSeconds: number;
   retries: number;
   allowedHosts: readonly string[];
+  /** The configuration key of that list, named in a refusal (default gates.webhook.allowedHosts). */
+  allowedHostsKey?: string;
   /** Extra trusted CA certificates (PEM), added to Node's own. */
   extraCa?: string;
   signal?: AbortSignal;
@@ -50,7 +52,7 @@ function describe(attempt: WebhookAttempt): string {
 export async function callWebhook(request: WebhookRequest): Promise<WebhookExchange> {
   let loopbackAllowed: boolean;
   try {
-    ({ loopbackAllowed } = checkHost(request.url, request.allowedHosts));
+    ({ loopbackAllowed } = checkHost(request.url, request.allowedHosts, request.allowedHostsKey));
   } catch (error) {
     if (error instanceof WebhookRefusedError)
       return { kind: "refused", code: error.code, message: error.message };

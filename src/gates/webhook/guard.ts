@@ -56,7 +56,11 @@ export function addressRefusal(address: string, loopbackAllowed: boolean): strin
 }
 
 /** Checks the URL's host against the list; returns what the connection must then enforce. */
-export function checkHost(url: URL, allowedHosts: readonly string[]): { loopbackAllowed: boolean } {
+export function checkHost(
+  url: URL,
+  allowedHosts: readonly string[],
+  listKey = "gates.webhook.allowedHosts",
+): { loopbackAllowed: boolean } {
   const host = url.hostname.toLowerCase();
   const port = url.port || (url.protocol === "https:" ? "443" : "80");
   const listed = allowedHosts.some((entry) => {
@@ -64,10 +68,7 @@ export function checkHost(url: URL, allowedHosts: readonly string[]): { loopback
     return wanted === host || wanted === `${host}:${port}`;
   });
   if (!listed)
-    throw new WebhookRefusedError(
-      "WEBHOOK_HOST_NOT_ALLOWED",
-      `host ${url.host} is not in gates.webhook.allowedHosts`,
-    );
+    throw new WebhookRefusedError("WEBHOOK_HOST_NOT_ALLOWED", `host ${url.host} is not in ${listKey}`);
   const loopbackAllowed = loopbackNames.has(host);
   if (isIP(host.replace(/^\[|\]$/g, "")) !== 0) {
     const refusal = addressRefusal(host.replace(/^\[|\]$/g, ""), loopbackAllowed);

@@ -7,6 +7,7 @@ import { sha256Hex } from "../../../src/api/auth.ts";
 import type { Approval, ApprovalCatalog } from "../../../src/approvals/approval-store.ts";
 import type { Config } from "../../../src/config/schema.ts";
 import { InventoryService } from "../../../src/inventory/inventory-service.ts";
+import type { NotificationDeadLetter } from "../../../src/notifications/notifier.ts";
 import { defaultConfig } from "../../support/default-config.ts";
 import { InMemoryRolloutService } from "./in-memory-rollout-service.ts";
 
@@ -31,6 +32,8 @@ export interface HarnessOptions {
   /** Reuse state and tokens across a simulated daemon restart. */
   service?: InMemoryRolloutService;
   tokens?: Record<"viewer" | "deployer" | "oncall", string>;
+  /** Notification dead letters for GET /v1/notifications/deadletters. */
+  notifications?: { deadLetters(): Promise<NotificationDeadLetter[]> };
 }
 
 export async function buildHarness(options: HarnessOptions = {}) {
@@ -110,6 +113,7 @@ export async function buildHarness(options: HarnessOptions = {}) {
       }),
       clear: async (actor) => ({ active: false, affectedRolloutIds: [], clearedBy: actor.id }),
     },
+    ...(options.notifications ? { notifications: options.notifications } : {}),
   });
   await app.ready();
   const auth = (role: keyof typeof tokens) => ({ authorization: `Bearer ${tokens[role]}` });

@@ -23,6 +23,12 @@ export function routeTable(spec: object, scaleSetId = scaleSetA, id = "ro-1"): R
     { name: "inventory", method: "GET", url: "/v1/inventory?subscriptionId=sub-1", minRole: "viewer" },
     { name: "approvals", method: "GET", url: "/v1/approvals", minRole: "viewer" },
     {
+      name: "notification dead letters",
+      method: "GET",
+      url: "/v1/notifications/deadletters",
+      minRole: "viewer",
+    },
+    {
       name: "approve version",
       method: "POST",
       url: "/v1/approvals",
