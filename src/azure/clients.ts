@@ -8,6 +8,7 @@ import { Agent, request } from "node:https";
 import { createSecureContext, rootCertificates } from "node:tls";
 import { ComputeManagementClient } from "@azure/arm-compute";
 import type { PipelinePolicy } from "@azure/core-rest-pipeline";
+import { LogsQueryClient } from "@azure/monitor-query-logs";
 import { MetricsClient } from "@azure/monitor-query-metrics";
 import { redactUrl } from "../logging/redact.ts";
 import type { AzureAccess } from "./credentials.ts";
@@ -38,6 +39,8 @@ export interface DownloadOptions {
 export interface AzureClients {
   compute(subscriptionId: string): ComputeManagementClient;
   metrics(region: string): MetricsClient;
+  /** The Log Analytics query client (one for every workspace and resource). */
+  logs(): LogsQueryClient;
   /** GET a URL over HTTPS with the same trust; errors name the URL without its query string. */
   download(url: string, options: DownloadOptions): Promise<string>;
 }
@@ -60,6 +63,7 @@ export function createAzureClients(access: AzureAccess, options: AzureClientsOpt
   const armScope = `${new URL(access.resourceManagerEndpoint).origin}/.default`;
   const computeClients = new Map<string, ComputeManagementClient>();
   const metricsClients = new Map<string, MetricsClient>();
+  let logsClient: LogsQueryClient | undefined;
 
   return {
     compute(subscriptionId) {
@@ -88,6 +92,16 @@ export function createAzureClients(access: AzureAccess, options: AzureClientsOpt
         metricsClients.set(key, client);
       }
       return client;
+    },
+    logs() {
+      logsClient ??= new LogsQueryClient(access.credential, {
+        // The SDK appends nothing to an explicit endpoint: the API version is part of the path.
+        endpoint: `${access.logAnalyticsEndpoint}/v1`,
+        credentials: { scopes: [`${access.logAnalyticsAudience}/.default`] },
+        additionalPolicies,
+        ...tlsOptions,
+      });
+      return logsClient;
     },
     download: (url, downloadOptions) => download(url, agent, downloadOptions),
   };

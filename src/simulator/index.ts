@@ -19,6 +19,7 @@ import type { RequestLogEntry, RequestLogFilter } from "./request-log.ts";
 import { RequestLog } from "./request-log.ts";
 import type { SimContext } from "./router.ts";
 import { instanceImages } from "./routes/admin.ts";
+import { SIM_WORKSPACE_ID } from "./routes/logs.ts";
 import type { Scenario, ScenarioEventInput, ScenarioImage } from "./scenario.ts";
 import { loadScenarioFile, parseScenario } from "./scenario.ts";
 import type { ScenarioEventStatus } from "./scenario-events.ts";
@@ -74,6 +75,10 @@ export interface SimulatorConnection {
   metricsEndpoint: string;
   /** Base of the boot diagnostics blobs the SAS URIs point at. */
   logsEndpoint: string;
+  /** The Log Analytics query API (logQuery gates); the SDK's endpoint is this plus `/v1`. */
+  logAnalyticsEndpoint: string;
+  /** The simulated Log Analytics workspace every scale set reports to. */
+  logAnalyticsWorkspaceId: string;
   adminEndpoint: string;
   caCertFile: string;
   caCert: string;
@@ -241,6 +246,8 @@ export async function startSimulator(options: SimulatorOptions): Promise<Running
     resourceManagerEndpoint: baseUrl,
     metricsEndpoint: `${baseUrl}/metrics/{region}`,
     logsEndpoint: `${baseUrl}/bootdiagnostics`,
+    logAnalyticsEndpoint: `${baseUrl}/loganalytics`,
+    logAnalyticsWorkspaceId: SIM_WORKSPACE_ID,
     adminEndpoint: `${baseUrl}/admin`,
     caCertFile: certificates.caCertFile,
     caCert: certificates.caCert,
