@@ -2,7 +2,8 @@
  * The simulator's Log Analytics tables, generated from each instance's version history like the
  * metrics: per minute an instance runs a version (on the caller's time axis, see routes/logs.ts),
  * a Heartbeat row (unless the version's `logs.heartbeat` is false) and Syslog rows: one routine
- * `info` row, plus `logs.syslogErrorsPerMinute` rows of severity `err` with `logs.errorMessage`.
+ * `info` row, plus `logs.syslogErrorsPerMinute` rows of severity `err` with `logs.errorMessage`
+ * (and one two seconds after the instance booted the version: it fails from the start).
  * An instance that is down (upgrading, failed) writes nothing. `Computer` is the instance's
  * computer name (osProfile.computerName). Pure given the fleet: nothing is stored.
  */
@@ -47,6 +48,7 @@ export interface TableWindow {
   startMs: number;
   endMs: number;
   toWall(ms: number): number;
+  fromWall(ms: number): number;
 }
 
 /** The Syslog and Heartbeat rows of `scaleSets`' instances in the window. */
@@ -58,6 +60,14 @@ export function logTables(fleet: Fleet, scaleSets: ScaleSetState[], w: TableWind
     for (const instance of ss.instances) {
       const computer = computerName(ss, instance);
       const resourceId = instanceResourceId(ss, instance);
+      // A version that writes errors writes its first one two seconds after the instance boots it.
+      for (const epoch of instance.epochs) {
+        if (epoch.behaviourKey === null) continue;
+        const logs = fleet.behaviourOf(epoch.behaviourKey)?.logs;
+        const at = w.fromWall(epoch.fromWallMs) + 2000;
+        if (logs && (logs.syslogErrorsPerMinute ?? 0) > 0 && at >= w.startMs && at < w.endMs)
+          syslog.push([iso(at), computer, computer, "daemon", "err", "web", logs.errorMessage, resourceId]);
+      }
       for (let minute = first; minute < w.endMs; minute += MINUTE) {
         const run = fleet.runningAt(instance, w.toWall(minute));
         if (!run || run.behaviourKey === null) continue;

@@ -7,6 +7,8 @@
  * - PartialFailure: what Log Analytics got may be missing rows, so a breach in it still fails, and
  *   otherwise `onPartialFailure` decides (fail, or inconclusive: the default).
  * - No answer (the query refused, Log Analytics unreachable): inconclusive with its message.
+ * - A `final` evaluation covering less than `coverage.requiredSeconds`: what would pass is
+ *   inconclusive (a breach still fails).
  *
  * Evidence: the query as sent (placeholders substituted), its target, the window, the row count
  * or judged values, the first `evidenceRows` rows (as objects by column name) and any error.
@@ -26,6 +28,10 @@ export interface LogQueryInput {
   instanceIds: string[];
   /** The computers `{canaryComputers}` named. */
   canaryComputers: string[];
+  /** The verdict that may end a bake: needs `coverage.requiredSeconds` of logs. */
+  final?: boolean;
+  /** Seconds of complete logs after the batch's latest return, and the need. */
+  coverage?: { seconds: number; requiredSeconds: number };
 }
 
 const cellChars = 300;
@@ -95,6 +101,8 @@ export function judgeLogQuery(input: LogQueryInput): GateJudgement {
     rowCount: table.rows.length,
     rows,
     ...(partial ? { partialError: partial } : {}),
+    final: input.final ?? false,
+    ...(input.coverage ? { coverage: input.coverage } : {}),
   };
   const partialNote = partial ? ` (partial answer: ${partial.message})` : "";
 
@@ -158,6 +166,14 @@ export function judgeLogQuery(input: LogQueryInput): GateJudgement {
       ...base,
       verdict: spec.onPartialFailure === "fail" ? "failed" : "inconclusive",
       summary: `${label}: Log Analytics answered only in part (${partial.code}: ${partial.message}); ${held} so far`,
+      evidence,
+    };
+  const coverage = input.coverage;
+  if (input.final && coverage && coverage.seconds < coverage.requiredSeconds)
+    return {
+      ...base,
+      verdict: "inconclusive",
+      summary: `${label}: ${held} so far, but not enough logs yet (${coverage.seconds} of ${coverage.requiredSeconds} s)`,
       evidence,
     };
   return { ...base, verdict: "passed", summary: `${label}: ${held}`, evidence };

@@ -34,14 +34,18 @@ export function logWindow(
 ) {
   const now = run.now().getTime();
   const returns = run.instanceIds.map((id) => Date.parse(run.upgradedAt?.[id] ?? run.since));
-  const batchStart = Math.min(...returns.filter((at) => !Number.isNaN(at)), Date.parse(run.since));
+  const known = returns.filter((at) => !Number.isNaN(at));
+  const batchStart = Math.min(...known, Date.parse(run.since));
+  /** The latest return: the least-covered instance's logs start there. */
+  const lastReturn = Math.max(...known, batchStart);
   const end = now - spec.ingestionDelaySeconds * 1000;
   const start = Math.max(end - spec.lookbackSeconds * 1000, batchStart);
-  return { start, end, batchStart, now };
+  const coveredSeconds = Math.max(0, Math.round((end - lastReturn) / 1000));
+  return { start, end, batchStart, now, coveredSeconds };
 }
 
 export async function judgeLogQueryGate(spec: LogQueryGateSpec, run: GateRun): Promise<GateJudgement> {
-  const { start, end, batchStart, now } = logWindow(spec, run);
+  const { start, end, batchStart, now, coveredSeconds } = logWindow(spec, run);
   const measuredAt = new Date(now).toISOString();
   const base = { gate: "logQuery" as const, measuredAt, instanceIds: run.instanceIds };
   const label = spec.name ?? "logQuery";
@@ -107,5 +111,10 @@ export async function judgeLogQueryGate(spec: LogQueryGateSpec, run: GateRun): P
     measuredAt,
     instanceIds: run.instanceIds,
     canaryComputers,
+    final: run.final ?? false,
+    coverage: {
+      seconds: coveredSeconds,
+      requiredSeconds: Math.min(spec.lookbackSeconds, run.requiredCoverageSeconds ?? spec.lookbackSeconds),
+    },
   });
 }

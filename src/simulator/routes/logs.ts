@@ -75,7 +75,8 @@ function answer(
   const scale = ctx.fleet.clock.timeScale;
   const wallNow = ctx.fleet.clock.wallNow();
   const toWall = scale === 1 ? (ms: number) => ms : (ms: number) => wallNow - (span.endMs - ms) / scale;
-  const tables = logTables(ctx.fleet, scaleSets, { ...span, toWall });
+  const fromWall = scale === 1 ? (ms: number) => ms : (ms: number) => span.endMs - (wallNow - ms) * scale;
+  const tables = logTables(ctx.fleet, scaleSets, { ...span, toWall, fromWall });
   let result: ReturnType<typeof evaluateKql>;
   try {
     result = evaluateKql(body.query, tables);
