@@ -66,6 +66,8 @@ export interface SimulatorOptions {
   now?: () => number;
   /** Audience a bound metrics token must name (default public Azure's); a sovereign cloud's to test one. */
   metricsAudience?: string;
+  /** Audience a bound Log Analytics token must name (default public Azure's https://api.loganalytics.io). */
+  logAnalyticsAudience?: string;
 }
 
 /** The connection file's JSON: everything a client needs to reach the simulator. */
@@ -233,7 +235,13 @@ export async function startSimulator(options: SimulatorOptions): Promise<Running
   );
   ctx.scenarioEvents = scenarioEvents;
 
-  const server = createSimulatorServer(ctx, certificates, token, options.metricsAudience);
+  const server = createSimulatorServer(
+    ctx,
+    certificates,
+    token,
+    options.metricsAudience,
+    options.logAnalyticsAudience,
+  );
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(options.port ?? 0, host, () => resolve());
