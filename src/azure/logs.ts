@@ -87,6 +87,8 @@ export function createLogsAdapter(clients: Pick<AzureClients, "logs">): LogsAdap
     async query(request) {
       const client = clients.logs();
       const timespan = { startTime: request.start, endTime: request.end };
+      // @azure/monitor-query-logs 1.0.0 does not forward `abortSignal` to the request (its option
+      // conversion keeps only Prefer and requestOptions): the server timeout bounds the call.
       const options = {
         serverTimeoutInSeconds: request.serverTimeoutSeconds ?? 60,
         ...(request.signal ? { abortSignal: request.signal } : {}),

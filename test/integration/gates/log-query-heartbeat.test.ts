@@ -90,7 +90,7 @@ describe("heartbeat gap", () => {
   it("passes a canary that keeps heartbeating", async () => {
     const result = await evaluateOn("2", "1.3.0");
     expect(result?.verdict).toBe("passed");
-    expect((result?.evidence.values as number[])[0]).toBeGreaterThan(0);
+    expect((result?.evidence.values as number[] | undefined)?.[0]).toBeGreaterThan(0);
   });
 
   // Mutation: the simulator does not check the Log Analytics audience of a bound token → fails.
