@@ -8,6 +8,7 @@ import { type AzureClientsOptions, createAzureClients } from "./clients.ts";
 import { type ComputeAdapter, createComputeAdapter } from "./compute.ts";
 import type { AzureAccess } from "./credentials.ts";
 import { createGalleryAdapter, type GalleryAdapter } from "./gallery.ts";
+import { createLogsAdapter, type LogsAdapter } from "./logs.ts";
 import { createMarketplaceAdapter, type MarketplaceAdapter } from "./marketplace.ts";
 import { createMetricsAdapter, type MetricsAdapter } from "./metrics.ts";
 
@@ -17,6 +18,7 @@ export interface AzureAdapters {
   marketplace: MarketplaceAdapter;
   metrics: MetricsAdapter;
   bootDiagnostics: BootDiagnosticsAdapter;
+  logs: LogsAdapter;
 }
 
 export interface AzureAdaptersOptions extends AzureClientsOptions {
@@ -36,5 +38,6 @@ export function createAzureAdapters(access: AzureAccess, options: AzureAdaptersO
         : { ingestionDelaySeconds: access.metricsIngestionDelaySeconds },
     ),
     bootDiagnostics: createBootDiagnosticsAdapter(clients, options.bootDiagnostics),
+    logs: createLogsAdapter(clients),
   };
 }

@@ -10,6 +10,7 @@ import { createSecureContext, rootCertificates } from "node:tls";
 import { ComputeManagementClient } from "@azure/arm-compute";
 import { ResourceGraphClient } from "@azure/arm-resourcegraph";
 import type { PipelinePolicy } from "@azure/core-rest-pipeline";
+import { LogsQueryClient } from "@azure/monitor-query-logs";
 import { MetricsClient } from "@azure/monitor-query-metrics";
 import { redactUrl } from "../logging/redact.ts";
 import type { AzureAccess } from "./credentials.ts";
@@ -42,6 +43,8 @@ export interface AzureClients {
   metrics(region: string): MetricsClient;
   /** Azure Resource Graph at the Resource Manager endpoint (same audience, same trust). */
   resourceGraph(): ResourceGraphClient;
+  /** The Log Analytics query client (one for every workspace and resource). */
+  logs(): LogsQueryClient;
   /** GET a URL over HTTPS with the same trust; errors name the URL without its query string. */
   download(url: string, options: DownloadOptions): Promise<string>;
 }
@@ -65,6 +68,7 @@ export function createAzureClients(access: AzureAccess, options: AzureClientsOpt
   const computeClients = new Map<string, ComputeManagementClient>();
   const metricsClients = new Map<string, MetricsClient>();
   let resourceGraphClient: ResourceGraphClient | undefined;
+  let logsClient: LogsQueryClient | undefined;
 
   return {
     compute(subscriptionId) {
@@ -102,6 +106,16 @@ export function createAzureClients(access: AzureAccess, options: AzureClientsOpt
         ...tlsOptions,
       });
       return resourceGraphClient;
+    },
+    logs() {
+      logsClient ??= new LogsQueryClient(access.credential, {
+        // The SDK appends nothing to an explicit endpoint: the API version is part of the path.
+        endpoint: `${access.logAnalyticsEndpoint}/v1`,
+        credentials: { scopes: [`${access.logAnalyticsAudience}/.default`] },
+        additionalPolicies,
+        ...tlsOptions,
+      });
+      return logsClient;
     },
     download: (url, downloadOptions) => download(url, agent, downloadOptions),
   };

@@ -213,6 +213,8 @@ export function toInstanceFacts(vm: VirtualMachineScaleSetVM): InstanceFacts {
     provisioningState: vm.provisioningState ?? capitalize(provisioningFromView) ?? "Unknown",
     errorCodes: [...errorCodes],
   };
+  const computerName = vm.osProfile?.computerName ?? vm.instanceView?.computerName;
+  if (computerName) facts.computerName = computerName;
   const zone = vm.zones?.[0];
   if (zone) facts.zone = zone;
   const imageReference = fromArmImageReference(vm.storageProfile?.imageReference);

@@ -23,6 +23,10 @@ export interface AzureAccess {
   subscriptionId?: string;
   /** Audience the metrics token is requested for (azure.metricsAudience). */
   metricsAudience: string;
+  /** The Log Analytics query API base, without `/v1` (azure.logAnalyticsEndpoint or the connection file's). */
+  logAnalyticsEndpoint: string;
+  /** Audience the Log Analytics token is requested for (azure.logAnalyticsAudience). */
+  logAnalyticsAudience: string;
   /** Seconds the newest metric minutes may still be filling (the connection file's value wins). */
   metricsIngestionDelaySeconds?: number;
 }
@@ -32,6 +36,8 @@ const connectionFileSchema = z.object({
   resourceManagerEndpoint: z.url({ protocol: /^https$/ }),
   metricsEndpoint: z.string().regex(/^https:\/\//, "an https URL (may contain {region})"),
   logsEndpoint: z.string().optional(),
+  /** The emulator's Log Analytics query API (logQuery gates); absent: azure.logAnalyticsEndpoint. */
+  logAnalyticsEndpoint: z.url({ protocol: /^https$/ }).optional(),
   adminEndpoint: z.string().optional(),
   caCertFile: z.string().optional(),
   caCert: z.string().optional(),
@@ -80,12 +86,36 @@ export class StaticTokenCredential implements TokenCredential {
 }
 
 export async function createAzureAccess(config: ConfigInput["azure"]): Promise<AzureAccess> {
-  const access = await accessWithoutDelay(config);
+  const access = withLogAnalytics(await accessWithoutDelay(config), config);
   const delay = access.metricsIngestionDelaySeconds ?? config.metricsIngestionDelaySeconds;
   return delay === undefined ? access : { ...access, metricsIngestionDelaySeconds: delay };
 }
 
-async function accessWithoutDelay(config: ConfigInput["azure"]): Promise<AzureAccess> {
+const publicLogAnalytics = "https://api.loganalytics.io";
+
+/** The Log Analytics endpoint and audience: a connection file's endpoint wins over configuration. */
+function withLogAnalytics(
+  access: Omit<AzureAccess, "logAnalyticsEndpoint" | "logAnalyticsAudience"> & {
+    logAnalyticsEndpoint?: string;
+  },
+  config: ConfigInput["azure"],
+): AzureAccess {
+  return {
+    ...access,
+    logAnalyticsEndpoint: (
+      access.logAnalyticsEndpoint ??
+      config.logAnalyticsEndpoint ??
+      publicLogAnalytics
+    ).replace(/\/+$/, ""),
+    logAnalyticsAudience: (config.logAnalyticsAudience ?? publicLogAnalytics).replace(/\/+$/, ""),
+  };
+}
+
+type PartialAccess = Omit<AzureAccess, "logAnalyticsEndpoint" | "logAnalyticsAudience"> & {
+  logAnalyticsEndpoint?: string;
+};
+
+async function accessWithoutDelay(config: ConfigInput["azure"]): Promise<PartialAccess> {
   const extraCa = config.caBundleFile ? await readPem(config.caBundleFile) : undefined;
   switch (config.credential) {
     case "default":
@@ -125,7 +155,7 @@ async function accessFromConnectionFile(
   path: string,
   metricsAudience: string,
   extraCa: string | undefined,
-): Promise<AzureAccess> {
+): Promise<PartialAccess> {
   let raw: unknown;
   try {
     raw = JSON.parse(await readFile(path, "utf8"));
@@ -157,6 +187,7 @@ async function accessFromConnectionFile(
   return {
     ...result,
     ...(file.subscriptionId ? { subscriptionId: file.subscriptionId } : {}),
+    ...(file.logAnalyticsEndpoint ? { logAnalyticsEndpoint: file.logAnalyticsEndpoint } : {}),
     ...(file.metricsIngestionDelaySeconds === undefined
       ? {}
       : { metricsIngestionDelaySeconds: file.metricsIngestionDelaySeconds }),
@@ -169,8 +200,8 @@ function access(
   metricsEndpoint: string,
   metricsAudience: string,
   ca: string | undefined,
-): AzureAccess {
-  const result: AzureAccess = {
+): PartialAccess {
+  const result: PartialAccess = {
     credential,
     metricsAudience: metricsAudience.replace(/\/+$/, ""),
     resourceManagerEndpoint: resourceManagerEndpoint.replace(/\/+$/, ""),

@@ -58,6 +58,8 @@ export const environmentBindings: readonly EnvironmentBinding[] = [
   { variable: "CANARYD_AZURE_STATIC_TOKEN", key: "azure.staticToken", parse: nullableText, secret: true },
   { variable: "CANARYD_AZURE_METRICS_AUDIENCE", key: "azure.metricsAudience", parse: text },
   { variable: "CANARYD_AZURE_AUTHORITY_HOST", key: "azure.authorityHost", parse: text },
+  { variable: "CANARYD_AZURE_LOG_ANALYTICS_ENDPOINT", key: "azure.logAnalyticsEndpoint", parse: text },
+  { variable: "CANARYD_AZURE_LOG_ANALYTICS_AUDIENCE", key: "azure.logAnalyticsAudience", parse: text },
   { variable: "CANARYD_AUTH_DISABLED", key: "auth.disabled", parse: boolean },
   { variable: "CANARYD_API_TOKENS", key: "auth.tokens", parse: tokenList },
   { variable: "CANARYD_WORKER_CONCURRENCY", key: "engine.workerConcurrency", parse: integer },

@@ -46,6 +46,10 @@ export const configSchema = z.strictObject({
     staticToken: z.string().min(1).nullable(),
     /** Audience of the metrics token: a sovereign cloud's Azure Monitor metrics resource. */
     metricsAudience: z.url({ protocol: /^https$/ }),
+    /** Log Analytics query API (logQuery gates): public Azure's, or a sovereign cloud's. */
+    logAnalyticsEndpoint: z.url({ protocol: /^https$/ }).default("https://api.loganalytics.io"),
+    /** Audience of the Log Analytics token (Azure US Government: https://api.loganalytics.us). */
+    logAnalyticsAudience: z.url({ protocol: /^https$/ }).default("https://api.loganalytics.io"),
     /** Microsoft Entra authority DefaultAzureCredential signs in at (a sovereign cloud's login host). */
     authorityHost: z.url({ protocol: /^https$/ }),
     /**

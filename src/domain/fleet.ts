@@ -4,6 +4,8 @@ import type { ImageReference } from "./image.ts";
 export interface InstanceFacts {
   instanceId: string;
   name: string;
+  /** The guest's host name (`osProfile.computerName`): the `Computer` column of its logs. */
+  computerName?: string;
   zone?: string;
   /** `protectionPolicy.protectFromScaleSetActions`: a manual upgrade leaves it alone. */
   protectedFromScaleSetActions: boolean;

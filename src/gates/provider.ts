@@ -27,7 +27,9 @@ export const defaultGateSettings: GateSettings = configSchema.shape.gates.parse(
 
 /** The evaluateGates effect's facts, as every provider sees them. */
 export interface GateEvaluationInput {
-  azure: Pick<AzureAdapters, "compute" | "metrics" | "bootDiagnostics">;
+  /** `logs` is optional: without it a logQuery gate is inconclusive (no Log Analytics client). */
+  azure: Pick<AzureAdapters, "compute" | "metrics" | "bootDiagnostics"> &
+    Partial<Pick<AzureAdapters, "logs">>;
   scaleSetId: string;
   /** Short region name of the scale set (metrics are queried regionally). */
   location: string;

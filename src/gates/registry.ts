@@ -10,6 +10,7 @@ import type { GateSpec } from "../domain/spec.ts";
 import { bootDiagnosticsGate } from "./boot-diagnostics/provider.ts";
 import { compareGate } from "./compare/provider.ts";
 import { instanceHealthGate } from "./instance-health/provider.ts";
+import { logQueryGate } from "./log-query/provider.ts";
 import { metricGate } from "./metric/provider.ts";
 import type { GateProvider, GateSettings } from "./provider.ts";
 import { webhookGate } from "./webhook/provider.ts";
@@ -20,6 +21,7 @@ export const gateProviders = [
   metricGate,
   compareGate,
   webhookGate,
+  logQueryGate,
 ] as const;
 
 type SchemasOf<Providers extends readonly GateProvider[]> = {

@@ -45,6 +45,12 @@ export const faultSpecSchema = z.discriminatedUnion("kind", [
     message: z.string().default("An internal execution error occurred. Please retry later."),
   }),
   z.object({ kind: z.literal("hold"), ...window }),
+  /** A Log Analytics query (logs.queryWorkspace / logs.queryResource) answers in part: PartialError. */
+  z.object({
+    kind: z.literal("logsPartialError"),
+    ...window,
+    message: z.string().default("Query exhausted the memory allotted to it on one of the cluster's nodes."),
+  }),
   z.object({
     kind: z.literal("instanceFailsProvisioning"),
     scaleSet: z.string().min(1),
@@ -84,7 +90,7 @@ export type FaultAction =
 
 /** Operations that are not Azure Resource Manager calls: an ARM outage leaves them alone. */
 function outageCovers(operation: string, metrics: boolean): boolean {
-  if (operation.startsWith("bootDiagnostics.")) return false;
+  if (operation.startsWith("bootDiagnostics.") || operation.startsWith("logs.")) return false;
   return metrics || !operation.startsWith("metrics.");
 }
 
@@ -213,6 +219,12 @@ export class FaultController {
     const error = this.#take(operation, "serverError");
     if (error?.spec.kind === "serverError") return { kind: "serverError", status: error.spec.status };
     return undefined;
+  }
+
+  /** A Log Analytics query should answer in part, if a logsPartialError fault says so. */
+  takeLogsPartialError(operation: string): { message: string } | undefined {
+    const fault = this.#take(operation, "logsPartialError");
+    return fault?.spec.kind === "logsPartialError" ? { message: fault.spec.message } : undefined;
   }
 
   /** An LRO started by `operation` should end Failed with this error, if a failLro fault says so. */

@@ -24,6 +24,11 @@ const DEFAULT_BEHAVIOUR: Behaviour = {
   provisioningErrorCode: "OSProvisioningTimedOut",
   metrics: { "Percentage CPU": 27 },
   noise: 0.1,
+  logs: {
+    syslogErrorsPerMinute: 0,
+    errorMessage: "web[812]: request failed: upstream connect error",
+    heartbeat: true,
+  },
 };
 
 /** Orders dotted versions numerically (1.10.0 after 1.9.0). */

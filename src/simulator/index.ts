@@ -19,6 +19,7 @@ import type { RequestLogEntry, RequestLogFilter } from "./request-log.ts";
 import { RequestLog } from "./request-log.ts";
 import type { SimContext } from "./router.ts";
 import { instanceImages } from "./routes/admin.ts";
+import { SIM_WORKSPACE_ID } from "./routes/logs.ts";
 import { ResourceGraphQuota } from "./routes/resource-graph.ts";
 import type { Scenario, ScenarioEventInput, ScenarioImage } from "./scenario.ts";
 import { loadScenarioFile, parseScenario } from "./scenario.ts";
@@ -70,6 +71,8 @@ export interface SimulatorOptions {
   now?: () => number;
   /** Audience a bound metrics token must name (default public Azure's); a sovereign cloud's to test one. */
   metricsAudience?: string;
+  /** Audience a bound Log Analytics token must name (default public Azure's https://api.loganalytics.io). */
+  logAnalyticsAudience?: string;
 }
 
 /** The connection file's JSON: everything a client needs to reach the simulator. */
@@ -79,6 +82,10 @@ export interface SimulatorConnection {
   metricsEndpoint: string;
   /** Base of the boot diagnostics blobs the SAS URIs point at. */
   logsEndpoint: string;
+  /** The Log Analytics query API (logQuery gates); the SDK's endpoint is this plus `/v1`. */
+  logAnalyticsEndpoint: string;
+  /** The simulated Log Analytics workspace every scale set reports to. */
+  logAnalyticsWorkspaceId: string;
   adminEndpoint: string;
   caCertFile: string;
   caCert: string;
@@ -241,7 +248,13 @@ export async function startSimulator(options: SimulatorOptions): Promise<Running
   );
   ctx.scenarioEvents = scenarioEvents;
 
-  const server = createSimulatorServer(ctx, certificates, token, options.metricsAudience);
+  const server = createSimulatorServer(
+    ctx,
+    certificates,
+    token,
+    options.metricsAudience,
+    options.logAnalyticsAudience,
+  );
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(options.port ?? 0, host, () => resolve());
@@ -254,6 +267,8 @@ export async function startSimulator(options: SimulatorOptions): Promise<Running
     resourceManagerEndpoint: baseUrl,
     metricsEndpoint: `${baseUrl}/metrics/{region}`,
     logsEndpoint: `${baseUrl}/bootdiagnostics`,
+    logAnalyticsEndpoint: `${baseUrl}/loganalytics`,
+    logAnalyticsWorkspaceId: SIM_WORKSPACE_ID,
     adminEndpoint: `${baseUrl}/admin`,
     caCertFile: certificates.caCertFile,
     caCert: certificates.caCert,

@@ -48,6 +48,18 @@ export const behaviourSchema = z
      * the standard deviation of a uniform ±noise (0.1: sd 5.8 %).
      */
     noise: z.number().min(0).max(1).default(0.1),
+    /**
+     * What its instances write to Log Analytics (the simulator's Syslog and Heartbeat tables):
+     * `syslogErrorsPerMinute` rows of severity `err` with `errorMessage` (0: only routine rows),
+     * and a Heartbeat row per minute unless `heartbeat` is false (a heartbeat gap).
+     */
+    logs: z
+      .strictObject({
+        syslogErrorsPerMinute: z.number().int().min(0).max(30).default(0),
+        errorMessage: z.string().min(1).default("web[812]: request failed: upstream connect error"),
+        heartbeat: z.boolean().default(true),
+      })
+      .prefault({}),
   })
   .prefault({});
 export type Behaviour = z.infer<typeof behaviourSchema>;

@@ -12,6 +12,7 @@ import { checkRoutes } from "./routes/checks.ts";
 import { scaleSetRoutes } from "./routes/compute-scale-sets.ts";
 import { vmRoutes } from "./routes/compute-vms.ts";
 import { galleryRoutes } from "./routes/galleries.ts";
+import { logsRoutes } from "./routes/logs.ts";
 import { marketplaceRoutes } from "./routes/marketplace.ts";
 import { metricsRoutes } from "./routes/metrics.ts";
 import { resourceGraphRoutes } from "./routes/resource-graph.ts";
@@ -26,6 +27,7 @@ export const ROUTES: Route[] = [
   ...marketplaceRoutes,
   ...metricsRoutes,
   ...resourceGraphRoutes,
+  ...logsRoutes,
   ...checkRoutes,
   ...adminRoutes,
 ];
@@ -50,7 +52,8 @@ function readBody(req: IncomingMessage): Promise<string> {
 /**
  * The bearer token is the simulator's token, alone or bound to an audience as
  * `<token>.<base64url(audience)>` (SimulatorTokenCredential). A bound token for Azure Monitor
- * metrics must name `metricsAudience`, as Azure refuses a token issued for another resource.
+ * metrics must name `metricsAudience`, one for Log Analytics `logAnalyticsAudience`, as Azure
+ * refuses a token issued for another resource.
  */
 function authorized(header: string | undefined, token: string, metricsAudience: string | undefined): boolean {
   const bearer = header?.startsWith("Bearer ") ? header.slice(7) : "";
@@ -106,6 +109,7 @@ export function createSimulatorServer(
   tls: { cert: string; key: string },
   token: string,
   metricsAudience = "https://metrics.monitor.azure.com",
+  logAnalyticsAudience = "https://api.loganalytics.io",
 ): Server {
   const server = createServer({ cert: tls.cert, key: tls.key, keepAlive: true }, (req, res) => {
     const started = Date.now();
@@ -135,7 +139,11 @@ export function createSimulatorServer(
         );
       }
       const { route, params } = matched;
-      const audience = operation.startsWith("metrics.") ? metricsAudience : undefined;
+      const audience = operation.startsWith("metrics.")
+        ? metricsAudience
+        : operation.startsWith("logs.")
+          ? logAnalyticsAudience
+          : undefined;
       if (route.auth === "bearer" && !authorized(req.headers.authorization, token, audience)) {
         throw new ArmError(
           401,

@@ -24,7 +24,7 @@ export function vmName(ss: ScaleSetState, instance: InstanceState): string {
   return `${ss.name}_${instance.instanceId}`;
 }
 
-function computerName(ss: ScaleSetState, instance: InstanceState): string {
+export function computerName(ss: ScaleSetState, instance: InstanceState): string {
   return `${ss.name}${Number.parseInt(instance.instanceId, 10).toString(36).padStart(6, "0")}`;
 }
 

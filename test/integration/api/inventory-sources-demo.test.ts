@@ -27,6 +27,8 @@ beforeAll(async () => {
     resourceManagerEndpoint: connection.resourceManagerEndpoint,
     metricsEndpointFor: (region) => connection.metricsEndpoint.replace("{region}", region),
     metricsAudience: "https://metrics.monitor.azure.com",
+    logAnalyticsEndpoint: connection.logAnalyticsEndpoint,
+    logAnalyticsAudience: "https://api.loganalytics.io",
     ca: connection.caCert,
   };
   const defaults = loadConfig({ env: {} });

@@ -46,6 +46,6 @@ describe("gate registry", () => {
     const union = gateSchema.options.map((option) => option);
     expect(union).toEqual(gateProviders.map((provider) => provider.schema));
     expect(gateSchema.safeParse({ kind: "instanceHealth" }).success).toBe(true);
-    expect(gateSchema.safeParse({ kind: "logQuery" }).success).toBe(false);
+    expect(gateSchema.safeParse({ kind: "nope" }).success).toBe(false);
   });
 });
