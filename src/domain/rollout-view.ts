@@ -2,7 +2,7 @@
  * What a person or pipeline sees of a rollout: derived from the machine's snapshot by
  * `describeRollout` (machines/) plus what the engine keeps beside it (timeline, metadata).
  */
-import type { GateResult, PreflightFinding } from "./effects.ts";
+import type { GateResult, PreflightFinding, UserAction } from "./effects.ts";
 import type { ImageReference } from "./image.ts";
 import type { RolloutSpec } from "./spec.ts";
 
@@ -87,7 +87,16 @@ export interface RolloutView {
   updatedAt: string;
   createdBy: string;
   revision: number;
+  /**
+   * Which user actions the rollout accepts now and, for each it refuses, why (the machine's own
+   * answer, `canApply`). Only on GET /v1/rollouts/{id}: lists leave it out (it restores the
+   * machine once per action). Says nothing about the caller's role: GET /v1/whoami does.
+   */
+  actions?: RolloutActions;
 }
+
+/** Per user action: accepted in the rollout's phase now, or refused with the reason a person reads. */
+export type RolloutActions = Record<UserAction, { allowed: true } | { allowed: false; reason: string }>;
 
 /**
  * An effect the engine gave up on: it failed permanently, or ran out of attempts. Kept per rollout
