@@ -1172,6 +1172,14 @@ function rolloutRef(id) {
   return id ? h("a", { href: `#/rollouts/${encodeURIComponent(id)}` }, id) : "—";
 }
 
+/** The model's exact version, or what it names instead (an image definition, `latest`). */
+function modelText(model) {
+  if (model?.version) return model.version;
+  const ref = model?.imageReference;
+  if (ref?.id && !/\/versions\/[^/]+$/i.test(ref.id)) return `image definition ${shortId(ref.id)}, no version`;
+  return versionOf(ref) ?? "—";
+}
+
 function byVersionText(byVersion) {
   const entries = Object.entries(byVersion ?? {}).sort(([a], [b]) => a.localeCompare(b));
   return entries.length === 0 ? "none" : entries.map(([v, n]) => `${v}: ${n}`).join(", ");
@@ -1264,7 +1272,7 @@ function fleetView(inventory) {
           h(
             "td",
             {},
-            `${s.model?.version ?? versionOf(s.model?.imageReference) ?? "—"} `,
+            `${modelText(s.model)} `,
             s.model?.pinned ? badge("pinned", "ok") : badge("unpinned", "warn"),
           ),
           h("td", {}, String(s.instances?.total ?? 0)),
