@@ -1176,7 +1176,8 @@ function rolloutRef(id) {
 function modelText(model) {
   if (model?.version) return model.version;
   const ref = model?.imageReference;
-  if (ref?.id && !/\/versions\/[^/]+$/i.test(ref.id)) return `image definition ${shortId(ref.id)}, no version`;
+  if (ref?.id && !/\/versions\/[^/]+$/i.test(ref.id))
+    return `image definition ${shortId(ref.id)}, no version`;
   return versionOf(ref) ?? "—";
 }
 
