@@ -219,6 +219,14 @@ describe.skipIf(!haveChromium)("the dashboard's Fleet page and release records i
     const saved = await download.path();
     expect(readFileSync(saved, "utf8")).toContain(done.id);
     expect(page.url()).not.toContain(tokenOf("oncall"));
+
+    // The Fleet page links the scale set to its last rollout (read fresh, not from the cache).
+    // Mutation: the last-rollout cell shows the phase without the link.
+    await page.getByRole("link", { name: "Fleet" }).click();
+    const staging = page.locator('tr[data-scale-set="app-staging"]');
+    await expect(staging.textContent()).resolves.toContain("completed");
+    await staging.getByRole("link", { name: done.id }).click();
+    await page.getByRole("heading", { name: "Rollout app-staging-record" }).waitFor();
     expect(dialogs).toEqual([]);
     expect(errors).toEqual([]);
   }, 90_000);
