@@ -231,6 +231,77 @@ describe.skipIf(!haveChromium)("the dashboard's Fleet page and release records i
     expect(errors).toEqual([]);
   }, 90_000);
 
+  it("shows a scale set named with markup, and the findings naming it, as text on the Fleet page", async () => {
+    // Azure names cannot hold '<' (so the simulator cannot serve one): a reader seeds it instead.
+    const id =
+      "/subscriptions/sub-1/resourceGroups/rg-x/providers/Microsoft.Compute/virtualMachineScaleSets/x";
+    const h = await buildHarness({
+      authDisabled: true,
+      inventoryReader: {
+        listScaleSets: async () =>
+          [
+            {
+              id,
+              name: payload,
+              location: payload,
+              upgradePolicyMode: "Manual",
+              imageReference: {
+                id: "/subscriptions/sub-1/resourceGroups/rg-x/providers/Microsoft.Compute/galleries/g/images/web",
+              },
+            },
+          ] as never,
+        listInstances: async () =>
+          [
+            {
+              instanceId: "0",
+              name: payload,
+              protectedFromScaleSetActions: false,
+              latestModelApplied: false,
+              provisioningState: "Succeeded",
+              imageReference: { exactVersion: "1.0.0" },
+            },
+          ] as never,
+        readImageVersion: async (versionId) => ({
+          id: versionId,
+          exists: true,
+          targetRegions: [],
+          replication: {},
+          replicationDetails: {},
+          excludeFromLatest: false,
+        }),
+        armCalls: () => 2,
+      },
+    });
+    try {
+      const url = await h.app.listen({ host: "127.0.0.1", port: 0 });
+      const page = await (await browser.newContext()).newPage();
+      const dialogs: string[] = [];
+      const errors: string[] = [];
+      page.on("dialog", (dialog) => {
+        dialogs.push(dialog.message());
+        void dialog.dismiss();
+      });
+      page.on("pageerror", (error) => errors.push(error.message));
+      // No configured scope: the page names one from its address (typed into the form).
+      await page.goto(`${url}/#/fleet?subscriptionId=sub-1`);
+      // Mutation: fleetView builds a row or a finding with innerHTML (an <img> appears).
+      const row = page.locator("tr[data-scale-set]");
+      await row.waitFor();
+      await expect(row.locator("td").first().textContent()).resolves.toBe(payload);
+      await expect(page.locator('tr[data-finding="unpinnedModel"]').textContent()).resolves.toContain(
+        payload,
+      );
+      await expect(
+        page.locator('tr[data-finding="instancesNotOnLatestModel"]').textContent(),
+      ).resolves.toContain(payload);
+      expect(await page.locator("main img").count()).toBe(0);
+      expect(dialogs).toEqual([]);
+      expect(errors).toEqual([]);
+    } finally {
+      await h.app.close();
+    }
+  }, 30_000);
+
   it("shows a rollout named with markup as text in its release record", async () => {
     // The API refuses such a name; the in-memory service takes it, as a stored record might hold it.
     const h = await buildHarness({ authDisabled: true });
