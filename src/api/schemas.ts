@@ -206,6 +206,16 @@ export const rolloutDetailSchema = {
   properties: {
     ...rolloutViewSchema.properties,
     timeline: { type: "array", items: timelineEntrySchema },
+    actions: {
+      type: "object",
+      description:
+        "Per user action (pause, resume, approve, abort, rollback, release): whether the rollout accepts it in its phase now, and if not why. The caller's role is not considered (GET /v1/whoami).",
+      additionalProperties: {
+        type: "object",
+        required: ["allowed"],
+        properties: { allowed: { type: "boolean" }, reason: { type: "string" } },
+      },
+    },
     deadLetters: {
       type: "array",
       items: deadLetterSchema,

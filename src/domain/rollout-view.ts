@@ -2,7 +2,7 @@
  * What a person or pipeline sees of a rollout: derived from the machine's snapshot by
  * `describeRollout` (machines/) plus what the engine keeps beside it (timeline, metadata).
  */
-import type { GateResult, PreflightFinding, WindowClosure } from "./effects.ts";
+import type { GateResult, PreflightFinding, UserAction, WindowClosure } from "./effects.ts";
 import type { ImageReference } from "./image.ts";
 import type { RolloutSpec } from "./spec.ts";
 
@@ -115,7 +115,17 @@ export interface RolloutView {
    */
   compacted?: true;
   compactedAt?: string;
+  /**
+   * Which user actions the rollout accepts now and, for each it refuses, why (the machine's own
+   * answer, `canApply`). Only on GET /v1/rollouts/{id}: lists leave it out (it restores the
+   * machine once per action). Says nothing about the caller's role: GET /v1/whoami does.
+   * A compacted rollout has none (every action answers 410).
+   */
+  actions?: RolloutActions;
 }
+
+/** Per user action: accepted in the rollout's phase now, or refused with the reason a person reads. */
+export type RolloutActions = Record<UserAction, { allowed: true } | { allowed: false; reason: string }>;
 
 /**
  * An effect the engine gave up on: it failed permanently, or ran out of attempts. Kept per rollout

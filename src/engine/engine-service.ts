@@ -4,10 +4,11 @@
  * and streams the timeline. It knows the machine only through the Decider seam.
  */
 import type { Logger } from "pino";
-import type { Actor, UserEvent } from "../domain/effects.ts";
+import { type Actor, type UserEvent, userActions } from "../domain/effects.ts";
 import type { ReleaseRecord } from "../domain/release-record.ts";
 import {
   type DeadLetter,
+  type RolloutActions,
   type RolloutView,
   type TimelineEntry,
   terminalPhases,
@@ -142,12 +143,34 @@ export class EngineService<S extends PersistedState> implements RolloutService {
 
   async get(id: string): Promise<RolloutView | undefined> {
     const record = await this.deps.store.load(id);
-    if (record) return this.view(record);
+    if (record) return { ...this.view(record), actions: await this.actions(record) };
     return (await this.deps.retention.load(id))?.view;
   }
 
   async compactedRecord(id: string): Promise<ReleaseRecord | undefined> {
     return (await this.deps.retention.load(id))?.record;
+  }
+
+  /**
+   * What act() would accept now, asked of the machine (canApply) and, for the rollback of a
+   * completed rollout, of the same supersession check act() makes: one set of rules, not a copy.
+   */
+  private async actions(record: RolloutRecord<S>): Promise<RolloutActions> {
+    const entries = await Promise.all(
+      userActions.map(async (action) => {
+        const check = this.deps.decider.canApply(record.state, action);
+        if (!check.ok) return [action, { allowed: false, reason: check.reason }] as const;
+        if (action === "rollback") {
+          try {
+            await this.refuseIfSuperseded(record.id);
+          } catch (error) {
+            return [action, { allowed: false, reason: (error as Error).message }] as const;
+          }
+        }
+        return [action, { allowed: true }] as const;
+      }),
+    );
+    return Object.fromEntries(entries) as RolloutActions;
   }
 
   async list(query: ListRolloutsQuery): Promise<{ items: RolloutView[]; nextCursor?: string }> {

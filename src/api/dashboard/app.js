@@ -6,7 +6,8 @@
  *
  * Invariant: every value that comes from the API (names, reasons, owners, labels, evidence) reaches
  * the page as text: elements are built with createElement and text nodes, never parsed as markup.
- * Pages: #/ (rollouts, needs attention first), #/rollouts/<id> (one rollout), #/start.
+ * Pages: #/ (rollouts, needs attention first), #/rollouts/<id> (one rollout), #/rollouts/<id>/record
+ * (its release record), #/fleet (the inventory), #/start.
  * The page keeps no state of its own beyond the token: when the stream drops or the daemon
  * restarts it reconnects after 2 s and resumes after the last entry it showed (Last-Event-ID),
  * and every change it shows is re-read from GET /v1/rollouts/{id}.
@@ -15,7 +16,10 @@ import { createParser } from "./vendor/eventsource-parser.js";
 
 const tokenKey = "canaryd.token";
 const main = /** @type {HTMLElement} */ (document.getElementById("main"));
+/** The list re-reads its newest page this often, and every rollout (all pages) this often. */
 const listRefreshMs = 4000;
+const listFullRefreshMs = 60_000;
+const listCap = 2000;
 
 /** @type {{ id: string, role: string, actions: Record<string, { minRole: string, allowed: boolean }> } | null} */
 let me = null;
@@ -220,6 +224,7 @@ const rolloutLink = (view) => h("a", { href: `#/rollouts/${encodeURIComponent(vi
 // ---------------------------------------------------------------------------------------------
 // Page: rollouts.
 
+/** Every rollout, newest first, up to `listCap` (pages of 100). */
 async function loadAllRollouts(signal) {
   const items = [];
   let cursor;
@@ -228,8 +233,25 @@ async function loadAllRollouts(signal) {
     const page = await api("GET", `/v1/rollouts?limit=100${query}`, { signal });
     items.push(...page.items);
     cursor = page.nextCursor;
-  } while (cursor && items.length < 2000);
+  } while (cursor && items.length < listCap);
   return items;
+}
+
+/**
+ * Merges the newest page into the list: rollouts it holds replace (or join) those known, the
+ * rest stay as last read. Answers the new list, newest first (the API's order), and whether
+ * anything a person sees changed (an id, a revision, a phase).
+ */
+function mergeNewest(items, newest) {
+  const fresh = new Map(newest.map((v) => [v.id, v]));
+  const kept = items.filter((v) => !fresh.has(v.id));
+  // The newest page is the top of the list: every other rollout known is older, below it.
+  const merged = [...newest, ...kept].slice(0, listCap);
+  const known = new Map(items.map((v) => [v.id, v]));
+  const changed =
+    merged.length !== items.length ||
+    newest.some((v) => known.get(v.id)?.revision !== v.revision || known.get(v.id)?.phase !== v.phase);
+  return { merged, changed };
 }
 
 function rolloutTable(caption, rows, extra) {
@@ -348,24 +370,55 @@ async function listPage(signal) {
   phaseSelect.addEventListener("change", renderAll);
   textInput.addEventListener("input", renderAll);
 
-  let fingerprint = "";
-  while (!signal.aborted) {
-    try {
-      const fresh = await loadAllRollouts(signal);
-      const next = fresh.map((v) => `${v.id}:${v.revision}:${v.phase}`).join(",");
-      if (next !== fingerprint) {
-        fingerprint = next;
-        items = fresh;
-        renderPhases();
-        renderAttention();
-        renderAll();
-      }
-      status.textContent = `Updated ${new Date().toLocaleTimeString()}; refreshes every ${listRefreshMs / 1000} s.`;
-    } catch (error) {
-      if (signal.aborted) return;
-      fill(status, errorBox(error));
+  // Cheap refresh: one page (the newest 100) every listRefreshMs; every page only on the first
+  // read, every listFullRefreshMs (an old rollout rolled back from the CLI shows within that),
+  // and when the tab becomes visible again. Nothing is read while the tab is hidden, and the
+  // tables are rebuilt only when a rollout appeared or changed revision or phase.
+  let lastFull = 0;
+  const render = () => {
+    renderPhases();
+    renderAttention();
+    renderAll();
+  };
+  let wake = new AbortController();
+  const onVisible = () => {
+    if (!document.hidden) {
+      lastFull = 0;
+      wake.abort();
     }
-    await sleep(listRefreshMs, signal);
+  };
+  document.addEventListener("visibilitychange", onVisible);
+  signal.addEventListener("abort", () => document.removeEventListener("visibilitychange", onVisible));
+  let first = true;
+  while (!signal.aborted) {
+    if (!document.hidden)
+      try {
+        const full = Date.now() - lastFull >= listFullRefreshMs;
+        let changed;
+        if (full) {
+          const fresh = await loadAllRollouts(signal);
+          changed =
+            fresh.length !== items.length ||
+            fresh.some((v, i) => v.id !== items[i].id || v.revision !== items[i].revision);
+          items = fresh;
+          lastFull = Date.now();
+        } else {
+          const newest = await api("GET", "/v1/rollouts?limit=100", { signal });
+          const next = mergeNewest(items, newest.items);
+          changed = next.changed;
+          items = next.merged;
+        }
+        if (changed || first) render();
+        first = false;
+        status.textContent =
+          `Updated ${new Date().toLocaleTimeString()}: the newest 100 every ${listRefreshMs / 1000} s, ` +
+          `all every ${listFullRefreshMs / 1000} s.`;
+      } catch (error) {
+        if (signal.aborted) return;
+        fill(status, errorBox(error));
+      }
+    await sleep(listRefreshMs, AbortSignal.any([signal, wake.signal]));
+    if (wake.signal.aborted) wake = new AbortController();
   }
 }
 
@@ -734,26 +787,49 @@ function confirmDialog(view, action, onDone) {
   reason.focus();
 }
 
+/**
+ * Why an action is not available to this user on this rollout, or "" when it is. Two sources, both
+ * the server's: the rollout's `actions` (what the machine accepts in its phase now, with the
+ * reason) and whoami's `actions` (what the caller's role may use). The page encodes neither rule.
+ */
+function unavailableBecause(view, action) {
+  const permission = me?.actions[action];
+  const reasons = [];
+  const phase = view.actions?.[action];
+  if (phase && !phase.allowed) reasons.push(phase.reason ?? `not accepted while ${view.phase}`);
+  if (permission && !permission.allowed)
+    reasons.push(`Needs role ${permission.minRole}; you are ${me?.role}.`);
+  return reasons.join(" ");
+}
+
 function actionBar(view, refresh) {
   const bar = h("div", { class: "actions", role: "group", "aria-label": "Actions" });
-  for (const action of Object.keys(actionLabels)) {
-    const permission = me?.actions[action];
-    if (!permission) continue;
+  // The server's list of actions when it sends one; the labels are the page's.
+  const names = view.actions ? Object.keys(view.actions) : Object.keys(actionLabels);
+  for (const action of names) {
+    if (!me?.actions[action]) continue;
     const noteId = nextId("why");
-    const reasonText = permission.allowed ? "" : `Needs role ${permission.minRole}; you are ${me?.role}.`;
+    const why = unavailableBecause(view, action);
     const button = h(
       "button",
       {
         type: "button",
         "data-action": action,
-        disabled: !permission.allowed,
-        "aria-describedby": permission.allowed ? undefined : noteId,
+        disabled: Boolean(why),
+        "aria-describedby": why ? noteId : undefined,
       },
-      actionLabels[action],
+      actionLabels[action] ?? action,
     );
     button.addEventListener("click", () => confirmDialog(view, action, refresh));
     bar.append(
-      h("div", { class: "action" }, button, permission.allowed ? "" : h("small", { id: noteId }, reasonText)),
+      h(
+        "div",
+        { class: "action" },
+        button,
+        why
+          ? h("small", { id: noteId, "data-why": action }, `${actionLabels[action] ?? action}: ${why}`)
+          : "",
+      ),
     );
   }
   return bar;
@@ -782,12 +858,19 @@ async function rolloutPage(id, signal) {
   const timeline = h("ol", { class: "timeline" });
   let lastSeq;
 
+  const recordLink = h(
+    "p",
+    {},
+    h("a", { href: `#/rollouts/${encodeURIComponent(id)}/record` }, "Release record"),
+    " (what happened in this release, to attach to the change)",
+  );
   fill(
     main,
     heading,
     phase,
     live,
     actions,
+    recordLink,
     h("h2", {}, "Details"),
     facts,
     h("h2", {}, "Progress"),
@@ -972,6 +1055,359 @@ async function follow(id, lastSeq, signal, on) {
     }
     await sleep(2000, signal);
   }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Page: a rollout's release record.
+
+/** GET as text (the record's Markdown): the token in the header, errors as problems. */
+async function apiText(path, accept, signal) {
+  const res = await fetch(path, { headers: { accept, ...authHeaders() }, cache: "no-store", signal });
+  const text = await res.text();
+  if (!res.ok) {
+    let problem;
+    try {
+      problem = JSON.parse(text);
+    } catch {
+      problem = { detail: text.slice(0, 300) };
+    }
+    throw new ApiError(res.status, problem);
+  }
+  return text;
+}
+
+/** A download of text the page already holds: a Blob, so no token ever goes into a URL. */
+function downloadButton(label, filename, type, text) {
+  return h(
+    "button",
+    {
+      type: "button",
+      "data-download": filename,
+      onclick: () => {
+        const href = URL.createObjectURL(new Blob([text], { type }));
+        const a = h("a", { href, download: filename, hidden: true });
+        document.body.append(a);
+        a.click();
+        a.remove();
+        setTimeout(() => URL.revokeObjectURL(href), 10_000);
+      },
+    },
+    label,
+  );
+}
+
+async function recordPage(id, signal) {
+  document.title = "Release record · canaryd";
+  const path = `/v1/rollouts/${encodeURIComponent(id)}/record`;
+  const back = h("p", {}, h("a", { href: `#/rollouts/${encodeURIComponent(id)}` }, "Back to the rollout"));
+  fill(main, h("h1", {}, "Release record"), back, h("p", { role: "status" }, "Loading the record…"));
+  let record;
+  let markdown;
+  try {
+    [record, markdown] = await Promise.all([
+      api("GET", path, { signal }),
+      apiText(path, "text/markdown", signal),
+    ]);
+  } catch (error) {
+    if (signal.aborted) return;
+    fill(main, h("h1", {}, "Release record"), back, errorBox(error));
+    return;
+  }
+  if (signal.aborted) return;
+  document.title = `Release record of ${record.name} · canaryd`;
+  const image = record.image ?? {};
+  const stem = `release-record-${record.rolloutId}`;
+  fill(
+    main,
+    h("h1", {}, `Release record of ${record.name}`),
+    back,
+    h(
+      "dl",
+      { class: "facts", "data-record": record.rolloutId },
+      [
+        ["Rollout id", record.rolloutId],
+        [
+          "Outcome",
+          h(
+            "span",
+            { "data-phase": record.outcome?.phase ?? record.phase },
+            phaseBadge(record.outcome?.phase ?? record.phase),
+          ),
+        ],
+        ["Why", record.outcome?.reason ?? "—"],
+        ["Image version", image.version ?? versionOf(image.deployed ?? image.requested) ?? "—"],
+        ["Image", image.deployed?.id ?? image.requested?.id ?? "—"],
+        ["Published", image.publishedDate ?? "—"],
+        ["End of life", image.endOfLifeDate ?? "—"],
+        ["Started by", record.startedBy],
+        ["Started", record.startedAt],
+        ["Ended", record.endedAt ?? "not yet"],
+        ["Owner", record.owner ?? "—"],
+        ["Change record", record.changeRecord ?? "—"],
+        ["Scale sets", (record.scaleSets ?? []).map((s) => shortId(s.id)).join(", ") || "—"],
+        ["Actions by people", String((record.actions ?? []).length)],
+      ].flatMap(([k, v]) => [h("dt", {}, k), h("dd", {}, v ?? "—")]),
+    ),
+    h(
+      "div",
+      { class: "actions" },
+      downloadButton("Download Markdown", `${stem}.md`, "text/markdown", markdown),
+      downloadButton(
+        "Download JSON",
+        `${stem}.json`,
+        "application/json",
+        `${JSON.stringify(record, null, 2)}\n`,
+      ),
+    ),
+    h("h2", { id: "record-md-h" }, "The record as a release note (Markdown, shown as text)"),
+    h("pre", { class: "record", tabindex: "0", "aria-labelledby": "record-md-h" }, markdown),
+  );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Page: the fleet (GET /v1/inventory).
+
+const severityTone = { error: "bad", warning: "warn", info: "info" };
+const severityMark = { error: "✖ error", warning: "▲ warning", info: "ℹ info" };
+
+function rolloutRef(id) {
+  return id ? h("a", { href: `#/rollouts/${encodeURIComponent(id)}` }, id) : "—";
+}
+
+/** The model's exact version, or what it names instead (an image definition, `latest`). */
+function modelText(model) {
+  if (model?.version) return model.version;
+  const ref = model?.imageReference;
+  if (ref?.id && !/\/versions\/[^/]+$/i.test(ref.id))
+    return `image definition ${shortId(ref.id)}, no version`;
+  return versionOf(ref) ?? "—";
+}
+
+function byVersionText(byVersion) {
+  const entries = Object.entries(byVersion ?? {}).sort(([a], [b]) => a.localeCompare(b));
+  return entries.length === 0 ? "none" : entries.map(([v, n]) => `${v}: ${n}`).join(", ");
+}
+
+function retiresText(days) {
+  if (typeof days !== "number") return "—";
+  if (days < 0) return `retired ${-days} day(s) ago`;
+  return `in ${days} day(s)`;
+}
+
+function dataTable(caption, head, rows) {
+  return h(
+    "table",
+    {},
+    h("caption", { class: "muted" }, caption),
+    h(
+      "thead",
+      {},
+      h(
+        "tr",
+        {},
+        head.map((t) => h("th", { scope: "col" }, t)),
+      ),
+    ),
+    h("tbody", {}, rows),
+  );
+}
+
+function fleetView(inventory) {
+  const names = new Map((inventory.scaleSets ?? []).map((s) => [s.id.toLowerCase(), s.name]));
+  const findings = inventory.findings ?? [];
+  const scaleSets = inventory.scaleSets ?? [];
+  const images = inventory.images ?? [];
+  return [
+    h(
+      "p",
+      { class: "muted" },
+      `Read ${inventory.generatedAt} from ${inventory.source}; `,
+      (inventory.scopes ?? [])
+        .map(
+          (s) =>
+            `${s.subscriptionId}${s.resourceGroup ? `/${s.resourceGroup}` : ""} read ${s.readAt}` +
+            `${s.cached ? " (cached)" : ""}, ${s.armCalls} Azure call(s)`,
+        )
+        .join("; "),
+    ),
+    h("h2", {}, `Findings (${findings.length})`),
+    findings.length === 0
+      ? h("p", {}, "No findings: every model pinned, no drift, nothing near its end of life.")
+      : dataTable(
+          "What to act on: severity, what, where",
+          ["Severity", "Finding", "Scale set", "Detail"],
+          findings.map((f) =>
+            h(
+              "tr",
+              { "data-finding": f.code },
+              h("td", {}, badge(severityMark[f.severity] ?? f.severity, severityTone[f.severity])),
+              h("td", {}, f.code),
+              h(
+                "td",
+                {},
+                f.scaleSetId ? (names.get(f.scaleSetId.toLowerCase()) ?? shortId(f.scaleSetId)) : "—",
+              ),
+              h("td", {}, f.message ?? ""),
+            ),
+          ),
+        ),
+    h("h2", {}, `Scale sets (${scaleSets.length})`),
+    dataTable(
+      "Scale sets × versions: what the model names and what each instance runs",
+      [
+        "Scale set",
+        "Location",
+        "Model",
+        "Instances",
+        "By version",
+        "Not on latest model",
+        "Active rollout",
+        "Last rollout",
+      ],
+      scaleSets.map((s) => {
+        const drift = s.instances?.notOnLatestModel ?? 0;
+        const ids = s.instances?.notOnLatestModelIds ?? [];
+        return h(
+          "tr",
+          { "data-scale-set": s.name },
+          h("td", { title: s.id }, s.name),
+          h("td", {}, s.location ?? "—"),
+          h(
+            "td",
+            {},
+            `${modelText(s.model)} `,
+            s.model?.pinned ? badge("pinned", "ok") : badge("unpinned", "warn"),
+          ),
+          h("td", {}, String(s.instances?.total ?? 0)),
+          h("td", {}, byVersionText(s.instances?.byVersion)),
+          h(
+            "td",
+            {},
+            drift === 0 ? "none" : [badge(`drift: ${drift}`, "warn"), ` instance(s) ${ids.join(", ")}`],
+          ),
+          h("td", {}, rolloutRef(s.activeRollout)),
+          h(
+            "td",
+            {},
+            s.lastRollout
+              ? [
+                  rolloutRef(s.lastRollout.id),
+                  " ",
+                  phaseBadge(s.lastRollout.phase),
+                  s.lastRollout.endedAt ? ` ${s.lastRollout.endedAt}` : "",
+                ]
+              : "—",
+          ),
+        );
+      }),
+    ),
+    h("h2", {}, `Images in use (${images.length})`),
+    dataTable(
+      "Image versions in use, with approval and end of life",
+      [
+        "Version",
+        "Scale sets",
+        "Instances",
+        "Published",
+        "End of life",
+        "Retires",
+        "Approved",
+        "Excluded from latest",
+      ],
+      images.map((i) =>
+        h(
+          "tr",
+          { "data-image": i.version ?? i.imageVersionId },
+          h("td", { title: i.imageVersionId }, i.version ?? shortId(i.imageVersionId)),
+          h("td", {}, String(i.scaleSets ?? 0)),
+          h("td", {}, String(i.instances ?? 0)),
+          h("td", {}, i.publishedDate ?? "—"),
+          h("td", {}, i.endOfLifeDate ?? "none"),
+          h("td", {}, retiresText(i.retiresInDays)),
+          h(
+            "td",
+            {},
+            i.approved === undefined
+              ? "no catalog yet"
+              : i.approved
+                ? badge("approved", "ok")
+                : badge("not approved", "warn"),
+          ),
+          h("td", {}, i.excludeFromLatest ? "yes" : "no"),
+        ),
+      ),
+    ),
+  ];
+}
+
+async function fleetPage(query, signal) {
+  document.title = "Fleet · canaryd";
+  const subscription = h("input", {
+    id: "fleet-subscription",
+    type: "text",
+    spellcheck: "false",
+    value: query.get("subscriptionId") ?? "",
+    placeholder: "the configured scopes",
+  });
+  const group = h("input", {
+    id: "fleet-group",
+    type: "text",
+    spellcheck: "false",
+    value: query.get("resourceGroup") ?? "",
+  });
+  const form = h(
+    "form",
+    { class: "filters", "aria-label": "Inventory scope" },
+    h("label", { for: "fleet-subscription" }, "Subscription id", subscription),
+    h("label", { for: "fleet-group" }, "Resource group (optional)", group),
+    h("button", { type: "submit" }, "Show"),
+  );
+  const refresh = h("button", { type: "button", id: "fleet-refresh" }, "Refresh from Azure");
+  const status = h("p", { role: "status", class: "muted" });
+  const body = h("div");
+  const load = async (fresh) => {
+    refresh.disabled = true;
+    status.textContent = fresh ? "Reading Azure again…" : "Reading the inventory…";
+    const params = new URLSearchParams();
+    for (const key of ["subscriptionId", "resourceGroup"]) {
+      const value = query.get(key);
+      if (value) params.set(key, value);
+    }
+    if (fresh) params.set("refresh", "true");
+    try {
+      const inventory = await api("GET", `/v1/inventory${params.size > 0 ? `?${params}` : ""}`, { signal });
+      fill(body, fleetView(inventory));
+      status.textContent =
+        `${inventory.scaleSets?.length ?? 0} scale set(s), ${inventory.findings?.length ?? 0} finding(s); ` +
+        `read ${inventory.generatedAt}.`;
+    } catch (error) {
+      if (signal.aborted) return;
+      status.textContent = "";
+      fill(body, errorBox(error));
+    } finally {
+      refresh.disabled = false;
+    }
+  };
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const next = new URLSearchParams();
+    if (subscription.value.trim()) next.set("subscriptionId", subscription.value.trim());
+    if (group.value.trim()) next.set("resourceGroup", group.value.trim());
+    const hash = `#/fleet${next.size > 0 ? `?${next}` : ""}`;
+    if (location.hash === hash) void load(false);
+    else location.hash = hash;
+  });
+  refresh.addEventListener("click", () => void load(true));
+  fill(
+    main,
+    h("h1", {}, "Fleet"),
+    h("p", {}, "Which image version runs where, and what to act on: unpinned models, drift, end of life."),
+    form,
+    h("div", { class: "actions" }, refresh),
+    status,
+    body,
+  );
+  await load(false);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1172,22 +1608,36 @@ async function loadSession() {
     : "";
 }
 
+/** The page a location hash names, and its argument. */
+function parseHash(hash) {
+  const record = /^#\/rollouts\/([^/?]+)\/record$/.exec(hash);
+  if (record) return { page: "record", id: decodeURIComponent(record[1]) };
+  if (hash.startsWith("#/rollouts/"))
+    return { page: "detail", id: decodeURIComponent(hash.slice("#/rollouts/".length)) };
+  if (hash === "#/start") return { page: "start" };
+  if (hash === "#/fleet" || hash.startsWith("#/fleet?"))
+    return { page: "fleet", query: new URLSearchParams(hash.slice("#/fleet".length + 1)) };
+  return { page: "list" };
+}
+
 function route() {
   pageAbort.abort();
   pageAbort = new AbortController();
   for (const dialog of document.querySelectorAll("dialog")) dialog.remove();
-  const hash = location.hash || "#/";
-  const page = hash.startsWith("#/rollouts/") ? "detail" : hash === "#/start" ? "start" : "list";
+  const target = parseHash(location.hash || "#/");
+  const nav = target.page === "record" ? "detail" : target.page;
   for (const link of document.querySelectorAll("[data-nav]"))
-    if (link.getAttribute("data-nav") === page) link.setAttribute("aria-current", "page");
+    if (link.getAttribute("data-nav") === nav) link.setAttribute("aria-current", "page");
     else link.removeAttribute("aria-current");
   if (!me) {
     signInPage(sessionError);
     return;
   }
   const signal = pageAbort.signal;
-  if (page === "detail") void rolloutPage(decodeURIComponent(hash.slice("#/rollouts/".length)), signal);
-  else if (page === "start") startPage();
+  if (target.page === "detail") void rolloutPage(target.id, signal);
+  else if (target.page === "record") void recordPage(target.id, signal);
+  else if (target.page === "fleet") void fleetPage(target.query, signal);
+  else if (target.page === "start") startPage();
   else void listPage(signal);
 }
 

@@ -6,6 +6,7 @@ import { buildApi } from "../../../src/api/app.ts";
 import { sha256Hex } from "../../../src/api/auth.ts";
 import type { Approval, ApprovalCatalog } from "../../../src/approvals/approval-store.ts";
 import type { Config } from "../../../src/config/schema.ts";
+import type { InventoryReader } from "../../../src/inventory/arm-reader.ts";
 import { InventoryService } from "../../../src/inventory/inventory-service.ts";
 import type { NotificationDeadLetter } from "../../../src/notifications/notifier.ts";
 import { defaultConfig } from "../../support/default-config.ts";
@@ -34,6 +35,8 @@ export interface HarnessOptions {
   tokens?: Record<"viewer" | "deployer" | "oncall", string>;
   /** Notification dead letters for GET /v1/notifications/deadletters. */
   notifications?: { deadLetters(): Promise<NotificationDeadLetter[]> };
+  /** What GET /v1/inventory reads; absent: an empty fleet. */
+  inventoryReader?: InventoryReader;
 }
 
 export async function buildHarness(options: HarnessOptions = {}) {
@@ -74,7 +77,7 @@ export async function buildHarness(options: HarnessOptions = {}) {
     heartbeatMs: options.heartbeatMs ?? 15_000,
     inventory: new InventoryService({
       // An empty fleet: the role matrix needs the route to answer, not a fleet.
-      reader: {
+      reader: options.inventoryReader ?? {
         listScaleSets: async () => [],
         listInstances: async () => [],
         readImageVersion: async (id) => ({

@@ -4,10 +4,11 @@
  * scale set, 409 for an action in the wrong phase, idempotency keys, timeline seqs from 1.
  */
 
-import type { Actor } from "../../../src/domain/effects.ts";
+import { type Actor, userActions } from "../../../src/domain/effects.ts";
 import type { ReleaseRecord } from "../../../src/domain/release-record.ts";
 import {
   type DeadLetter,
+  type RolloutActions,
   type RolloutPhase,
   type RolloutView,
   type TimelineEntry,
@@ -90,7 +91,22 @@ export class InMemoryRolloutService implements RolloutService {
 
   async get(id: string): Promise<RolloutView | undefined> {
     const view = this.rollouts.get(id);
-    return view ? structuredClone(view) : undefined;
+    if (!view) return undefined;
+    const actions = Object.fromEntries(
+      userActions.map((action) => {
+        const why = this.refusal(view.phase, action);
+        return [action, why ? { allowed: false, reason: why } : { allowed: true }];
+      }),
+    ) as RolloutActions;
+    return { ...structuredClone(view), actions };
+  }
+
+  /** This double's phase rule (the engine asks the machine): only the end of a rollout refuses. */
+  private refusal(phase: RolloutPhase, action: RolloutAction): string | undefined {
+    const allowedAfterEnd =
+      (action === "rollback" && (phase === "completed" || phase === "failed")) ||
+      (action === "release" && phase === "failed");
+    return terminalPhases.has(phase) && !allowedAfterEnd ? "the rollout has ended" : undefined;
   }
 
   /** This double never compacts. */
@@ -112,12 +128,8 @@ export class InMemoryRolloutService implements RolloutService {
 
   async act(id: string, action: RolloutAction, actor: Actor, reason?: string): Promise<RolloutView> {
     const view = this.view(id);
-    const allowedAfterEnd =
-      (action === "rollback" && (view.phase === "completed" || view.phase === "failed")) ||
-      (action === "release" && view.phase === "failed");
-    if (terminalPhases.has(view.phase) && !allowedAfterEnd) {
-      throw actionNotAllowed(id, action, view.phase, "the rollout has ended");
-    }
+    const why = this.refusal(view.phase, action);
+    if (why) throw actionNotAllowed(id, action, view.phase, why);
     this.actions.push({ id, action, actor, ...(reason ? { reason } : {}) });
     const next: Record<RolloutAction, RolloutPhase> = {
       pause: "paused",
