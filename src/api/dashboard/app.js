@@ -143,6 +143,7 @@ const phaseTone = {
   failed: "bad",
   paused: "warn",
   awaitingApproval: "warn",
+  waitingForWindow: "warn",
   rollingBack: "bad",
 };
 const statusTone = { passed: "ok", failed: "bad", inconclusive: "warn", done: "ok", active: "info" };
@@ -208,6 +209,8 @@ const terminal = new Set(["completed", "rolledBack", "rejected", "failed"]);
 function attentionReason(view) {
   if (view.phase === "awaitingApproval") return "awaiting approval";
   if (view.phase === "paused") return "paused";
+  if (view.phase === "waitingForWindow")
+    return `waiting for a change window${view.window?.nextOpenAt ? ` (opens ${view.window.nextOpenAt})` : ""}`;
   if (view.phase === "failed") return "failed: its rollback did not converge (roll back again, or release)";
   if (terminal.has(view.phase)) return undefined;
   for (const set of view.scaleSets ?? [])
@@ -432,6 +435,7 @@ const actionLabels = {
   abort: "Abort",
   rollback: "Roll back",
   release: "Release",
+  skipWindow: "Skip window",
 };
 const actionHelp = {
   approve: "Let the rollout promote past its approval point.",
@@ -440,9 +444,12 @@ const actionHelp = {
   abort: "Stop the rollout and roll back what it changed.",
   rollback: "Put every touched scale set back on its recorded previous image.",
   release: "Hand back the scale sets a failed rollout still holds, as they are.",
+  skipWindow: "Start the wave a closed change window holds now (recorded with your reason).",
 };
+/** The path segment of each action's route where it differs from the action's name. */
+const actionPaths = { skipWindow: "skip-window" };
 /** Actions whose confirmation asks for a reason before it can be sent. */
-const reasonRequired = new Set(["abort", "rollback", "release"]);
+const reasonRequired = new Set(["abort", "rollback", "release", "skipWindow"]);
 
 /** Renders an evidence value: strings with line breaks stay lines (serial logs), objects nest. */
 function evidenceValue(value, depth = 0) {
@@ -772,7 +779,7 @@ function confirmDialog(view, action, onDone) {
     }
     confirm.disabled = true;
     try {
-      await api("POST", `/v1/rollouts/${encodeURIComponent(view.id)}/${action}`, {
+      await api("POST", `/v1/rollouts/${encodeURIComponent(view.id)}/${actionPaths[action] ?? action}`, {
         body: text ? { reason: text } : {},
       });
       dialog.close();
@@ -805,6 +812,8 @@ function unavailableBecause(view, action) {
 function actionBar(view, refresh) {
   const bar = h("div", { class: "actions", role: "group", "aria-label": "Actions" });
   // The server's list of actions when it sends one; the labels are the page's.
+  // A compacted rollout accepts no action (each answers 410): no buttons.
+  if (view.compacted) return bar;
   const names = view.actions ? Object.keys(view.actions) : Object.keys(actionLabels);
   for (const action of names) {
     if (!me?.actions[action]) continue;
