@@ -36,6 +36,8 @@ export type StepResult<S extends PersistedState> =
 export interface StepOptions<S extends PersistedState> {
   /** Runs under the lock on the loaded record, before deciding; throws to refuse the event. */
   precheck?: (record: RolloutRecord<S>) => void;
+  /** Goes before the rollout's waiting steps that are not urgent (rollout-lock.ts). */
+  urgent?: boolean;
 }
 
 /** Optimistic-concurrency retries: only an expired lock can make a commit conflict. */
@@ -61,8 +63,10 @@ export class Stepper<S extends PersistedState> {
 
   async apply(id: string, event: RolloutEvent, options: StepOptions<S> = {}): Promise<StepResult<S>> {
     for (let attempt = 0; attempt < maxConflicts; attempt++) {
-      const result = await this.deps.lock.withLock(this.deps.keys.lock(id), () =>
-        this.once(id, event, options),
+      const result = await this.deps.lock.withLock(
+        this.deps.keys.lock(id),
+        () => this.once(id, event, options),
+        { urgent: options.urgent === true },
       );
       if (result) return result;
     }
