@@ -67,6 +67,8 @@ export interface CommitInput<S extends PersistedState> {
   releases: string[];
   /** The effect whose outcome this step consumed: its outbox entry goes in the same write. */
   answeredEffectId?: string;
+  /** Further effects the same step answered (several outcomes in one step); ids have no ','. */
+  moreAnsweredEffectIds?: string[];
   outbox: OutboxEntry[];
   timeline: PendingTimelineEntry[];
 }
@@ -189,7 +191,7 @@ export class RolloutStore<S extends PersistedState = PersistedState> {
       input.updatedAt,
       input.terminal ? "1" : "0",
       k.timelineChannel(input.id),
-      input.answeredEffectId ?? "",
+      [input.answeredEffectId ?? "", ...(input.moreAnsweredEffectIds ?? [])].filter(Boolean).join(","),
       claims.length,
       releases.length,
       input.outbox.length,

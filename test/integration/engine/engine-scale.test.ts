@@ -9,7 +9,7 @@ import { Redis } from "ioredis";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import type { Effect } from "../../../src/domain/effects.ts";
 import { systemClock } from "../../../src/engine/clock.ts";
-import type { PersistedState } from "../../../src/engine/decider.ts";
+import type { Decider, DescribedRollout, PersistedState } from "../../../src/engine/decider.ts";
 import { EffectQueue, effectQueueName } from "../../../src/engine/effect-queue.ts";
 import type { Engine } from "../../../src/engine/engine.ts";
 import { engineKeys } from "../../../src/engine/keys.ts";
@@ -17,8 +17,18 @@ import { outboxEntryFor } from "../../../src/engine/outbox.ts";
 import { redisOptionsFromUrl } from "../../../src/engine/redis-connection.ts";
 import { RolloutLock } from "../../../src/engine/rollout-lock.ts";
 import { RolloutStore } from "../../../src/engine/rollout-store.ts";
+import { Stepper } from "../../../src/engine/step.ts";
 import { FakeFleet, galleryVersion } from "./support/fake-fleet.ts";
-import { alice, latch, redisUrl, removeKeys, testEngine, testPrefix, testSpec } from "./support/harness.ts";
+import {
+  alice,
+  latch,
+  redisUrl,
+  removeKeys,
+  testEngine,
+  testLogger,
+  testPrefix,
+  testSpec,
+} from "./support/harness.ts";
 
 const prefix = testPrefix();
 const engines: Engine[] = [];
@@ -143,5 +153,94 @@ describe("rollback first", () => {
     held.open();
     await Promise.all([first, normal, urgent]);
     expect(order).toEqual(["first", "urgent", "normal"]);
+  });
+});
+
+/** A machine that only records which outcomes it was given. */
+type Tally = PersistedState & { pending: string[]; seen: string[] };
+const tallyDecider: Decider<Tally> = {
+  schemaVersion: 1,
+  startRollout: () => {
+    throw new Error("not used");
+  },
+  decide: (state, event) => {
+    const effectId = "effectId" in event ? event.effectId : "";
+    if (!state.pending.includes(effectId)) return { state, effects: [], timeline: [], ignored: "stale" };
+    return {
+      state: {
+        ...state,
+        revision: state.revision + 1,
+        pending: state.pending.filter((e) => e !== effectId),
+        seen: [...state.seen, effectId],
+      },
+      effects: [],
+      timeline: [{ type: "seen", message: effectId, actor: "system" }],
+    };
+  },
+  canApply: () => ({ ok: true }),
+  describe: () => ({ phase: "promoting" }) as unknown as DescribedRollout,
+  isTerminal: () => false,
+  isPending: (state, effectId) => state.pending.includes(effectId),
+  pendingEffectIds: (state) => state.pending,
+  heldScaleSetIds: () => [],
+};
+
+describe("outcomes that wait for the rollout together", () => {
+  it("are applied in one step: one commit, each its own revision, every outbox entry deleted", async () => {
+    const keys = engineKeys(prefix);
+    const store = new RolloutStore<Tally>(redis(), keys);
+    const lock = new RolloutLock(redis(), { ttlMs: 5_000, waitMs: 5_000 });
+    const bull = new Queue(effectQueueName, {
+      connection: { ...redisOptionsFromUrl(redisUrl), maxRetriesPerRequest: null },
+      prefix,
+    });
+    closers.push(() => bull.close());
+    const now = new Date();
+    const timer = (id: string): Effect => ({ kind: "startTimer", id, timer: "bake", delaySeconds: 60 });
+    const ids = ["e1", "e2", "e3"];
+    await store.create({
+      id: "r1",
+      state: { schemaVersion: 1, revision: 1, pending: ids, seen: [] },
+      phase: "promoting",
+      createdAt: now.toISOString(),
+      createdBy: "alice",
+      claims: [],
+      targets: [],
+      outbox: ids.map((id) => outboxEntryFor(timer(id), 1, now)),
+      timeline: [],
+    });
+    let commits = 0;
+    const commit = store.commit.bind(store);
+    store.commit = (input) => {
+      commits += 1;
+      return commit(input);
+    };
+    const stepper = new Stepper<Tally>({
+      store,
+      lock,
+      keys,
+      decider: tallyDecider,
+      queue: new EffectQueue(bull, systemClock, { attempts: 1, timeScale: 1 }),
+      clock: systemClock,
+      logger: testLogger,
+    });
+
+    // Another step holds the rollout while the three outcomes arrive.
+    const held = latch();
+    const busy = lock.withLock(keys.lock("r1"), () => held.promise);
+    const results = ids.map((effectId) =>
+      stepper.apply("r1", { type: "timer.fired", timer: "bake", effectId, at: now.toISOString() }),
+    );
+    held.open();
+    await busy;
+    const answered = await Promise.all(results);
+
+    expect(answered.map((r) => r.kind)).toEqual(["applied", "applied", "applied"]);
+    expect(commits).toBe(1);
+    const record = await store.load("r1");
+    expect(record?.revision).toBe(4);
+    expect(record?.state.seen).toEqual(ids);
+    expect(await store.outboxEntries("r1")).toEqual([]);
+    expect((await store.timeline("r1")).map((e) => e.message)).toEqual(ids);
   });
 });
