@@ -79,6 +79,7 @@ for (const scaleSets of sizes) {
       wallMs: round(a.wallMs),
       orchestrationMs: a.orchestrationMs,
       steps: a.steps.steps,
+      commits: a.steps.commits,
       stepsPerSecond: round(a.steps.stepsPerSecond),
       stepsPerCpuSecond: round(a.steps.steps / (a.daemon.cpuMs / 1000)),
       cpuMs: round(a.daemon.cpuMs),
