@@ -99,6 +99,9 @@ export class Stepper<S extends PersistedState> {
     const result = new Promise<StepResult<S>>((resolve, reject) => {
       waiting = { event, resolve, reject };
     });
+    // The drain may settle it while this call still releases the lock: handled here so a
+    // rejection is never reported as unhandled; the caller still gets it from `return result`.
+    result.catch(() => undefined);
     const entry = waiting as unknown as WaitingOutcome<S>;
     const queue = this.#waiting.get(id) ?? [];
     if (options.urgent) queue.unshift(entry);

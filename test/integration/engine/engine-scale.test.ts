@@ -243,4 +243,35 @@ describe("outcomes that wait for the rollout together", () => {
     expect(await store.outboxEntries("r1")).toEqual([]);
     expect((await store.timeline("r1")).map((e) => e.message)).toEqual(ids);
   });
+
+  it("each get the step's error when it fails, and nothing is left waiting", async () => {
+    const keys = engineKeys(prefix);
+    const lock = new RolloutLock(redis(), { ttlMs: 5_000, waitMs: 5_000 });
+    const bull = new Queue(effectQueueName, {
+      connection: { ...redisOptionsFromUrl(redisUrl), maxRetriesPerRequest: null },
+      prefix,
+    });
+    closers.push(() => bull.close());
+    const stepper = new Stepper<Tally>({
+      store: new RolloutStore<Tally>(redis(), keys),
+      lock,
+      keys,
+      decider: tallyDecider,
+      queue: new EffectQueue(bull, systemClock, { attempts: 1, timeScale: 1 }),
+      clock: systemClock,
+      logger: testLogger,
+    });
+    const held = latch();
+    const busy = lock.withLock(keys.lock("gone"), () => held.promise);
+    const at = new Date().toISOString();
+    const results = ["e1", "e2"].map((effectId) =>
+      stepper.apply("gone", { type: "timer.fired", timer: "bake", effectId, at }).then(
+        () => "applied",
+        (error: { code?: string }) => error.code,
+      ),
+    );
+    held.open();
+    await busy;
+    expect(await Promise.all(results)).toEqual(["ROLLOUT_NOT_FOUND", "ROLLOUT_NOT_FOUND"]);
+  });
 });
