@@ -33,8 +33,13 @@ export interface BenchDaemonOptions {
 }
 
 export interface StepStats {
-  /** Wall milliseconds of each step: decide, commit, enqueue. */
+  /** Wall milliseconds of each step (one commit): decide, commit, enqueue. */
   stepMs: number[];
+  /**
+   * Events the machine accepted (one "rollout step" line each). A step may apply several queued
+   * outcomes of one rollout, so this can exceed the number of steps.
+   */
+  accepted: number;
   /** Decisions that changed nothing (stale or duplicate outcomes). */
   ignored: number;
   /** Wall milliseconds from a step's first try for the rollout lock until it got it. */
@@ -62,6 +67,7 @@ const config: Config = {
 
 const decideStarted = new Map<string, number>();
 let stepMs: number[] = [];
+let accepted = 0;
 let ignored = 0;
 let lockWaitMs: number[] = [];
 let lockBusyTries = 0;
@@ -92,6 +98,7 @@ const stepLines = new Writable({
     const now = performance.now();
     const line = chunk.toString("utf8");
     if (line.includes('"msg":"rollout step"')) {
+      accepted += 1;
       const { rolloutId } = JSON.parse(line) as { rolloutId: string };
       const started = decideStarted.get(rolloutId);
       if (started !== undefined) stepMs.push(now - started);
@@ -139,6 +146,7 @@ process.on("message", (message: { type: string }) => {
       type: "stats",
       stats: {
         stepMs,
+        accepted,
         ignored,
         lockWaitMs,
         lockBusyTries,
@@ -149,6 +157,7 @@ process.on("message", (message: { type: string }) => {
       },
     });
     stepMs = [];
+    accepted = 0;
     ignored = 0;
     lockWaitMs = [];
     lockBusyTries = 0;

@@ -42,7 +42,10 @@ export interface BenchContext {
 }
 
 export interface StepFigures {
+  /** Events the machine accepted (machine steps). */
   steps: number;
+  /** Commits: a commit may apply several queued outcomes of one rollout (src/engine/step.ts). */
+  commits: number;
   stepsPerSecond: number;
   stepMs: ReturnType<typeof summary>;
   ignored: number;
@@ -84,8 +87,9 @@ const upgraded = (view: RolloutView) => view.scaleSets.reduce((n, s) => n + s.to
 function stepFigures(stats: StepStats, wallMs: number, redisCommands: number): StepFigures {
   return {
     redisCommandsPerStep: redisCommands / Math.max(1, stats.stepMs.length),
-    steps: stats.stepMs.length,
-    stepsPerSecond: stats.stepMs.length / (wallMs / 1000),
+    steps: stats.accepted,
+    commits: stats.stepMs.length,
+    stepsPerSecond: stats.accepted / (wallMs / 1000),
     stepMs: summary(stats.stepMs),
     ignored: stats.ignored,
     lockWaitMs: summary(stats.lockWaitMs),

@@ -223,6 +223,11 @@ export function emitEffect(ctx: RolloutContext, request: EffectRequest): Effect 
   return effect;
 }
 
+/** A deep copy of plain JSON (what the snapshot and timeline hold): a JSON round trip. */
+export function plainCopy<T>(value: T): T {
+  return JSON.parse(JSON.stringify(value)) as T;
+}
+
 export function note(
   ctx: RolloutContext,
   type: string,
@@ -230,7 +235,8 @@ export function note(
   data?: Record<string, unknown>,
   actor: string = outcomeActor,
 ): void {
-  ctx.log.push(data ? { type, message, actor, data } : { type, message, actor });
+  // A copy: actions mutate the step's draft in place, and a line must say what was true when written.
+  ctx.log.push(data ? { type, message, actor, data: plainCopy(data) } : { type, message, actor });
 }
 
 /**

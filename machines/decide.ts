@@ -6,7 +6,7 @@
 import { initialTransition, transition } from "xstate";
 import type { Effect, RolloutEvent, UserEvent } from "../src/domain/effects.ts";
 import type { RolloutSpec } from "../src/domain/spec.ts";
-import type { RolloutContext, RolloutSettings, TimelineDraft } from "./context.ts";
+import { plainCopy, type RolloutContext, type RolloutSettings, type TimelineDraft } from "./context.ts";
 import { describePhase } from "./describe.ts";
 import { RolloutSchemaVersionError } from "./errors.ts";
 import { isOutcome, type MachineEvent, type RolloutStateName, rolloutMachine } from "./rollout.machine.ts";
@@ -35,15 +35,21 @@ export interface Decision {
 
 export type UserEventType = UserEvent["type"];
 
-function restore(state: PersistedRollout, revision: number) {
+/**
+ * `draft`: the step's one deep copy of the context, which the machine's actions then mutate in
+ * place (rollout.machine.ts, `withDraft`). Without it (canApply only evaluates guards) the
+ * snapshot is read, never written.
+ */
+function restore(state: PersistedRollout, revision: number, draft: boolean) {
   if (state.schemaVersion !== rolloutSchemaVersion) {
     throw new RolloutSchemaVersionError(
       `rollout snapshot has schema version ${state.schemaVersion}; this canaryd reads ${rolloutSchemaVersion}`,
     );
   }
+  const context = draft ? plainCopy(state.context) : state.context;
   return rolloutMachine.resolveState({
     value: state.state,
-    context: { ...state.context, revision, effectSeq: 0, outbox: [], log: [] },
+    context: { ...context, revision, effectSeq: 0, outbox: [], log: [] },
   });
 }
 
@@ -74,9 +80,10 @@ export function startRollout(input: {
     spec: input.spec,
     settings: input.settings,
   });
+  // The draft this step's actions mutate: a copy, so the caller's spec is never changed.
   const start = rolloutMachine.resolveState({
     value: initial.value,
-    context: { ...initial.context, revision: 1 },
+    context: { ...plainCopy(initial.context), revision: 1 },
   });
   const [next] = transition(rolloutMachine, start, { type: "rollout.start" } satisfies MachineEvent);
   return persist(next, 1);
@@ -97,7 +104,7 @@ export function canApply(
   state: PersistedRollout,
   type: UserEventType,
 ): { ok: true } | { ok: false; reason: string } {
-  const snapshot = restore(state, state.revision);
+  const snapshot = restore(state, state.revision, false);
   const probe = { type, actor: { id: "probe" }, at: "" } as UserEvent;
   if (snapshot.can(probe)) return { ok: true };
   const phase = describePhase(state);
@@ -118,6 +125,6 @@ export function decide(state: PersistedRollout, event: RolloutEvent): Decision {
     if (!allowed.ok) return { state, effects: [], timeline: [], ignored: allowed.reason };
   }
   const revision = state.revision + 1;
-  const [next] = transition(rolloutMachine, restore(state, revision), event);
+  const [next] = transition(rolloutMachine, restore(state, revision, true), event);
   return persist(next, revision);
 }

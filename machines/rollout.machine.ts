@@ -92,13 +92,14 @@ export function isUserEvent(event: MachineEvent): event is UserEvent {
 }
 
 /**
- * Steps mutate a deep copy, so a snapshot is never changed after the fact. The context is plain
- * JSON by construction (it is persisted as such), and a JSON round trip is the cheapest deep copy.
+ * Actions mutate the step's draft in place. The draft is one deep copy per step, made by `decide`
+ * (decide.ts, `draftContext`) before the transition, so a snapshot handed to `decide` is never
+ * changed after the fact, and no action copies the whole context again (it grows with the fleet).
+ * Whoever runs this machine outside decide.ts must hand it a context it owns.
  */
 function withDraft(context: RolloutContext, fn: (draft: RolloutContext) => void): RolloutContext {
-  const draft = JSON.parse(JSON.stringify(context)) as RolloutContext;
-  fn(draft);
-  return draft;
+  fn(context);
+  return context;
 }
 
 /** Takes the answered effect out of `pending` and hands it to the step that waits for it. */

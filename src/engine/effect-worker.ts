@@ -19,7 +19,7 @@ import type { DeadLetter } from "../domain/rollout-view.ts";
 import { errorMessage } from "../logging/redact.ts";
 import type { Clock } from "./clock.ts";
 import type { Decider, PersistedState } from "./decider.ts";
-import type { EffectJobData } from "./effect-queue.ts";
+import { type EffectJobData, isUrgentOutcome } from "./effect-queue.ts";
 import type { EffectStep, ExecuteEffect, OutcomeBody } from "./effects/effect-executor.ts";
 import { classifyError, type ErrorClass, givesUp } from "./retry-policy.ts";
 import type { RolloutStore } from "./rollout-store.ts";
@@ -77,11 +77,11 @@ export async function processEffectJob<S extends PersistedState>(
 
   const outcome = await runEffect(deps, job, entry.effect, record.state, entry.progress, signal);
   if (outcome.done) {
-    await deps.stepper.apply(rolloutId, {
-      ...outcome.outcome,
-      effectId,
-      at: deps.clock.now().toISOString(),
-    } as OutcomeEvent);
+    await deps.stepper.apply(
+      rolloutId,
+      { ...outcome.outcome, effectId, at: deps.clock.now().toISOString() } as OutcomeEvent,
+      { urgent: isUrgentOutcome(entry.effect, outcome.outcome) },
+    );
     return "answered";
   }
 
@@ -181,9 +181,14 @@ export async function answerDeadLetter<S extends PersistedState>(
     { rolloutId: letter.rolloutId, effectId: letter.effectId, kind: letter.kind },
     "dead-lettered effect answered without running",
   );
-  await deps.stepper.apply(letter.rolloutId, {
-    ...failedOutcome(letter),
-    effectId: letter.effectId,
-    at: deps.clock.now().toISOString(),
-  } as OutcomeEvent);
+  // Urgent: a failed effect usually begins a rollback (effect-queue.ts, isUrgentOutcome).
+  await deps.stepper.apply(
+    letter.rolloutId,
+    {
+      ...failedOutcome(letter),
+      effectId: letter.effectId,
+      at: deps.clock.now().toISOString(),
+    } as OutcomeEvent,
+    { urgent: true },
+  );
 }

@@ -209,6 +209,8 @@ export class EngineService<S extends PersistedState> implements RolloutService {
     if (reason !== undefined) event.reason = reason;
     const result = await stepper
       .apply(id, event, {
+        // A person's abort or rollback goes before the rollout's queued outcomes.
+        urgent: action === "abort" || action === "rollback",
         precheck: (record) => {
           const check = decider.canApply(record.state, action);
           if (!check.ok) throw actionNotAllowed(id, action, record.phase, check.reason);

@@ -29,13 +29,31 @@ export function rolloutSettings(engine: Config["engine"], windows?: WindowSettin
   };
 }
 
+/**
+ * `describe` walks every scale set and batch, and the step, every effect job and every API read
+ * ask for it. A snapshot is never mutated once decided or loaded (the store shares it from its
+ * cache, rollout-store.ts), so its description is computed once per snapshot object and shared:
+ * frozen at the top, and callers must not change what it holds.
+ */
+function memoizedDescribe(): (state: PersistedRollout) => ReturnType<typeof describeRollout> {
+  const described = new WeakMap<PersistedRollout, ReturnType<typeof describeRollout>>();
+  return (state) => {
+    let view = described.get(state);
+    if (!view) {
+      view = Object.freeze(describeRollout(state));
+      described.set(state, view);
+    }
+    return view;
+  };
+}
+
 export function machineDecider(settings: RolloutSettings): Decider<PersistedRollout> {
   return {
     schemaVersion: rolloutSchemaVersion,
     startRollout: (input) => startRollout({ ...input, settings }),
     decide,
     canApply,
-    describe: describeRollout,
+    describe: memoizedDescribe(),
     isTerminal,
     isPending: (state, effectId) => effectId in state.context.pending,
     pendingEffectIds: (state) => Object.keys(state.context.pending),

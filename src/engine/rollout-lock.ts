@@ -28,8 +28,8 @@ export const lockTimeout = (key: string, waitMs: number) =>
 export class RolloutLock {
   readonly redis: RedisClient;
   readonly options: RolloutLockOptions;
-  /** The last step queued per key in this process: the next one starts when it settles. */
-  readonly #local = new Map<string, Promise<unknown>>();
+  /** Per key, whether a step of this process runs, and the steps waiting for it: urgent ones first. */
+  readonly #local = new Map<string, { urgent: (() => void)[]; normal: (() => void)[] }>();
 
   constructor(redis: RedisClient, options: RolloutLockOptions) {
     this.redis = redis;
@@ -39,20 +39,26 @@ export class RolloutLock {
   /**
    * Steps of one process queue in memory first, so each starts the moment the previous one
    * releases instead of after a polling back-off of up to 150 ms; only steps of different
-   * processes meet at the Redis lock (and poll for it).
+   * processes meet at the Redis lock (and poll for it). An `urgent` step (one that may begin or
+   * advance a rollback) starts before the waiting ones that are not, in arrival order otherwise.
    */
-  async withLock<T>(key: string, fn: () => Promise<T>): Promise<T> {
-    const previous = this.#local.get(key) ?? Promise.resolve();
-    const run = previous.then(
-      () => this.#withRedisLock(key, fn),
-      () => this.#withRedisLock(key, fn),
-    );
-    const settled = run.catch(() => undefined);
-    this.#local.set(key, settled);
-    void settled.then(() => {
-      if (this.#local.get(key) === settled) this.#local.delete(key);
-    });
-    return run;
+  async withLock<T>(key: string, fn: () => Promise<T>, options: { urgent?: boolean } = {}): Promise<T> {
+    let queue = this.#local.get(key);
+    if (queue) {
+      const waiting = options.urgent ? queue.urgent : queue.normal;
+      await new Promise<void>((resolve) => waiting.push(resolve));
+    } else {
+      queue = { urgent: [], normal: [] };
+      this.#local.set(key, queue);
+    }
+    try {
+      return await this.#withRedisLock(key, fn);
+    } finally {
+      // Hands the turn straight to the next waiter; the last one out removes the queue.
+      const next = queue.urgent.shift() ?? queue.normal.shift();
+      if (next) next();
+      else this.#local.delete(key);
+    }
   }
 
   async #withRedisLock<T>(key: string, fn: () => Promise<T>): Promise<T> {

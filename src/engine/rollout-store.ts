@@ -1,6 +1,14 @@
 /**
  * The rollout store: snapshots, outbox, timeline and indexes in Redis. Every write that must be
  * atomic is one Lua script (store-scripts.ts); reads are plain commands.
+ *
+ * Parsed snapshots are cached in the process by rollout id and revision (`SnapshotCache`): a
+ * load reads the record's small fields and, when the cached revision is the stored one, reuses
+ * the parsed snapshot instead of fetching and parsing it again (it grows with the fleet). This
+ * is exact, not a guess: a revision is written once (the commit script checks the revision it
+ * replaces), so the snapshot at a revision never changes; another process's commit raises the
+ * revision, and the next load misses and reads Redis. Snapshots the store returns are shared:
+ * callers must not mutate them (the decider copies before it changes anything).
  */
 
 import type { DeadLetter, RolloutPhase, TimelineEntry } from "../domain/rollout-view.ts";
@@ -61,6 +69,8 @@ export interface CommitInput<S extends PersistedState> {
   releases: string[];
   /** The effect whose outcome this step consumed: its outbox entry goes in the same write. */
   answeredEffectId?: string;
+  /** Further effects the same step answered (several outcomes in one step); ids have no ','. */
+  moreAnsweredEffectIds?: string[];
   outbox: OutboxEntry[];
   timeline: PendingTimelineEntry[];
   /** Notification outbox entries written in the same script (src/notifications/). */
@@ -73,9 +83,46 @@ export type CommitResult =
   | { kind: "conflict"; currentRevision: number }
   | { kind: "busy"; scaleSetId: string; holderId: string };
 
+/** The record's fields other than the snapshot, in the order `load` asks for them. */
+const headerFields = ["revision", "phase", "createdAt", "updatedAt", "createdBy", "sequence"] as const;
+
+/** Parsed snapshots by rollout id, each at its revision; the least recently used goes first. */
+export class SnapshotCache<S> {
+  readonly capacity: number;
+  private readonly entries = new Map<string, { revision: number; state: S }>();
+
+  constructor(capacity: number) {
+    this.capacity = capacity;
+  }
+
+  get(id: string, revision: number): S | undefined {
+    const entry = this.entries.get(id);
+    if (entry?.revision !== revision) return undefined;
+    this.entries.delete(id);
+    this.entries.set(id, entry);
+    return entry.state;
+  }
+
+  set(id: string, revision: number, state: S): void {
+    const entry = this.entries.get(id);
+    // Never replace a newer revision with an older one (a slow reader racing a commit).
+    if (entry && entry.revision > revision) return;
+    this.entries.delete(id);
+    this.entries.set(id, { revision, state });
+    if (this.entries.size > this.capacity) {
+      const oldest = this.entries.keys().next().value;
+      if (oldest !== undefined) this.entries.delete(oldest);
+    }
+  }
+}
+
+/** Enough for every rollout a daemon runs at once (the bench's 200) and the API's recent reads. */
+const snapshotCacheCapacity = 512;
+
 export class RolloutStore<S extends PersistedState = PersistedState> {
   readonly redis: RedisClient;
   readonly keys: EngineKeys;
+  readonly snapshots = new SnapshotCache<S>(snapshotCacheCapacity);
 
   constructor(redis: RedisClient, keys: EngineKeys) {
     this.redis = redis;
@@ -124,6 +171,7 @@ export class RolloutStore<S extends PersistedState = PersistedState> {
     if (reply[0] === "exists") return { kind: "exists", id: String(reply[1]) };
     if (reply[0] === "busy")
       return { kind: "busy", scaleSetId: String(reply[1]), holderId: String(reply[2]) };
+    this.snapshots.set(input.id, input.state.revision, input.state);
     return { kind: "created", sequence: Number(reply[1]) };
   }
 
@@ -150,7 +198,7 @@ export class RolloutStore<S extends PersistedState = PersistedState> {
       input.updatedAt,
       input.terminal ? "1" : "0",
       k.timelineChannel(input.id),
-      input.answeredEffectId ?? "",
+      [input.answeredEffectId ?? "", ...(input.moreAnsweredEffectIds ?? [])].filter(Boolean).join(","),
       claims.length,
       releases.length,
       input.outbox.length,
@@ -166,6 +214,7 @@ export class RolloutStore<S extends PersistedState = PersistedState> {
     if (reply[0] === "conflict") return { kind: "conflict", currentRevision: Number(reply[1]) };
     if (reply[0] === "busy")
       return { kind: "busy", scaleSetId: String(reply[1]), holderId: String(reply[2]) };
+    this.snapshots.set(input.id, input.state.revision, input.state);
     return { kind: "ok" };
   }
 
@@ -180,23 +229,44 @@ export class RolloutStore<S extends PersistedState = PersistedState> {
     );
   }
 
+  /** The record; its snapshot from the cache when the cached revision is the stored one. */
   async load(id: string): Promise<RolloutRecord<S> | undefined> {
-    return parseRecord<S>(id, await this.redis.hgetall(this.keys.rollout(id)));
+    return (await this.loadMany([id]))[0];
   }
 
+  /** Records of the ids that exist, in the order given; two round trips when a snapshot is not cached. */
   async loadMany(ids: string[]): Promise<RolloutRecord<S>[]> {
     if (ids.length === 0) return [];
-    const pipeline = this.redis.pipeline();
-    for (const id of ids) pipeline.hgetall(this.keys.rollout(id));
-    const replies = (await pipeline.exec()) ?? [];
-    const records: RolloutRecord<S>[] = [];
+    const headers = this.redis.pipeline();
+    for (const id of ids) headers.hmget(this.keys.rollout(id), ...headerFields);
+    const replies = (await headers.exec()) ?? [];
+    const records: (RolloutRecord<S> | undefined)[] = [];
+    const misses: number[] = [];
     ids.forEach((id, i) => {
-      const [error, fields] = replies[i] ?? [];
+      const [error, values] = replies[i] ?? [];
       if (error) throw error;
-      const record = parseRecord<S>(id, fields as Record<string, string>);
-      if (record) records.push(record);
+      const fields = Object.fromEntries(
+        headerFields.map((f, j) => [f, (values as (string | null)[])[j] ?? undefined]),
+      ) as Record<string, string | undefined>;
+      if (fields.revision === undefined) return;
+      const state = this.snapshots.get(id, Number(fields.revision));
+      if (state) records[i] = recordOf(id, state, fields);
+      else misses.push(i);
     });
-    return records;
+    if (misses.length > 0) {
+      const full = this.redis.pipeline();
+      for (const i of misses) full.hgetall(this.keys.rollout(ids[i] ?? ""));
+      const fullReplies = (await full.exec()) ?? [];
+      misses.forEach((i, j) => {
+        const [error, fields] = fullReplies[j] ?? [];
+        if (error) throw error;
+        const record = parseRecord<S>(ids[i] ?? "", fields as Record<string, string>);
+        if (!record) return;
+        this.snapshots.set(record.id, record.revision, record.state);
+        records[i] = record;
+      });
+    }
+    return records.filter((r): r is RolloutRecord<S> => r !== undefined);
   }
 
   async outboxEntry(id: string, effectId: string): Promise<OutboxEntry | undefined> {
@@ -274,9 +344,17 @@ function parseRecord<S extends PersistedState>(
   fields: Record<string, string> | undefined,
 ): RolloutRecord<S> | undefined {
   if (!fields?.state) return undefined;
+  return recordOf(id, JSON.parse(fields.state) as S, fields);
+}
+
+function recordOf<S extends PersistedState>(
+  id: string,
+  state: S,
+  fields: Record<string, string | undefined>,
+): RolloutRecord<S> {
   return {
     id,
-    state: JSON.parse(fields.state) as S,
+    state,
     revision: Number(fields.revision),
     phase: fields.phase as RolloutPhase,
     createdAt: fields.createdAt ?? "",

@@ -4,6 +4,13 @@
  * outbox entries, deleting the answered effect's entry, in one atomic write that also checks the
  * revision it loaded. Only then are the new effects enqueued: a crash in between leaves them in
  * the outbox, where recovery finds them.
+ *
+ * Outcomes of one rollout that arrive while it steps wait for its lock together, and the first of
+ * them to get it applies them all in one step: load once, decide each in arrival order (urgent
+ * ones first, rollout-lock.ts), commit once (every answered outbox entry deleted in that commit).
+ * The snapshot is copied, serialized and written once per step, not once per outcome, which is
+ * what a step costs in a large rollout. Each outcome still gets its own revision, timeline lines
+ * and result; user events (which carry a precheck) step alone.
  */
 import type { Logger } from "pino";
 import type { RolloutEvent } from "../domain/effects.ts";
@@ -13,7 +20,7 @@ import type { Clock } from "./clock.ts";
 import type { DecidedTimelineEntry, Decider, Decision, PersistedState } from "./decider.ts";
 import type { EffectQueue } from "./effect-queue.ts";
 import type { EngineKeys } from "./keys.ts";
-import { type NotificationHook, outboxEntryFor } from "./outbox.ts";
+import { type NotificationHook, type OutboxEntry, outboxEntryFor } from "./outbox.ts";
 import type { RolloutLock } from "./rollout-lock.ts";
 import { CanarydError, rolloutNotFound, scaleSetBusy } from "./rollout-service.ts";
 import type { PendingTimelineEntry, RolloutRecord, RolloutStore } from "./rollout-store.ts";
@@ -38,6 +45,8 @@ export type StepResult<S extends PersistedState> =
 export interface StepOptions<S extends PersistedState> {
   /** Runs under the lock on the loaded record, before deciding; throws to refuse the event. */
   precheck?: (record: RolloutRecord<S>) => void;
+  /** Goes before the rollout's waiting steps that are not urgent (rollout-lock.ts). */
+  urgent?: boolean;
 }
 
 /** Optimistic-concurrency retries: only an expired lock can make a commit conflict. */
@@ -54,25 +63,105 @@ export const unsupportedSnapshot = (id: string, found: number, supported: number
     { id, found, supported },
   );
 
+interface WaitingOutcome<S extends PersistedState> {
+  event: RolloutEvent;
+  resolve(result: StepResult<S>): void;
+  reject(error: unknown): void;
+}
+
 export class Stepper<S extends PersistedState> {
   readonly deps: StepperDeps<S>;
+  /** Per rollout, outcomes waiting for its lock in this process: the next step takes them all. */
+  readonly #waiting = new Map<string, WaitingOutcome<S>[]>();
 
   constructor(deps: StepperDeps<S>) {
     this.deps = deps;
   }
 
   async apply(id: string, event: RolloutEvent, options: StepOptions<S> = {}): Promise<StepResult<S>> {
+    if (options.precheck === undefined && "effectId" in event) return this.applyOutcome(id, event, options);
     for (let attempt = 0; attempt < maxConflicts; attempt++) {
-      const result = await this.deps.lock.withLock(this.deps.keys.lock(id), () =>
-        this.once(id, event, options),
+      const results = await this.deps.lock.withLock(
+        this.deps.keys.lock(id),
+        () => this.once(id, [event], options),
+        { urgent: options.urgent === true },
       );
-      if (result) return result;
+      if (results?.[0]) return results[0];
     }
     throw stepConflict(id);
   }
 
-  /** One try; undefined when the commit found a newer revision. */
-  private async once(id: string, event: RolloutEvent, options: StepOptions<S>) {
+  /** Queues the outcome and takes the rollout's lock; whichever step gets it first applies the queue. */
+  private async applyOutcome(
+    id: string,
+    event: RolloutEvent,
+    options: StepOptions<S>,
+  ): Promise<StepResult<S>> {
+    let waiting: WaitingOutcome<S> | undefined;
+    const result = new Promise<StepResult<S>>((resolve, reject) => {
+      waiting = { event, resolve, reject };
+    });
+    // The drain may settle it while this call still releases the lock: handled here so a
+    // rejection is never reported as unhandled; the caller still gets it from `return result`.
+    result.catch(() => undefined);
+    const entry = waiting as unknown as WaitingOutcome<S>;
+    const queue = this.#waiting.get(id) ?? [];
+    if (options.urgent) queue.unshift(entry);
+    else queue.push(entry);
+    this.#waiting.set(id, queue);
+    try {
+      await this.deps.lock.withLock(this.deps.keys.lock(id), () => this.drain(id), {
+        urgent: options.urgent === true,
+      });
+    } catch (error) {
+      // The lock was not had (busy past its wait, Redis away): this outcome is not applied.
+      const still = this.#waiting.get(id);
+      const at = still?.indexOf(entry) ?? -1;
+      if (still && at >= 0) {
+        still.splice(at, 1);
+        throw error;
+      }
+    }
+    return result;
+  }
+
+  /** Under the lock: applies every outcome waiting for this rollout in one step. */
+  private async drain(id: string): Promise<void> {
+    const batch = this.#waiting.get(id);
+    this.#waiting.delete(id);
+    if (!batch || batch.length === 0) return;
+    try {
+      for (let attempt = 0; attempt < maxConflicts; attempt++) {
+        // A conflict (only an expired lock causes one) is retried on a fresh load; the commit is
+        // revision-checked either way.
+        const results = await this.once(
+          id,
+          batch.map((w) => w.event),
+          {},
+        );
+        if (results) {
+          batch.forEach((w, i) => {
+            const result = results[i];
+            if (result) w.resolve(result);
+          });
+          return;
+        }
+      }
+      throw stepConflict(id);
+    } catch (error) {
+      for (const w of batch) w.reject(error);
+    }
+  }
+
+  /**
+   * One try: decides the events in order on one loaded snapshot and commits once; undefined when
+   * the commit found a newer revision. One result per event.
+   */
+  private async once(
+    id: string,
+    events: RolloutEvent[],
+    options: StepOptions<S>,
+  ): Promise<StepResult<S>[] | undefined> {
     const { store, decider, clock, logger } = this.deps;
     const record = await store.load(id);
     if (!record) throw rolloutNotFound(id);
@@ -81,40 +170,73 @@ export class Stepper<S extends PersistedState> {
     }
     options.precheck?.(record);
     const now = clock.now();
-    const answeredEffectId = "effectId" in event ? event.effectId : undefined;
+    const effectIds = events.map((e) => ("effectId" in e ? e.effectId : undefined));
+    const inOutbox = await Promise.all(
+      effectIds.map((e) => (e === undefined ? true : store.outboxEntry(id, e).then(Boolean))),
+    );
 
-    if (answeredEffectId !== undefined && !(await store.outboxEntry(id, answeredEffectId))) {
-      const reason = `effect ${answeredEffectId} is no longer pending`;
-      await store.note(id, [ignoredEntry(event, reason, now)]);
-      logger.info(
-        { rolloutId: id, event: event.type, effectId: answeredEffectId, reason },
-        "duplicate outcome ignored",
-      );
-      return { kind: "ignored" as const, record, reason };
+    let state = record.state;
+    const timeline: PendingTimelineEntry[] = [];
+    /** Outbox entries this step deletes: the effects it answered, applied or ignored as stale. */
+    const answered: string[] = [];
+    const outcomes: ({ decision: Decision<S> } | { ignored: string })[] = [];
+    const emitted: OutboxEntry[][] = [];
+    events.forEach((event, i) => {
+      const effectId = effectIds[i];
+      if (effectId !== undefined && (!inOutbox[i] || answered.includes(effectId))) {
+        const reason = `effect ${effectId} is no longer pending`;
+        timeline.push(ignoredEntry(event, reason, now));
+        outcomes.push({ ignored: reason });
+        logger.info({ rolloutId: id, event: event.type, effectId, reason }, "duplicate outcome ignored");
+        return;
+      }
+      const decision = decider.decide(state, event);
+      if (effectId !== undefined) answered.push(effectId);
+      if (decision.ignored !== undefined) {
+        timeline.push(ignoredEntry(event, decision.ignored, now));
+        outcomes.push({ ignored: decision.ignored });
+        logger.info(
+          { rolloutId: id, event: event.type, effectId, reason: decision.ignored },
+          "stale event ignored",
+        );
+        return;
+      }
+      timeline.push(...engineEntries(event, now), ...timelineEntries(decision.timeline, now));
+      emitted.push(decision.effects.map((e) => outboxEntryFor(e, decision.state.revision, now)));
+      outcomes.push({ decision });
+      state = decision.state;
+    });
+
+    if (state === record.state) {
+      // Nothing changed: the lines and the answered entries' deletion, without a new snapshot.
+      await store.note(id, timeline, answered[0]);
+      for (const effectId of answered.slice(1)) await store.note(id, [], effectId);
+      return outcomes.map((o) => ({
+        kind: "ignored" as const,
+        record,
+        reason: "ignored" in o ? o.ignored : "",
+      }));
     }
 
-    const decision = decider.decide(record.state, event);
-    if (decision.ignored !== undefined) {
-      await store.note(id, [ignoredEntry(event, decision.ignored, now)], answeredEffectId);
-      logger.info(
-        { rolloutId: id, event: event.type, effectId: answeredEffectId, reason: decision.ignored },
-        "stale event ignored",
-      );
-      return { kind: "ignored" as const, record, reason: decision.ignored };
-    }
-
-    const terminal = decider.isTerminal(decision.state);
-    const described = decider.describe(decision.state);
+    const terminal = decider.isTerminal(state);
+    const described = decider.describe(state);
     const phase = described.phase;
     const heldBefore = decider.heldScaleSetIds(record.state);
-    const heldAfter = decider.heldScaleSetIds(decision.state);
+    const heldAfter = decider.heldScaleSetIds(state);
     const keep = new Set(heldAfter.map(scaleSetKey));
-    const outbox = decision.effects.map((e) => outboxEntryFor(e, decision.state.revision, now));
-    const timeline = [...engineEntries(event, now), ...timelineEntries(decision.timeline, now)];
+    const stillPending = new Set(decider.pendingEffectIds(state));
+    // The last decision's effects as it emitted them; an earlier one's only while still pending
+    // (a later outcome of the same step may have cancelled it).
+    const last = emitted.length - 1;
+    const outbox = emitted.flatMap((entries, i) =>
+      i === last ? entries : entries.filter((e) => stillPending.has(e.effect.id)),
+    );
+    // One notification entry per (timeline entry that triggers, matching subscription), committed
+    // with the step; ids from the step's final revision and the entry's index (unique per commit).
     const notifications =
       this.deps.notifications?.derive({
         rolloutId: id,
-        revision: decision.state.revision,
+        revision: state.revision,
         rollout: { name: described.name, phase, spec: described.spec, createdBy: record.createdBy },
         entries: timeline,
       }) ?? [];
@@ -122,13 +244,14 @@ export class Stepper<S extends PersistedState> {
       id,
       expectedRevision: record.revision,
       previousPhase: record.phase,
-      state: decision.state,
+      state,
       phase,
       terminal,
       updatedAt: now.toISOString(),
       claims: heldAfter,
       releases: heldBefore.filter((s) => !keep.has(scaleSetKey(s))),
-      answeredEffectId,
+      answeredEffectId: answered[0],
+      moreAnsweredEffectIds: answered.slice(1),
       outbox,
       timeline,
       notifications,
@@ -139,34 +262,38 @@ export class Stepper<S extends PersistedState> {
 
     await this.deps.queue.enqueue(id, outbox);
     if (notifications.length > 0) await this.deps.notifications?.enqueue(notifications.map((n) => n.id));
-    const stillPending = new Set(decider.pendingEffectIds(decision.state));
+    const answeredSet = new Set(answered);
     const cancelled = decider
       .pendingEffectIds(record.state)
-      .filter((e) => e !== answeredEffectId && !stillPending.has(e));
+      .filter((e) => !answeredSet.has(e) && !stillPending.has(e));
     if (cancelled.length > 0) {
       // Not needed for correctness (the worker drops a cancelled effect it finds), only for a tidy queue.
       await Promise.all(cancelled.map((e) => store.dropOutboxEntry(id, e)));
       await this.deps.queue.cancel(id, cancelled);
     }
-    logger.info(
-      {
-        rolloutId: id,
-        event: event.type,
-        effectId: answeredEffectId,
-        revision: decision.state.revision,
-        phase,
-        effects: decision.effects.map((e) => `${e.kind}:${e.id}`),
-      },
-      "rollout step",
-    );
     const next: RolloutRecord<S> = {
       ...record,
-      state: decision.state,
-      revision: decision.state.revision,
+      state,
+      revision: state.revision,
       phase,
       updatedAt: now.toISOString(),
     };
-    return { kind: "applied" as const, record: next, decision };
+    return outcomes.map((o, i) => {
+      if ("ignored" in o) return { kind: "ignored" as const, record: next, reason: o.ignored };
+      logger.info(
+        {
+          rolloutId: id,
+          event: events[i]?.type,
+          effectId: effectIds[i],
+          revision: o.decision.state.revision,
+          phase,
+          effects: o.decision.effects.map((e) => `${e.kind}:${e.id}`),
+          ...(events.length > 1 ? { batch: events.length } : {}),
+        },
+        "rollout step",
+      );
+      return { kind: "applied" as const, record: next, decision: o.decision };
+    });
   }
 }
 

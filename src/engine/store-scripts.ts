@@ -68,13 +68,13 @@ return {'created', tostring(sequence)}
 
 /**
  * One step's write: checks the revision it read is still current (optimistic concurrency), then
- * writes the new snapshot, its timeline entries and outbox entries, deletes the answered effect's
- * entry (the durable "done" mark), moves holders and indexes. On a terminal phase the outbox is
+ * writes the new snapshot, its timeline entries and outbox entries, deletes the answered effects'
+ * entries (the durable "done" mark; one step may answer several), moves holders and indexes. On a terminal phase the outbox is
  * cleared: effects the machine abandoned must not run after the end.
  * KEYS: rollout, outbox, timeline, holders, active, old phase index, new phase index,
  *       notification outbox
  * ARGV: id, expectedRevision, state, newRevision, phase, updatedAt, terminal, channel,
- *       answeredEffectId, nClaims, nReleases, nOutbox, nTimeline, claims..., releases...,
+ *       answeredEffectIds (comma-separated), nClaims, nReleases, nOutbox, nTimeline, claims..., releases...,
  *       (effectId, entry)..., timeline entries..., nNotifications, (notificationId, entry)...
  */
 export const commitScript = luaScript(`${appendTimeline}${writeNotifications}
@@ -98,8 +98,8 @@ end
 redis.call('HSET', KEYS[1], 'state', ARGV[3], 'revision', ARGV[4], 'phase', ARGV[5], 'updatedAt', ARGV[6])
 if ARGV[7] == '1' then
   redis.call('DEL', KEYS[2])
-elseif ARGV[9] ~= '' then
-  redis.call('HDEL', KEYS[2], ARGV[9])
+else
+  for effectId in string.gmatch(ARGV[9], '[^,]+') do redis.call('HDEL', KEYS[2], effectId) end
 end
 local outboxAt = releasesAt + nReleases
 for i = 0, nOutbox - 1 do
