@@ -220,15 +220,23 @@ export class Notifier implements NotificationHook {
           await job.moveToDelayed(Date.now() + 300, token);
           throw new DelayedError();
         }
+        // The holder before us may have recorded the thread between our read and our lock.
+        threadTs = (await redis.hget(this.keys.threads, threadField)) ?? undefined;
       }
     }
+    // The lock is released only after the thread's ts is recorded (below), never between the send
+    // and that write: a waiter that got the lock in between would start a second thread.
+    const release = async () => {
+      if (lockKey) await redis.del(lockKey);
+    };
     const result = await send(service, delivery, sub.to, {
       config,
       ...(threadTs ? { threadTs } : {}),
       ...(signal ? { signal } : {}),
       now: () => new Date(),
-    }).finally(async () => {
-      if (lockKey) await redis.del(lockKey);
+    }).catch(async (error: unknown) => {
+      await release();
+      throw error;
     });
     const log = {
       notification: id,
@@ -244,11 +252,13 @@ export class Notifier implements NotificationHook {
         [this.keys.outbox, this.keys.threads],
         [id, result.threadTs ? threadField : "", result.threadTs ?? ""],
       );
+      await release();
       this.options.metrics?.notificationSent(service.kind);
       logger.info({ ...log, attempts: delivery.attempts + 1 }, "notification sent");
       await this.scheduleReminder(delivery, sub.remindSeconds);
       return "sent";
     }
+    await release();
     const attempts = delivery.attempts + 1;
     const reason = redactSecrets(result.reason);
     const deadline = Date.parse(delivery.createdAt) + config.maxRetrySeconds * 1000;
