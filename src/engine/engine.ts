@@ -294,10 +294,8 @@ export function createEngine(options: EngineOptions): Engine {
       );
 
   // "reconnecting": the connection was lost and ioredis waits before the next attempt.
-  const reachableService = withStoreErrors(
-    service,
-    () => redis.status !== "reconnecting" && redis.status !== "end",
-  );
+  const isReachable = () => redis.status !== "reconnecting" && redis.status !== "end";
+  const reachableService = withStoreErrors(service, isReachable);
   const emergencyStop = new EmergencyStop({
     redis,
     keys,
@@ -309,7 +307,8 @@ export function createEngine(options: EngineOptions): Engine {
 
   return {
     retention,
-    service: withEmergencyStop(reachableService, emergencyStop),
+    // Outermost: the stop's own Redis reads fail as STORE_UNAVAILABLE (503) like the service's.
+    service: withStoreErrors(withEmergencyStop(reachableService, emergencyStop), isReachable),
     emergencyStop,
     ...(notifier ? { notifier } : {}),
     async start() {

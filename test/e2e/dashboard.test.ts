@@ -244,7 +244,7 @@ describe.skipIf(!haveChromium)("the dashboard in Chromium", () => {
       const buttons = viewer.page.locator("[data-action]");
       await buttons.first().waitFor();
       // Mutation: actionBar ignores whoami's role answer (the viewer's pause is enabled).
-      expect(await buttons.count()).toBe(6);
+      expect(await buttons.count()).toBe(7);
       for (const button of await buttons.all()) expect(await button.isDisabled()).toBe(true);
       await viewer.page.getByText("Needs role deployer; you are viewer.").first().waitFor();
       await viewer.page.getByRole("link", { name: "Start" }).click();
