@@ -3,6 +3,7 @@
  * be accepted. Each call is pure: a persisted snapshot and an event in, the next snapshot, the
  * effects to run and the timeline lines to append out.
  */
+import { type Draft, Immer } from "immer";
 import { initialTransition, transition } from "xstate";
 import type { Effect, RolloutEvent, UserEvent } from "../src/domain/effects.ts";
 import type { RolloutSpec } from "../src/domain/spec.ts";
@@ -13,8 +14,11 @@ import { isOutcome, type MachineEvent, type RolloutStateName, rolloutMachine } f
 
 export type { RolloutSettings } from "./context.ts";
 
-/** Bump when the persisted shape changes incompatibly; the engine refuses what it cannot read. */
-export const rolloutSchemaVersion = 2;
+/**
+ * Bump when the persisted shape changes incompatibly; the engine refuses what it cannot read.
+ * 3: stored as a header and one field per scale set (snapshot-codec.ts, which migrates 2).
+ */
+export const rolloutSchemaVersion = 3;
 
 /** What the engine stores: plain JSON. `revision` increases by one per accepted event. */
 export interface PersistedRollout {
@@ -36,25 +40,57 @@ export interface Decision {
 export type UserEventType = UserEvent["type"];
 
 /**
- * `draft`: the step's one deep copy of the context, which the machine's actions then mutate in
- * place (rollout.machine.ts, `withDraft`). Without it (canApply only evaluates guards) the
- * snapshot is read, never written.
+ * Drafts of the context (immer): the machine's actions mutate the draft in place
+ * (rollout.machine.ts, `withDraft`); finishing it copies only what they changed. Whatever no
+ * action touched (most scale sets, the spec) is the very object the snapshot held before, so a
+ * step costs what it changes, not the size of the fleet, and the store writes back only the
+ * scale sets that changed (snapshot-codec.ts compares by identity). Not frozen: callers must
+ * not mutate a decided snapshot all the same (the store shares it from its cache).
  */
-function restore(state: PersistedRollout, revision: number, draft: boolean) {
+const drafts = new Immer({ autoFreeze: false });
+
+function checkSchema(state: PersistedRollout): void {
   if (state.schemaVersion !== rolloutSchemaVersion) {
     throw new RolloutSchemaVersionError(
       `rollout snapshot has schema version ${state.schemaVersion}; this canaryd reads ${rolloutSchemaVersion}`,
     );
   }
-  const context = draft ? plainCopy(state.context) : state.context;
+}
+
+/** The snapshot as the machine's state, read only (canApply evaluates guards, never actions). */
+function restoreForReading(state: PersistedRollout) {
+  checkSchema(state);
   return rolloutMachine.resolveState({
     value: state.state,
-    context: { ...context, revision, effectSeq: 0, outbox: [], log: [] },
+    context: { ...state.context, outbox: [], log: [] },
   });
 }
 
-function persist(snapshot: ReturnType<typeof restore>, revision: number): Decision {
-  const { outbox, log, ...rest } = snapshot.context;
+/**
+ * The snapshot as a machine state whose context is a draft. xstate's `assign` copies the top
+ * level of the context into a new object each time; the nested objects stay the draft's children,
+ * so every change below the top level is recorded in `root`, and `persist` writes the top level back.
+ */
+function restoreDraft(state: PersistedRollout, revision: number) {
+  checkSchema(state);
+  const root = drafts.createDraft(state.context);
+  const snapshot = rolloutMachine.resolveState({
+    value: state.state,
+    context: { ...root, revision, effectSeq: 0, outbox: [], log: [] },
+  });
+  return { snapshot, root };
+}
+
+function persist(
+  snapshot: ReturnType<typeof restoreForReading>,
+  revision: number,
+  root: Draft<RolloutContext>,
+): Decision {
+  const context = snapshot.context as unknown as Record<string, unknown>;
+  const draft = root as unknown as Record<string, unknown>;
+  for (const key of Object.keys(draft)) if (!(key in context)) delete draft[key];
+  for (const [key, value] of Object.entries(context)) draft[key] = value;
+  const { outbox, log, ...rest } = drafts.finishDraft(root) as RolloutContext;
   return {
     state: {
       schemaVersion: rolloutSchemaVersion,
@@ -80,13 +116,18 @@ export function startRollout(input: {
     spec: input.spec,
     settings: input.settings,
   });
-  // The draft this step's actions mutate: a copy, so the caller's spec is never changed.
-  const start = rolloutMachine.resolveState({
-    value: initial.value,
-    context: { ...plainCopy(initial.context), revision: 1 },
-  });
-  const [next] = transition(rolloutMachine, start, { type: "rollout.start" } satisfies MachineEvent);
-  return persist(next, 1);
+  // A copy, so the caller's spec is never changed; then a draft of it, as every step's.
+  const { snapshot, root } = restoreDraft(
+    {
+      schemaVersion: rolloutSchemaVersion,
+      revision: 0,
+      state: initial.value as RolloutStateName,
+      context: plainCopy(initial.context),
+    },
+    1,
+  );
+  const [next] = transition(rolloutMachine, snapshot, { type: "rollout.start" } satisfies MachineEvent);
+  return persist(next, 1, root);
 }
 
 const notAllowed: Record<UserEventType, string> = {
@@ -104,7 +145,7 @@ export function canApply(
   state: PersistedRollout,
   type: UserEventType,
 ): { ok: true } | { ok: false; reason: string } {
-  const snapshot = restore(state, state.revision, false);
+  const snapshot = restoreForReading(state);
   const probe = { type, actor: { id: "probe" }, at: "" } as UserEvent;
   if (snapshot.can(probe)) return { ok: true };
   const phase = describePhase(state);
@@ -125,6 +166,7 @@ export function decide(state: PersistedRollout, event: RolloutEvent): Decision {
     if (!allowed.ok) return { state, effects: [], timeline: [], ignored: allowed.reason };
   }
   const revision = state.revision + 1;
-  const [next] = transition(rolloutMachine, restore(state, revision, true), event);
-  return persist(next, revision);
+  const { snapshot, root } = restoreDraft(state, revision);
+  const [next] = transition(rolloutMachine, snapshot, event);
+  return persist(next, revision, root);
 }
