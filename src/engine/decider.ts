@@ -33,7 +33,28 @@ export type ActionCheck = { ok: true } | { ok: false; reason: string };
 /** The machine's view of a rollout, before the engine adds what it keeps beside the snapshot. */
 export type DescribedRollout = Omit<RolloutView, "createdAt" | "updatedAt" | "createdBy">;
 
+/**
+ * How a snapshot is laid out in the fields of its rollout's Redis hash. `encode` returns the
+ * fields to write, `(field, json)`: always `state`, plus parts that differ from `base`, the
+ * snapshot at the revision the commit replaces (all parts without it). `decode` reads them back;
+ * a version it cannot read comes back with that version, and the engine refuses it.
+ */
+export interface SnapshotCodec<S extends PersistedState = PersistedState> {
+  encode(state: S, base?: S): [field: string, json: string][];
+  decode(fields: Record<string, string | undefined>): S | undefined;
+}
+
+/** The whole snapshot as JSON in `state`: for machines too small to split (tests, tools). */
+export function wholeSnapshotCodec<S extends PersistedState>(): SnapshotCodec<S> {
+  return {
+    encode: (state) => [["state", JSON.stringify(state)]],
+    decode: (fields) => (fields.state === undefined ? undefined : (JSON.parse(fields.state) as S)),
+  };
+}
+
 export interface Decider<S extends PersistedState = PersistedState> {
+  /** How the store lays the snapshot out (absent: `wholeSnapshotCodec`). */
+  codec?: SnapshotCodec<S>;
   /** The snapshot schema this machine reads; the engine refuses to step any other. */
   schemaVersion: number;
   startRollout(input: { rolloutId: string; spec: RolloutSpec; createdBy: string }): Decision<S>;

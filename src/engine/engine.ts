@@ -178,7 +178,7 @@ export function createEngine(options: EngineOptions): Engine {
     // ioredis reconnects by itself; the event must be handled or Node treats it as fatal.
     client.on("error", (error: Error) => logger.warn({ reason: error.message }, "redis connection error"));
   }
-  const store = new RolloutStore(redis, keys);
+  const store = new RolloutStore(redis, keys, decider.codec);
   const lock = new RolloutLock(redis, { ttlMs: timing.stepLockTtlMs, waitMs: timing.stepLockWaitMs });
   const bull = createBullConnection(target, (error) =>
     logger.warn({ reason: error.message }, "redis connection error"),

@@ -9,6 +9,7 @@ import {
   startRollout,
 } from "../../machines/decide.ts";
 import { describeRollout, heldScaleSetIds, isTerminal } from "../../machines/describe.ts";
+import { decodeSnapshot, encodeSnapshot } from "../../machines/snapshot-codec.ts";
 import type { Config } from "../config/schema.ts";
 import { type WindowSettings, windowsConfigured } from "../windows/check-window.ts";
 import type { Decider } from "./decider.ts";
@@ -50,6 +51,7 @@ function memoizedDescribe(): (state: PersistedRollout) => ReturnType<typeof desc
 export function machineDecider(settings: RolloutSettings): Decider<PersistedRollout> {
   return {
     schemaVersion: rolloutSchemaVersion,
+    codec: { encode: encodeSnapshot, decode: decodeSnapshot },
     startRollout: (input) => startRollout({ ...input, settings }),
     decide,
     canApply,

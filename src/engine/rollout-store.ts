@@ -8,16 +8,21 @@
  * is exact, not a guess: a revision is written once (the commit script checks the revision it
  * replaces), so the snapshot at a revision never changes; another process's commit raises the
  * revision, and the next load misses and reads Redis. Snapshots the store returns are shared:
- * callers must not mutate them (the decider copies before it changes anything).
+ * callers must not mutate them (the decider drafts before it changes anything).
+ *
+ * The snapshot's layout in the rollout's hash is the decider's (`SnapshotCodec`): for the rollout
+ * machine a header and one field per scale set, of which a commit writes only those that changed
+ * since the snapshot the step loaded (`CommitInput.base`). The hash's other fields (revision,
+ * phase, dates, sequence, timelineSeq) are the store's.
  */
 
 import type { DeadLetter, RolloutPhase, TimelineEntry } from "../domain/rollout-view.ts";
 import { scaleSetKey } from "../domain/scale-set-id.ts";
-import type { PersistedState } from "./decider.ts";
+import { type PersistedState, type SnapshotCodec, wholeSnapshotCodec } from "./decider.ts";
 import type { EngineKeys } from "./keys.ts";
 import type { OutboxEntry } from "./outbox.ts";
 import type { RedisClient } from "./redis-connection.ts";
-import { runScript } from "./redis-script.ts";
+import { runNamedScript } from "./redis-script.ts";
 import { commitScript, createScript, noteScript, progressScript } from "./store-scripts.ts";
 
 /** A timeline entry before the store numbers it. */
@@ -60,6 +65,8 @@ export type CreateResult =
 export interface CommitInput<S extends PersistedState> {
   id: string;
   expectedRevision: number;
+  /** The snapshot at `expectedRevision` (what the step loaded): only what changed since is written. */
+  base?: S;
   previousPhase: RolloutPhase;
   state: S;
   phase: RolloutPhase;
@@ -123,10 +130,12 @@ export class RolloutStore<S extends PersistedState = PersistedState> {
   readonly redis: RedisClient;
   readonly keys: EngineKeys;
   readonly snapshots = new SnapshotCache<S>(snapshotCacheCapacity);
+  readonly codec: SnapshotCodec<S>;
 
-  constructor(redis: RedisClient, keys: EngineKeys) {
+  constructor(redis: RedisClient, keys: EngineKeys, codec: SnapshotCodec<S> = wholeSnapshotCodec<S>()) {
     this.redis = redis;
     this.keys = keys;
+    this.codec = codec;
   }
 
   async create(input: CreateRolloutInput<S>): Promise<CreateResult> {
@@ -136,38 +145,38 @@ export class RolloutStore<S extends PersistedState = PersistedState> {
     const idempotencyKey = input.idempotency
       ? k.idempotency(input.idempotency.actorId, input.idempotency.key)
       : k.rollout(input.id);
-    const keys = [
-      k.rollout(input.id),
-      k.outbox(input.id),
-      k.timeline(input.id),
-      k.holders,
-      k.active,
-      k.byPhase(input.phase),
-      k.allRollouts,
-      k.creationSequence,
-      idempotencyKey,
-      k.notificationOutbox,
-      ...targets.map((t) => k.scaleSetHistory(t)),
-    ];
-    const args = [
-      input.id,
-      JSON.stringify(input.state),
-      input.state.revision,
-      input.phase,
-      input.createdAt,
-      input.createdBy,
-      k.timelineChannel(input.id),
-      input.idempotency ? "1" : "0",
-      input.idempotency?.ttlSeconds ?? 0,
-      claims.length,
-      input.outbox.length,
-      input.timeline.length,
-      ...claims,
-      ...input.outbox.flatMap((e) => [e.effect.id, JSON.stringify(e)]),
-      ...input.timeline.map((e) => JSON.stringify(e)),
-      ...notificationArgs(input.notifications),
-    ];
-    const reply = (await runScript(this.redis, createScript, keys, args)) as string[];
+    const reply = (await runNamedScript(this.redis, createScript, {
+      keys: {
+        rollout: k.rollout(input.id),
+        outbox: k.outbox(input.id),
+        timeline: k.timeline(input.id),
+        holders: k.holders,
+        active: k.active,
+        phaseIndex: k.byPhase(input.phase),
+        allIndex: k.allRollouts,
+        sequence: k.creationSequence,
+        idempotency: idempotencyKey,
+        notificationOutbox: k.notificationOutbox,
+      },
+      keyList: targets.map((t) => k.scaleSetHistory(t)),
+      args: {
+        id: input.id,
+        revision: input.state.revision,
+        phase: input.phase,
+        createdAt: input.createdAt,
+        createdBy: input.createdBy,
+        channel: k.timelineChannel(input.id),
+        useIdempotency: input.idempotency ? "1" : "0",
+        idempotencyTtl: input.idempotency?.ttlSeconds ?? 0,
+      },
+      lists: {
+        snapshot: this.codec.encode(input.state).flat(),
+        claims,
+        outbox: outboxPairs(input.outbox),
+        timeline: input.timeline.map((e) => JSON.stringify(e)),
+        notifications: notificationPairs(input.notifications),
+      },
+    })) as string[];
     if (reply[0] === "exists") return { kind: "exists", id: String(reply[1]) };
     if (reply[0] === "busy")
       return { kind: "busy", scaleSetId: String(reply[1]), holderId: String(reply[2]) };
@@ -179,37 +188,36 @@ export class RolloutStore<S extends PersistedState = PersistedState> {
     const k = this.keys;
     const claims = input.claims.map(scaleSetKey);
     const releases = input.releases.map(scaleSetKey);
-    const keys = [
-      k.rollout(input.id),
-      k.outbox(input.id),
-      k.timeline(input.id),
-      k.holders,
-      k.active,
-      k.byPhase(input.previousPhase),
-      k.byPhase(input.phase),
-      k.notificationOutbox,
-    ];
-    const args = [
-      input.id,
-      input.expectedRevision,
-      JSON.stringify(input.state),
-      input.state.revision,
-      input.phase,
-      input.updatedAt,
-      input.terminal ? "1" : "0",
-      k.timelineChannel(input.id),
-      [input.answeredEffectId ?? "", ...(input.moreAnsweredEffectIds ?? [])].filter(Boolean).join(","),
-      claims.length,
-      releases.length,
-      input.outbox.length,
-      input.timeline.length,
-      ...claims,
-      ...releases,
-      ...input.outbox.flatMap((e) => [e.effect.id, JSON.stringify(e)]),
-      ...input.timeline.map((e) => JSON.stringify(e)),
-      ...notificationArgs(input.notifications),
-    ];
-    const reply = (await runScript(this.redis, commitScript, keys, args)) as string[];
+    const reply = (await runNamedScript(this.redis, commitScript, {
+      keys: {
+        rollout: k.rollout(input.id),
+        outbox: k.outbox(input.id),
+        timeline: k.timeline(input.id),
+        holders: k.holders,
+        active: k.active,
+        oldPhaseIndex: k.byPhase(input.previousPhase),
+        newPhaseIndex: k.byPhase(input.phase),
+        notificationOutbox: k.notificationOutbox,
+      },
+      args: {
+        id: input.id,
+        expectedRevision: input.expectedRevision,
+        revision: input.state.revision,
+        phase: input.phase,
+        updatedAt: input.updatedAt,
+        terminal: input.terminal ? "1" : "0",
+        channel: k.timelineChannel(input.id),
+      },
+      lists: {
+        snapshot: this.codec.encode(input.state, input.base).flat(),
+        answered: [input.answeredEffectId ?? "", ...(input.moreAnsweredEffectIds ?? [])].filter(Boolean),
+        claims,
+        releases,
+        outbox: outboxPairs(input.outbox),
+        timeline: input.timeline.map((e) => JSON.stringify(e)),
+        notifications: notificationPairs(input.notifications),
+      },
+    })) as string[];
     if (reply[0] === "missing") return { kind: "missing" };
     if (reply[0] === "conflict") return { kind: "conflict", currentRevision: Number(reply[1]) };
     if (reply[0] === "busy")
@@ -221,12 +229,11 @@ export class RolloutStore<S extends PersistedState = PersistedState> {
   /** Appends timeline entries without a new snapshot; drops the answered effect's outbox entry. */
   async note(id: string, entries: PendingTimelineEntry[], answeredEffectId?: string): Promise<void> {
     const k = this.keys;
-    await runScript(
-      this.redis,
-      noteScript,
-      [k.rollout(id), k.outbox(id), k.timeline(id)],
-      [k.timelineChannel(id), answeredEffectId ?? "", ...entries.map((e) => JSON.stringify(e))],
-    );
+    await runNamedScript(this.redis, noteScript, {
+      keys: { rollout: k.rollout(id), outbox: k.outbox(id), timeline: k.timeline(id) },
+      args: { channel: k.timelineChannel(id), answeredEffectId: answeredEffectId ?? "" },
+      lists: { timeline: entries.map((e) => JSON.stringify(e)) },
+    });
   }
 
   /** The record; its snapshot from the cache when the cached revision is the stored one. */
@@ -260,7 +267,7 @@ export class RolloutStore<S extends PersistedState = PersistedState> {
       misses.forEach((i, j) => {
         const [error, fields] = fullReplies[j] ?? [];
         if (error) throw error;
-        const record = parseRecord<S>(ids[i] ?? "", fields as Record<string, string>);
+        const record = this.parseRecord(ids[i] ?? "", fields as Record<string, string>);
         if (!record) return;
         this.snapshots.set(record.id, record.revision, record.state);
         records[i] = record;
@@ -304,12 +311,11 @@ export class RolloutStore<S extends PersistedState = PersistedState> {
 
   /** Saves progress of a pending effect; false when the effect was answered meanwhile. */
   async saveProgress(id: string, entry: OutboxEntry): Promise<boolean> {
-    const saved = await runScript(
-      this.redis,
-      progressScript,
-      [this.keys.outbox(id)],
-      [entry.effect.id, JSON.stringify(entry)],
-    );
+    const saved = await runNamedScript(this.redis, progressScript, {
+      keys: { outbox: this.keys.outbox(id) },
+      args: { effectId: entry.effect.id, entry: JSON.stringify(entry) },
+      lists: {},
+    });
     return saved === 1;
   }
 
@@ -332,19 +338,16 @@ export class RolloutStore<S extends PersistedState = PersistedState> {
     return this.redis.zrevrange(this.keys.scaleSetHistory(scaleSetId), 0, -1);
   }
 
+  private parseRecord(id: string, fields: Record<string, string> | undefined): RolloutRecord<S> | undefined {
+    const state = fields ? this.codec.decode(fields) : undefined;
+    return state && fields ? recordOf(id, state, fields) : undefined;
+  }
+
   /** Ids of an index, newest first, strictly older than `beforeSequence` when given. */
   async page(indexKey: string, count: number, beforeSequence?: number): Promise<string[]> {
     const max = beforeSequence === undefined ? "+inf" : `(${beforeSequence}`;
     return this.redis.zrevrangebyscore(indexKey, max, "-inf", "LIMIT", 0, count);
   }
-}
-
-function parseRecord<S extends PersistedState>(
-  id: string,
-  fields: Record<string, string> | undefined,
-): RolloutRecord<S> | undefined {
-  if (!fields?.state) return undefined;
-  return recordOf(id, JSON.parse(fields.state) as S, fields);
 }
 
 function recordOf<S extends PersistedState>(
@@ -364,6 +367,10 @@ function recordOf<S extends PersistedState>(
   };
 }
 
-function notificationArgs(entries: { id: string; json: string }[] = []): (string | number)[] {
-  return [entries.length, ...entries.flatMap((e) => [e.id, e.json])];
+function outboxPairs(entries: OutboxEntry[]): string[] {
+  return entries.flatMap((e) => [e.effect.id, JSON.stringify(e)]);
+}
+
+function notificationPairs(entries: { id: string; json: string }[] = []): string[] {
+  return entries.flatMap((e) => [e.id, e.json]);
 }

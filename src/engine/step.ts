@@ -243,6 +243,7 @@ export class Stepper<S extends PersistedState> {
     const committed = await store.commit({
       id,
       expectedRevision: record.revision,
+      base: record.state,
       previousPhase: record.phase,
       state,
       phase,

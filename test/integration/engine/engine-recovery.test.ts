@@ -54,7 +54,7 @@ function parts(enqueue?: (id: string, entries: OutboxEntry[]) => Promise<void>) 
     () => bull.close(),
   );
   const keys = engineKeys(prefix);
-  const store = new RolloutStore(redis, keys);
+  const store = new RolloutStore(redis, keys, decider.codec);
   const queue = new EffectQueue(bull, systemClock, { attempts: 3, timeScale: 1 });
   if (enqueue) queue.enqueue = enqueue;
   const stepper = new Stepper({
