@@ -21,10 +21,10 @@ import { createAzureAdapters } from "../src/azure/adapters.ts";
 import { createAzureAccess } from "../src/azure/credentials.ts";
 import { loadConfig } from "../src/config/load-config.ts";
 import type { Config } from "../src/config/schema.ts";
-import type { Decider } from "../src/engine/decider.ts";
-import { createEffectExecutor } from "../src/engine/effects/create-effect-executor.ts";
-import { createEngine } from "../src/engine/engine.ts";
-import { machineDecider, rolloutSettings } from "../src/engine/machine-decider.ts";
+import { createEffectExecutor } from "../src/effects/create-effect-executor.ts";
+import type { Decider } from "../src/engine/core/decider.ts";
+import { machineDecider, rolloutSettings } from "../src/engine/core/machine-decider.ts";
+import { createEngine } from "../src/engine/service/engine.ts";
 
 export interface BenchDaemonOptions {
   redisUrl: string;

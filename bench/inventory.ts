@@ -16,7 +16,7 @@ import { buildApi } from "../src/api/app.ts";
 import { createAzureAccess } from "../src/azure/credentials.ts";
 import { loadConfig } from "../src/config/load-config.ts";
 import type { Config } from "../src/config/schema.ts";
-import { createEngine } from "../src/engine/engine.ts";
+import { createEngine } from "../src/engine/service/engine.ts";
 import { createArmInventoryReader } from "../src/inventory/arm-reader.ts";
 import { InventoryService } from "../src/inventory/inventory-service.ts";
 import { createResourceGraphInventoryReader } from "../src/inventory/resource-graph-reader.ts";

@@ -44,7 +44,7 @@ export interface BenchContext {
 export interface StepFigures {
   /** Events the machine accepted (machine steps). */
   steps: number;
-  /** Commits: a commit may apply several queued outcomes of one rollout (src/engine/step.ts). */
+  /** Commits: a commit may apply several queued outcomes of one rollout (src/engine/core/step.ts). */
   commits: number;
   stepsPerSecond: number;
   stepMs: ReturnType<typeof summary>;

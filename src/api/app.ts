@@ -9,7 +9,7 @@ import Fastify, { type FastifyInstance } from "fastify";
 import type { Logger } from "pino";
 import type { ApprovalCatalog } from "../approvals/approval-store.ts";
 import type { Config } from "../config/schema.ts";
-import type { RolloutService } from "../engine/rollout-service.ts";
+import type { RolloutService } from "../engine/service/rollout-service.ts";
 import type { InventoryService } from "../inventory/inventory-service.ts";
 import { redactPaths } from "../logging/redact.ts";
 import { anonymousCaller, registerAuth } from "./auth.ts";

@@ -5,8 +5,8 @@
  */
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 import { activePhases, type RolloutPhase } from "../domain/rollout-view.ts";
-import type { EffectFailureMetrics } from "../engine/effect-worker.ts";
-import type { RolloutService } from "../engine/rollout-service.ts";
+import type { EffectFailureMetrics } from "../engine/queue/effect-worker.ts";
+import type { RolloutService } from "../engine/service/rollout-service.ts";
 import type { NotificationMetrics } from "../notifications/notifier.ts";
 
 /** Also counts, for the engine, failed effect attempts retried and effects dead-lettered (by kind and class). */

@@ -5,7 +5,7 @@
  */
 import type { FastifyError, FastifyInstance, FastifyRequest } from "fastify";
 import type { SpecError } from "../domain/parse-spec.ts";
-import { CanarydError } from "../engine/rollout-service.ts";
+import { CanarydError } from "../engine/service/rollout-service.ts";
 
 export const problemContentType = "application/problem+json";
 

@@ -7,7 +7,7 @@
 import type { ServerResponse } from "node:http";
 import type { FastifyBaseLogger } from "fastify";
 import { terminalPhases } from "../domain/rollout-view.ts";
-import type { RolloutService } from "../engine/rollout-service.ts";
+import type { RolloutService } from "../engine/service/rollout-service.ts";
 
 export interface TimelineStreamOptions {
   service: RolloutService;

@@ -9,8 +9,8 @@
 import { randomBytes } from "node:crypto";
 import type { ImageVersionFacts } from "../azure/gallery.ts";
 import { parseGalleryImageVersionId } from "../domain/image-reference.ts";
-import type { RedisClient } from "../engine/redis-connection.ts";
-import { CanarydError } from "../engine/rollout-service.ts";
+import { CanarydError } from "../engine/service/rollout-service.ts";
+import type { RedisClient } from "../engine/store/redis-connection.ts";
 import type { ApprovedVersions } from "../inventory/inventory-service.ts";
 
 export interface Approval {

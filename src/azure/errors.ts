@@ -1,7 +1,7 @@
 /**
  * Errors the Azure adapters throw. Each carries a code (in the manner of Fastify and BullMQ), the
  * HTTP status, Azure's own error code and Retry-After, and says whether a retry may help; the
- * engine's retry policy (src/engine/retry-policy.ts) reads them to retry transient failures with
+ * engine's retry policy (src/engine/core/retry-policy.ts) reads them to retry transient failures with
  * backoff and give up at once on the others. Messages never carry tokens or SAS query strings.
  */
 

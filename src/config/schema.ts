@@ -153,7 +153,7 @@ export const configSchema = z.strictObject({
         .prefault({}),
     })
     .prefault({}),
-  /** What stays of a finished rollout, and for how long (src/engine/retention.ts; docs/records.md). */
+  /** What stays of a finished rollout, and for how long (src/engine/store/retention.ts; docs/records.md). */
   retention: z
     .strictObject({
       /** A completed, rolled-back or rejected rollout's working state is compacted this long after it ended. */

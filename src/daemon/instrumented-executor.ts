@@ -4,7 +4,7 @@
  */
 import { performance } from "node:perf_hooks";
 import type { CanarydMetrics } from "../api/metrics.ts";
-import type { ExecuteEffect } from "../engine/effects/effect-executor.ts";
+import type { ExecuteEffect } from "../effects/effect-executor.ts";
 
 export function instrumentExecutor(
   execute: ExecuteEffect,

@@ -34,7 +34,7 @@ export const terminalPhases: ReadonlySet<RolloutPhase> = new Set([
 ]);
 
 /**
- * Terminal phases retention may compact (src/engine/retention.ts): every terminal phase but
+ * Terminal phases retention may compact (src/engine/store/retention.ts): every terminal phase but
  * `failed`, which keeps its claims on what did not converge until it is rolled back or released.
  */
 export const compactablePhases: readonly RolloutPhase[] = [...terminalPhases].filter(

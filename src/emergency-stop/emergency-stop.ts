@@ -21,11 +21,11 @@
  */
 import type { Actor } from "../domain/effects.ts";
 import type { RolloutPhase, RolloutView } from "../domain/rollout-view.ts";
-import type { Clock } from "../engine/clock.ts";
-import type { EngineKeys } from "../engine/keys.ts";
-import type { RedisClient } from "../engine/redis-connection.ts";
-import { CanarydError, type RolloutService } from "../engine/rollout-service.ts";
-import type { PendingTimelineEntry } from "../engine/rollout-store.ts";
+import type { Clock } from "../engine/core/clock.ts";
+import { CanarydError, type RolloutService } from "../engine/service/rollout-service.ts";
+import type { EngineKeys } from "../engine/store/keys.ts";
+import type { RedisClient } from "../engine/store/redis-connection.ts";
+import type { PendingTimelineEntry } from "../engine/store/rollout-store.ts";
 
 export interface EmergencyStopState {
   active: boolean;

@@ -22,9 +22,9 @@ import {
   imageKey,
 } from "../domain/inventory.ts";
 import { terminalPhases } from "../domain/rollout-view.ts";
-import { matchesAnyGlob } from "../engine/effects/allow-latest.ts";
-import type { RolloutService } from "../engine/rollout-service.ts";
-import { CanarydError } from "../engine/rollout-service.ts";
+import { matchesAnyGlob } from "../effects/allow-latest.ts";
+import type { RolloutService } from "../engine/service/rollout-service.ts";
+import { CanarydError } from "../engine/service/rollout-service.ts";
 import type { InventoryReader, InventoryScope } from "./arm-reader.ts";
 import type { ResourceGraphInventoryReader } from "./resource-graph-reader.ts";
 

@@ -5,8 +5,8 @@
  * revisions are, and the same on every re-derivation of that step. The delivery id
  * `<eventId>.<subscription>` is the idempotency key sent along. Pure.
  */
-import { matchesAnyGlob } from "../engine/effects/allow-latest.ts";
-import type { NotificationHook } from "../engine/outbox.ts";
+import { matchesAnyGlob } from "../effects/allow-latest.ts";
+import type { NotificationHook } from "../engine/core/outbox.ts";
 import type { NotificationsConfig, Subscription } from "./config.ts";
 import { type Severity, severityRank, type TriggerName, triggerOf, triggerTable } from "./triggers.ts";
 

@@ -1,6 +1,6 @@
 /**
  * Delivery of notifications. Entries are committed with the step that raised them (events.ts,
- * store-scripts.ts) into `<prefix>:notifications:outbox`; a BullMQ queue `notifications` carries
+ * engine/store/store-scripts.ts) into `<prefix>:notifications:outbox`; a BullMQ queue `notifications` carries
  * one job per entry with the entry's id as job id, so several daemons (and a recovery pass racing
  * a step) make one job, and one worker at a time runs it.
  *
@@ -21,10 +21,10 @@
  */
 import { type ConnectionOptions, DelayedError, type Job, Queue, Worker } from "bullmq";
 import type { Logger } from "pino";
-import type { NotificationHook } from "../engine/outbox.ts";
-import type { RedisClient } from "../engine/redis-connection.ts";
-import { luaScript, runScript } from "../engine/redis-script.ts";
-import { retryDelayMs } from "../engine/retry-policy.ts";
+import type { NotificationHook } from "../engine/core/outbox.ts";
+import { retryDelayMs } from "../engine/core/retry-policy.ts";
+import type { RedisClient } from "../engine/store/redis-connection.ts";
+import { luaScript, runScript } from "../engine/store/redis-script.ts";
 import { errorMessage, redactSecrets } from "../logging/redact.ts";
 import type { NotificationsConfig } from "./config.ts";
 import { deriveDeliveries, type NotificationDelivery } from "./events.ts";

@@ -3,7 +3,7 @@
  * a step) raises which trigger, at which severity. The config schema, the matcher and the docs
  * read this list; nothing else maps timeline entries to notifications. Pure.
  */
-import type { PendingTimelineEntry } from "../engine/rollout-store.ts";
+import type { PendingTimelineEntry } from "../engine/store/rollout-store.ts";
 
 export const severities = ["info", "warning", "critical"] as const;
 export type Severity = (typeof severities)[number];

@@ -12,7 +12,7 @@
  */
 import { Cron } from "croner";
 import type { WindowClosure } from "../domain/effects.ts";
-import { matchesAnyGlob } from "../engine/effects/allow-latest.ts";
+import { matchesAnyGlob } from "../effects/allow-latest.ts";
 import type { ChangeWindow, Freeze } from "./schema.ts";
 
 export interface WindowTarget {

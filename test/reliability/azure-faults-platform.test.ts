@@ -8,8 +8,8 @@
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import type { RolloutView, TimelineEntry } from "../../src/domain/rollout-view.ts";
 import { type RolloutSpec, rolloutSpecSchema } from "../../src/domain/spec.ts";
-import { createEffectExecutor } from "../../src/engine/effects/create-effect-executor.ts";
-import type { Engine } from "../../src/engine/engine.ts";
+import { createEffectExecutor } from "../../src/effects/create-effect-executor.ts";
+import type { Engine } from "../../src/engine/service/engine.ts";
 import type { FaultSpec, RequestLogEntry } from "../../src/simulator/index.ts";
 import { type DemoFleet, startDemoFleet } from "../integration/azure/demo-simulator.ts";
 import {

@@ -14,7 +14,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Effect } from "../../src/domain/effects.ts";
 import type { RolloutPhase } from "../../src/domain/rollout-view.ts";
-import type { OutboxEntry } from "../../src/engine/outbox.ts";
+import type { OutboxEntry } from "../../src/engine/core/outbox.ts";
 import { demoSpec, expectEndedLikeAnUninterruptedRun } from "../support/crash-expectations.ts";
 import { type CrashLab, scaleSetId, startCrashLab } from "../support/crash-lab.ts";
 import type { DaemonProcess } from "../support/daemon-process.ts";

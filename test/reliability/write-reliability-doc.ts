@@ -148,7 +148,7 @@ function renderReliabilityDoc(suites: SuiteRows[]): string {
     "",
     "## How failed effects are retried",
     "",
-    "One policy (`src/engine/retry-policy.ts`) judges every error an effect throws. Transient ones (429,",
+    "One policy (`src/engine/core/retry-policy.ts`) judges every error an effect throws. Transient ones (429,",
     "5xx, 408, 409, no response, a timeout, a long-running operation Azure ended with a retryable code)",
     "are retried up to `engine.effectAttempts` times, each wait drawn at random below a doubling ceiling",
     "(`engine.retryBackoffSeconds`, capped at `engine.retryBackoffMaxSeconds`) and never shorter than",

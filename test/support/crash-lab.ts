@@ -11,8 +11,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Redis } from "ioredis";
 import type { RolloutPhase, RolloutView, TimelineEntry } from "../../src/domain/rollout-view.ts";
-import { engineKeys } from "../../src/engine/keys.ts";
-import type { OutboxEntry } from "../../src/engine/outbox.ts";
+import type { OutboxEntry } from "../../src/engine/core/outbox.ts";
+import { engineKeys } from "../../src/engine/store/keys.ts";
 import { type RunningSimulator, type Scenario, startSimulator } from "../../src/simulator/index.ts";
 import { type DaemonProcess, projectRoot, runCanaryd } from "./daemon-process.ts";
 

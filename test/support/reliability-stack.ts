@@ -11,8 +11,8 @@ import type { Config } from "../../src/config/schema.ts";
 import type { RolloutView } from "../../src/domain/rollout-view.ts";
 import { terminalPhases } from "../../src/domain/rollout-view.ts";
 import { type RolloutSpec, rolloutSpecSchema } from "../../src/domain/spec.ts";
-import { createEffectExecutor } from "../../src/engine/effects/create-effect-executor.ts";
-import { createEngine, type Engine, type EngineTiming } from "../../src/engine/engine.ts";
+import { createEffectExecutor } from "../../src/effects/create-effect-executor.ts";
+import { createEngine, type Engine, type EngineTiming } from "../../src/engine/service/engine.ts";
 import { type DemoFleet, startDemoFleet } from "../integration/azure/demo-simulator.ts";
 import { testConfig, testPrefix } from "../integration/engine/support/harness.ts";
 

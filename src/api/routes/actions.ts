@@ -5,7 +5,7 @@
  * until resume; effects already in flight finish and still report into the timeline.
  */
 import type { FastifyInstance } from "fastify";
-import type { RolloutAction } from "../../engine/rollout-service.ts";
+import type { RolloutAction } from "../../engine/service/rollout-service.ts";
 import { callerOf } from "../auth.ts";
 import {
   actionBodySchema,

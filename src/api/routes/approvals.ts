@@ -5,7 +5,7 @@
  * with a reason, kept for audit. Answers 503 when the daemon has no catalog wired.
  */
 import type { FastifyInstance } from "fastify";
-import { CanarydError } from "../../engine/rollout-service.ts";
+import { CanarydError } from "../../engine/service/rollout-service.ts";
 import { callerOf } from "../auth.ts";
 import { bearerSecurity, problemResponses, reasonSchema } from "../schemas.ts";
 import type { RouteDeps } from "./deps.ts";

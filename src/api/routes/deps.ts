@@ -1,6 +1,6 @@
 import type { ApprovalCatalog } from "../../approvals/approval-store.ts";
 import type { EmergencyStop } from "../../emergency-stop/emergency-stop.ts";
-import type { RolloutService } from "../../engine/rollout-service.ts";
+import type { RolloutService } from "../../engine/service/rollout-service.ts";
 import type { InventoryService } from "../../inventory/inventory-service.ts";
 import type { NotificationDeadLetter } from "../../notifications/notifier.ts";
 

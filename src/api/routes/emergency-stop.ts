@@ -4,7 +4,7 @@
  * (recorded in each affected timeline; nothing resumes by itself). 503 when none is wired.
  */
 import type { FastifyInstance } from "fastify";
-import { CanarydError } from "../../engine/rollout-service.ts";
+import { CanarydError } from "../../engine/service/rollout-service.ts";
 import { callerOf } from "../auth.ts";
 import { bearerSecurity, problemResponses, reasonSchema } from "../schemas.ts";
 import type { RouteDeps } from "./deps.ts";

@@ -1,6 +1,6 @@
 /** GET /v1/rollouts/:id/events: the timeline as Server-Sent Events, resumable with Last-Event-ID. */
 import type { FastifyInstance } from "fastify";
-import { rolloutCompacted, rolloutNotFound } from "../../engine/rollout-service.ts";
+import { rolloutCompacted, rolloutNotFound } from "../../engine/service/rollout-service.ts";
 import { bearerSecurity, idParamsSchema, problemResponses } from "../schemas.ts";
 import { streamTimeline } from "../timeline-stream.ts";
 import type { RouteDeps } from "./deps.ts";

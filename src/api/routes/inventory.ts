@@ -5,7 +5,7 @@
  */
 import type { FastifyInstance } from "fastify";
 import { type InventorySource, inventorySources } from "../../domain/inventory.ts";
-import { CanarydError } from "../../engine/rollout-service.ts";
+import { CanarydError } from "../../engine/service/rollout-service.ts";
 import { bearerSecurity, problemResponses } from "../schemas.ts";
 import type { RouteDeps } from "./deps.ts";
 

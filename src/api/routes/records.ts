@@ -8,7 +8,7 @@ import type { FastifyInstance } from "fastify";
 import { buildReleaseRecord, type ReleaseRecord } from "../../domain/release-record.ts";
 import { renderReleaseRecordMarkdown } from "../../domain/release-record-markdown.ts";
 import { type RolloutView, terminalPhases } from "../../domain/rollout-view.ts";
-import { CanarydError, type RolloutService, rolloutNotFound } from "../../engine/rollout-service.ts";
+import { CanarydError, type RolloutService, rolloutNotFound } from "../../engine/service/rollout-service.ts";
 import { bearerSecurity, idParamsSchema, problemResponses } from "../schemas.ts";
 import type { RouteDeps } from "./deps.ts";
 

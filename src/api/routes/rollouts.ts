@@ -2,7 +2,7 @@
 import { createHash } from "node:crypto";
 import type { FastifyInstance } from "fastify";
 import { type RolloutPhase, rolloutPhases } from "../../domain/rollout-view.ts";
-import { CanarydError, rolloutNotFound } from "../../engine/rollout-service.ts";
+import { CanarydError, rolloutNotFound } from "../../engine/service/rollout-service.ts";
 import { callerOf } from "../auth.ts";
 import {
   bearerSecurity,

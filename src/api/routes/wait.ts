@@ -4,7 +4,7 @@
  */
 import type { FastifyInstance } from "fastify";
 import { terminalPhases } from "../../domain/rollout-view.ts";
-import { rolloutNotFound } from "../../engine/rollout-service.ts";
+import { rolloutNotFound } from "../../engine/service/rollout-service.ts";
 import { bearerSecurity, idParamsSchema, problemResponses, rolloutViewSchema } from "../schemas.ts";
 import type { RouteDeps } from "./deps.ts";
 

@@ -4,7 +4,7 @@
  */
 import type { DeadLetter, RolloutView, TimelineEntry } from "../../domain/rollout-view.ts";
 import type { EmergencyStopState, StopResult } from "../../emergency-stop/emergency-stop.ts";
-import type { RolloutAction, RolloutPlan } from "../../engine/rollout-service.ts";
+import type { RolloutAction, RolloutPlan } from "../../engine/service/rollout-service.ts";
 import type { InventoryAnswer } from "../../inventory/inventory-service.ts";
 import { ApiError, DaemonUnreachableError, type ProblemBody } from "./errors.ts";
 

@@ -2,7 +2,7 @@
 import type { PreflightFinding } from "../../domain/effects.ts";
 import type { ImageReference } from "../../domain/image.ts";
 import type { DeadLetter, RolloutView, TimelineEntry } from "../../domain/rollout-view.ts";
-import type { RolloutPlan } from "../../engine/rollout-service.ts";
+import type { RolloutPlan } from "../../engine/service/rollout-service.ts";
 
 /** The last segment of a resource id: `.../virtualMachineScaleSets/web-a` → `web-a`. */
 export const shortName = (resourceId: string) => resourceId.split("/").filter(Boolean).at(-1) ?? resourceId;

@@ -17,9 +17,9 @@ import { createAzureAdapters } from "../../../src/azure/adapters.ts";
 import { createAzureAccess } from "../../../src/azure/credentials.ts";
 import { loadConfig } from "../../../src/config/load-config.ts";
 import type { Config } from "../../../src/config/schema.ts";
-import { createEffectExecutor } from "../../../src/engine/effects/create-effect-executor.ts";
-import { createEngine, type Engine, type EngineTiming } from "../../../src/engine/engine.ts";
-import { engineKeys } from "../../../src/engine/keys.ts";
+import { createEffectExecutor } from "../../../src/effects/create-effect-executor.ts";
+import { createEngine, type Engine, type EngineTiming } from "../../../src/engine/service/engine.ts";
+import { engineKeys } from "../../../src/engine/store/keys.ts";
 import { createArmInventoryReader, type InventoryReader } from "../../../src/inventory/arm-reader.ts";
 import { InventoryService } from "../../../src/inventory/inventory-service.ts";
 import {

@@ -8,8 +8,8 @@
  * retention.recordDays after the end. Time is moved by passing the sweep the engine time to act at.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { engineKeys } from "../../../src/engine/keys.ts";
-import type { RolloutStore } from "../../../src/engine/rollout-store.ts";
+import { engineKeys } from "../../../src/engine/store/keys.ts";
+import type { RolloutStore } from "../../../src/engine/store/rollout-store.ts";
 import { type ApiStack, demoScaleSet, demoVersion, startApiStack } from "./api-stack.ts";
 
 const day = 86_400_000;

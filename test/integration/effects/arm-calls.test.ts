@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { GateSpec } from "../../../src/domain/spec.ts";
-import { createEffectExecutor } from "../../../src/engine/effects/create-effect-executor.ts";
+import { createEffectExecutor } from "../../../src/effects/create-effect-executor.ts";
 import { type DemoFleet, startDemoFleet } from "../azure/demo-simulator.ts";
 import { drive, engineConfig, spec } from "./drive-effect.ts";
 

@@ -6,8 +6,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { GateSpec } from "../../../src/domain/spec.ts";
-import { acceleratedClock } from "../../../src/engine/clock.ts";
-import { createEffectExecutor } from "../../../src/engine/effects/create-effect-executor.ts";
+import { createEffectExecutor } from "../../../src/effects/create-effect-executor.ts";
+import { acceleratedClock } from "../../../src/engine/core/clock.ts";
 import { type DemoFleet, startDemoFleet } from "../azure/demo-simulator.ts";
 import { drive, engineConfig, spec } from "./drive-effect.ts";
 

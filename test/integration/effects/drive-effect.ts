@@ -8,7 +8,7 @@ import type {
   EffectStep,
   ExecuteEffect,
   OutcomeBody,
-} from "../../../src/engine/effects/effect-executor.ts";
+} from "../../../src/effects/effect-executor.ts";
 import { defaultConfig } from "../../support/default-config.ts";
 
 export const engineConfig: Config["engine"] = {

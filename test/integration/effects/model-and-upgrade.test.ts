@@ -1,6 +1,6 @@
 /** Model writes and manual upgrades: written once, observed to the end, never overwriting or repeating. */
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
-import { createEffectExecutor } from "../../../src/engine/effects/create-effect-executor.ts";
+import { createEffectExecutor } from "../../../src/effects/create-effect-executor.ts";
 import { type DemoFleet, startDemoFleet } from "../azure/demo-simulator.ts";
 import { drive, engineConfig, spec } from "./drive-effect.ts";
 

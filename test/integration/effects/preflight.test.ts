@@ -1,7 +1,7 @@
 /** Preflight and replication checks against the demo fleet through the real SDK. */
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
 import type { PreflightFinding } from "../../../src/domain/effects.ts";
-import { createEffectExecutor } from "../../../src/engine/effects/create-effect-executor.ts";
+import { createEffectExecutor } from "../../../src/effects/create-effect-executor.ts";
 import { parseScenario } from "../../../src/simulator/index.ts";
 import { type DemoFleet, startDemoFleet } from "../azure/demo-simulator.ts";
 import { drive, engineConfig, spec } from "./drive-effect.ts";

@@ -6,7 +6,7 @@
  * are refused.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createEffectExecutor } from "../../../src/engine/effects/create-effect-executor.ts";
+import { createEffectExecutor } from "../../../src/effects/create-effect-executor.ts";
 import { parseScenario } from "../../../src/simulator/index.ts";
 import { type DemoFleet, startDemoFleet } from "../azure/demo-simulator.ts";
 import { drive, engineConfig, spec } from "./drive-effect.ts";

@@ -8,15 +8,15 @@ import { Redis } from "ioredis";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { AzureAdapterError } from "../../../src/azure/errors.ts";
 import type { DeadLetter } from "../../../src/domain/rollout-view.ts";
-import { systemClock } from "../../../src/engine/clock.ts";
-import { EffectQueue, effectQueueName } from "../../../src/engine/effect-queue.ts";
-import type { EffectFailureMetrics } from "../../../src/engine/effect-worker.ts";
-import type { Engine } from "../../../src/engine/engine.ts";
-import { engineKeys } from "../../../src/engine/keys.ts";
-import type { OutboxEntry } from "../../../src/engine/outbox.ts";
-import { recoverOutbox } from "../../../src/engine/recovery.ts";
-import { redisOptionsFromUrl } from "../../../src/engine/redis-connection.ts";
-import { RolloutStore } from "../../../src/engine/rollout-store.ts";
+import { systemClock } from "../../../src/engine/core/clock.ts";
+import type { OutboxEntry } from "../../../src/engine/core/outbox.ts";
+import { EffectQueue, effectQueueName } from "../../../src/engine/queue/effect-queue.ts";
+import type { EffectFailureMetrics } from "../../../src/engine/queue/effect-worker.ts";
+import type { Engine } from "../../../src/engine/service/engine.ts";
+import { recoverOutbox } from "../../../src/engine/service/recovery.ts";
+import { engineKeys } from "../../../src/engine/store/keys.ts";
+import { redisOptionsFromUrl } from "../../../src/engine/store/redis-connection.ts";
+import { RolloutStore } from "../../../src/engine/store/rollout-store.ts";
 import { FakeFleet, galleryVersion, scaleSetId } from "./support/fake-fleet.ts";
 import {
   alice,

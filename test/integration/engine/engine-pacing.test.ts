@@ -7,8 +7,8 @@
 import { afterEach, describe, expect, it } from "vitest";
 import type { TimelineEntry } from "../../../src/domain/rollout-view.ts";
 import { rolloutSpecSchema } from "../../../src/domain/spec.ts";
-import { createEffectExecutor } from "../../../src/engine/effects/create-effect-executor.ts";
-import type { Engine } from "../../../src/engine/engine.ts";
+import { createEffectExecutor } from "../../../src/effects/create-effect-executor.ts";
+import type { Engine } from "../../../src/engine/service/engine.ts";
 import { type DemoFleet, startDemoFleet } from "../azure/demo-simulator.ts";
 import { alice, removeKeys, testConfig, testEngine, testPrefix } from "./support/harness.ts";
 

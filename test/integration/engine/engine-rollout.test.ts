@@ -2,7 +2,7 @@
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { AzureAdapterError } from "../../../src/azure/errors.ts";
 import { sameImage } from "../../../src/domain/image-reference.ts";
-import type { Engine } from "../../../src/engine/engine.ts";
+import type { Engine } from "../../../src/engine/service/engine.ts";
 import { FakeFleet, galleryVersion, scaleSetId } from "./support/fake-fleet.ts";
 import { alice, removeKeys, testEngine, testPrefix, testSpec } from "./support/harness.ts";
 

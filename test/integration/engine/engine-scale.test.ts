@@ -8,16 +8,16 @@ import { Queue, Worker } from "bullmq";
 import { Redis } from "ioredis";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import type { Effect } from "../../../src/domain/effects.ts";
-import { systemClock } from "../../../src/engine/clock.ts";
-import type { Decider, DescribedRollout, PersistedState } from "../../../src/engine/decider.ts";
-import { EffectQueue, effectQueueName } from "../../../src/engine/effect-queue.ts";
-import type { Engine } from "../../../src/engine/engine.ts";
-import { engineKeys } from "../../../src/engine/keys.ts";
-import { outboxEntryFor } from "../../../src/engine/outbox.ts";
-import { redisOptionsFromUrl } from "../../../src/engine/redis-connection.ts";
-import { RolloutLock } from "../../../src/engine/rollout-lock.ts";
-import { RolloutStore } from "../../../src/engine/rollout-store.ts";
-import { Stepper } from "../../../src/engine/step.ts";
+import { systemClock } from "../../../src/engine/core/clock.ts";
+import type { Decider, DescribedRollout, PersistedState } from "../../../src/engine/core/decider.ts";
+import { outboxEntryFor } from "../../../src/engine/core/outbox.ts";
+import { Stepper } from "../../../src/engine/core/step.ts";
+import { EffectQueue, effectQueueName } from "../../../src/engine/queue/effect-queue.ts";
+import type { Engine } from "../../../src/engine/service/engine.ts";
+import { engineKeys } from "../../../src/engine/store/keys.ts";
+import { redisOptionsFromUrl } from "../../../src/engine/store/redis-connection.ts";
+import { RolloutLock } from "../../../src/engine/store/rollout-lock.ts";
+import { RolloutStore } from "../../../src/engine/store/rollout-store.ts";
 import { FakeFleet, galleryVersion } from "./support/fake-fleet.ts";
 import {
   alice,

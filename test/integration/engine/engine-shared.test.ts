@@ -2,11 +2,11 @@
 import { Queue } from "bullmq";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import type { TimelineEntry } from "../../../src/domain/rollout-view.ts";
-import { effectQueueName } from "../../../src/engine/effect-queue.ts";
-import type { ExecuteEffect } from "../../../src/engine/effects/effect-executor.ts";
-import type { Engine } from "../../../src/engine/engine.ts";
-import { effectJobId } from "../../../src/engine/outbox.ts";
-import { redisOptionsFromUrl } from "../../../src/engine/redis-connection.ts";
+import type { ExecuteEffect } from "../../../src/effects/effect-executor.ts";
+import { effectJobId } from "../../../src/engine/core/outbox.ts";
+import { effectQueueName } from "../../../src/engine/queue/effect-queue.ts";
+import type { Engine } from "../../../src/engine/service/engine.ts";
+import { redisOptionsFromUrl } from "../../../src/engine/store/redis-connection.ts";
 import { FakeFleet, galleryVersion, scaleSetId } from "./support/fake-fleet.ts";
 import {
   alice,

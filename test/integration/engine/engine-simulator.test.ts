@@ -4,8 +4,8 @@
  */
 import { afterAll, afterEach, beforeEach, describe, expect, it } from "vitest";
 import { type RolloutSpec, rolloutSpecSchema } from "../../../src/domain/spec.ts";
-import { createEffectExecutor } from "../../../src/engine/effects/create-effect-executor.ts";
-import type { Engine } from "../../../src/engine/engine.ts";
+import { createEffectExecutor } from "../../../src/effects/create-effect-executor.ts";
+import type { Engine } from "../../../src/engine/service/engine.ts";
 import { type DemoFleet, startDemoFleet } from "../azure/demo-simulator.ts";
 import { alice, removeKeys, testConfig, testEngine, testPrefix } from "./support/harness.ts";
 

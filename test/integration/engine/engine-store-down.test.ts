@@ -1,6 +1,6 @@
 /** With Redis unreachable, callers get a coded 503 quickly, and /readyz says not ready. */
 import { afterAll, describe, expect, it } from "vitest";
-import { createEngine } from "../../../src/engine/engine.ts";
+import { createEngine } from "../../../src/engine/service/engine.ts";
 import { FakeFleet, galleryVersion } from "./support/fake-fleet.ts";
 import { fastTiming, testConfig, testLogger, testPrefix } from "./support/harness.ts";
 

@@ -7,10 +7,10 @@
  */
 import { Redis } from "ioredis";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
-import type { Engine } from "../../../src/engine/engine.ts";
-import { engineKeys } from "../../../src/engine/keys.ts";
-import { machineDecider, rolloutSettings } from "../../../src/engine/machine-decider.ts";
-import { RolloutStore } from "../../../src/engine/rollout-store.ts";
+import { machineDecider, rolloutSettings } from "../../../src/engine/core/machine-decider.ts";
+import type { Engine } from "../../../src/engine/service/engine.ts";
+import { engineKeys } from "../../../src/engine/store/keys.ts";
+import { RolloutStore } from "../../../src/engine/store/rollout-store.ts";
 import { FakeFleet, galleryVersion } from "./support/fake-fleet.ts";
 import {
   alice,

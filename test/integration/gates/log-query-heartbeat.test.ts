@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createAzureAdapters } from "../../../src/azure/adapters.ts";
 import { type GateSpec, gateSchema } from "../../../src/domain/spec.ts";
-import { createEffectExecutor } from "../../../src/engine/effects/create-effect-executor.ts";
+import { createEffectExecutor } from "../../../src/effects/create-effect-executor.ts";
 import { loadScenarioFile } from "../../../src/simulator/index.ts";
 import { type DemoFleet, startDemoFleet } from "../azure/demo-simulator.ts";
 import { drive, engineConfig, spec } from "../effects/drive-effect.ts";

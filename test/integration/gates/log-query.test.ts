@@ -8,7 +8,7 @@ import { AzureAdapterError } from "../../../src/azure/errors.ts";
 import type { GateResult } from "../../../src/domain/effects.ts";
 import type { GateSpec } from "../../../src/domain/spec.ts";
 import { gateSchema } from "../../../src/domain/spec.ts";
-import { createEffectExecutor } from "../../../src/engine/effects/create-effect-executor.ts";
+import { createEffectExecutor } from "../../../src/effects/create-effect-executor.ts";
 import { type DemoFleet, startDemoFleet } from "../azure/demo-simulator.ts";
 import { drive, engineConfig, spec } from "../effects/drive-effect.ts";
 

@@ -10,7 +10,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { GateResult } from "../../../src/domain/effects.ts";
 import type { GateSpec } from "../../../src/domain/spec.ts";
 import { gateSchema } from "../../../src/domain/spec.ts";
-import { createEffectExecutor } from "../../../src/engine/effects/create-effect-executor.ts";
+import { createEffectExecutor } from "../../../src/effects/create-effect-executor.ts";
 import type { GateSettings } from "../../../src/gates/provider.ts";
 import { defaultConfig } from "../../support/default-config.ts";
 import { type DemoFleet, startDemoFleet } from "../azure/demo-simulator.ts";

@@ -6,8 +6,8 @@
 import { createHmac } from "node:crypto";
 import { Redis } from "ioredis";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
-import type { EffectFailureMetrics } from "../../../src/engine/effect-worker.ts";
-import type { Engine } from "../../../src/engine/engine.ts";
+import type { EffectFailureMetrics } from "../../../src/engine/queue/effect-worker.ts";
+import type { Engine } from "../../../src/engine/service/engine.ts";
 import { notificationsSchema } from "../../../src/notifications/config.ts";
 import type { NotificationMetrics } from "../../../src/notifications/notifier.ts";
 import { triggerNames, triggerOf } from "../../../src/notifications/triggers.ts";

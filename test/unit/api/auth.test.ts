@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { createAuthenticator, roleAllows, sha256Hex } from "../../../src/api/auth.ts";
-import { CanarydError } from "../../../src/engine/rollout-service.ts";
+import { CanarydError } from "../../../src/engine/service/rollout-service.ts";
 
 const token = "s3cret-token-with-enough-entropy-0123456789";
 const authenticate = createAuthenticator({

@@ -24,7 +24,7 @@ import {
   type RolloutService,
   rolloutNotFound,
   scaleSetBusy,
-} from "../../../src/engine/rollout-service.ts";
+} from "../../../src/engine/service/rollout-service.ts";
 
 export interface RecordedStart {
   spec: RolloutSpec;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { invalidSpec, toProblem } from "../../../src/api/problem.ts";
-import { scaleSetBusy, storeUnavailable } from "../../../src/engine/rollout-service.ts";
+import { scaleSetBusy, storeUnavailable } from "../../../src/engine/service/rollout-service.ts";
 
 const request = { url: "/v1/rollouts?dryRun=true", id: "req-7" };
 

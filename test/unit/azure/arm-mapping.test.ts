@@ -5,7 +5,7 @@ import { toInstanceFacts, toScaleSetModel } from "../../../src/azure/compute.ts"
 import { toImageVersionFacts } from "../../../src/azure/gallery.ts";
 import { dimensionValue } from "../../../src/azure/metrics.ts";
 import { compareVersions, newestVersion } from "../../../src/azure/versions.ts";
-import { modelFindings } from "../../../src/engine/effects/preflight.ts";
+import { modelFindings } from "../../../src/effects/preflight.ts";
 
 const scaleSetId =
   "/subscriptions/s/resourceGroups/rg-demo/providers/Microsoft.Compute/virtualMachineScaleSets/web-a";

@@ -1,6 +1,6 @@
 /** Invariant 5: a pipeline waiting on a rollout learns its terminal phase even across daemon restarts. */
 import { afterEach, describe, expect, it } from "vitest";
-import { storeUnavailable } from "../../../src/engine/rollout-service.ts";
+import { storeUnavailable } from "../../../src/engine/service/rollout-service.ts";
 import { buildHarness, validSpec } from "../api/api-harness.ts";
 import { runCli, urlOf } from "./cli-harness.ts";
 

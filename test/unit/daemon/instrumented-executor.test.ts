@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { instrumentExecutor } from "../../../src/daemon/instrumented-executor.ts";
 import type { Effect } from "../../../src/domain/effects.ts";
-import type { EffectContext, EffectStep } from "../../../src/engine/effects/effect-executor.ts";
+import type { EffectContext, EffectStep } from "../../../src/effects/effect-executor.ts";
 
 const gateEffect: Effect = {
   id: "r3e0",

@@ -10,7 +10,7 @@ import {
   sameImage,
 } from "../../../src/domain/image-reference.ts";
 import { parseScaleSetId, sameScaleSet } from "../../../src/domain/scale-set-id.ts";
-import { pinned } from "../../../src/engine/effects/model-image.ts";
+import { pinned } from "../../../src/effects/write-model-image.ts";
 
 const id =
   "/subscriptions/s1/resourceGroups/rg/providers/Microsoft.Compute/galleries/demoGallery/images/web/versions/1.1.0";

@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from "vitest";
-import { acceleratedClock } from "../../../src/engine/clock.ts";
+import { acceleratedClock } from "../../../src/engine/core/clock.ts";
 
 describe("the accelerated clock", () => {
   it("runs timeScale times faster than the wall clock from its origin", () => {

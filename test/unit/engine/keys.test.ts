@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { engineKeys } from "../../../src/engine/keys.ts";
+import { engineKeys } from "../../../src/engine/store/keys.ts";
 
 const scaleSet =
   "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/virtualMachineScaleSets/web-a";

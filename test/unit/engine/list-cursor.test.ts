@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { decodeCursor, encodeCursor } from "../../../src/engine/list-cursor.ts";
+import { decodeCursor, encodeCursor } from "../../../src/engine/store/list-cursor.ts";
 
 describe("list cursors", () => {
   it("round-trip the creation sequence", () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { effectJobId, outboxEntryFor } from "../../../src/engine/outbox.ts";
+import { effectJobId, outboxEntryFor } from "../../../src/engine/core/outbox.ts";
 
 const now = new Date("2026-11-27T10:00:00.000Z");
 

@@ -5,7 +5,7 @@ import {
   parseClusterNode,
   RedisTargetError,
   redisOptionsFromUrl,
-} from "../../../src/engine/redis-connection.ts";
+} from "../../../src/engine/store/redis-connection.ts";
 
 describe("redis connection", () => {
   it("reads host, port, database, credentials and TLS from a URL", () => {

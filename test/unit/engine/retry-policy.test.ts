@@ -2,7 +2,12 @@
 import { createHttpHeaders, createPipelineRequest, RestError } from "@azure/core-rest-pipeline";
 import { describe, expect, it } from "vitest";
 import { AzureAdapterError, wrapAzureError } from "../../../src/azure/errors.ts";
-import { classifyError, givesUp, parseRetryAfter, retryDelayMs } from "../../../src/engine/retry-policy.ts";
+import {
+  classifyError,
+  givesUp,
+  parseRetryAfter,
+  retryDelayMs,
+} from "../../../src/engine/core/retry-policy.ts";
 
 function azure(status: number, code = "SomeCode", headers: Record<string, string> = {}) {
   return wrapAzureError(

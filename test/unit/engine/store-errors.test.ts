@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { rolloutNotFound } from "../../../src/engine/rollout-service.ts";
-import { isConnectionError } from "../../../src/engine/store-errors.ts";
+import { rolloutNotFound } from "../../../src/engine/service/rollout-service.ts";
+import { isConnectionError } from "../../../src/engine/store/store-errors.ts";
 
 describe("store errors", () => {
   it("recognise an unreachable Redis", () => {

@@ -6,8 +6,8 @@
 import { pino } from "pino";
 import { createAzureAdapters } from "../../../../src/azure/adapters.ts";
 import { createAzureAccess } from "../../../../src/azure/credentials.ts";
-import { createEffectExecutor } from "../../../../src/engine/effects/create-effect-executor.ts";
-import { createEngine } from "../../../../src/engine/engine.ts";
+import { createEffectExecutor } from "../../../../src/effects/create-effect-executor.ts";
+import { createEngine } from "../../../../src/engine/service/engine.ts";
 import { defaultConfig } from "../../../support/default-config.ts";
 import { killTestTiming, simulatorEngineConfig } from "./kill-timing.ts";
 

@@ -8,7 +8,7 @@ import type { InstanceFacts, ScaleSetFacts } from "../../../../src/domain/fleet.
 import type { ImageReference } from "../../../../src/domain/image.ts";
 import { sameImage } from "../../../../src/domain/image-reference.ts";
 import { sameScaleSet } from "../../../../src/domain/scale-set-id.ts";
-import type { EffectStep, ExecuteEffect } from "../../../../src/engine/effects/effect-executor.ts";
+import type { EffectStep, ExecuteEffect } from "../../../../src/effects/effect-executor.ts";
 
 const sub =
   "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg-test/providers/Microsoft.Compute";

@@ -5,14 +5,14 @@ import { pino } from "pino";
 import type { Config } from "../../../../src/config/schema.ts";
 import type { RolloutPhase, RolloutView } from "../../../../src/domain/rollout-view.ts";
 import { type RolloutSpec, type RolloutSpecInput, rolloutSpecSchema } from "../../../../src/domain/spec.ts";
-import type { ExecuteEffect } from "../../../../src/engine/effects/effect-executor.ts";
+import type { ExecuteEffect } from "../../../../src/effects/effect-executor.ts";
 import {
   createEngine,
   type Engine,
   type EngineOptions,
   type EngineTiming,
-} from "../../../../src/engine/engine.ts";
-import type { RolloutService } from "../../../../src/engine/rollout-service.ts";
+} from "../../../../src/engine/service/engine.ts";
+import type { RolloutService } from "../../../../src/engine/service/rollout-service.ts";
 import { defaultConfig } from "../../../support/default-config.ts";
 import { galleryVersion, scaleSetId } from "./fake-fleet.ts";
 

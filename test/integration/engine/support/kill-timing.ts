@@ -1,7 +1,7 @@
 /** Configuration shared by the kill tests and the engine processes they kill. */
 
 import type { Config } from "../../../../src/config/schema.ts";
-import type { EngineTiming } from "../../../../src/engine/engine.ts";
+import type { EngineTiming } from "../../../../src/engine/service/engine.ts";
 import { defaultConfig } from "../../../support/default-config.ts";
 
 export function simulatorEngineConfig(prefix: string, redisUrl: string): Pick<Config, "redis" | "engine"> {

@@ -1,0 +1,64 @@
+/** The rollout machine (machines/) behind the engine's Decider seam, with settings from configuration. */
+
+import {
+  canApply,
+  decide,
+  type PersistedRollout,
+  type RolloutSettings,
+  rolloutSchemaVersion,
+  startRollout,
+} from "../../../machines/decide.ts";
+import { describeRollout, heldScaleSetIds, isTerminal } from "../../../machines/describe.ts";
+import { decodeSnapshot, encodeSnapshot } from "../../../machines/snapshot-codec.ts";
+import type { Config } from "../../config/schema.ts";
+import { type WindowSettings, windowsConfigured } from "../../windows/check-window.ts";
+import type { Decider } from "./decider.ts";
+
+export type { PersistedRollout } from "../../../machines/decide.ts";
+
+/** `windows`: configuration's change windows and freezes; with any, each wave checks its window. */
+export function rolloutSettings(engine: Config["engine"], windows?: WindowSettings): RolloutSettings {
+  return {
+    gateRetrySeconds: engine.gateRetrySeconds,
+    inconclusiveTimeoutSeconds: engine.inconclusiveTimeoutSeconds,
+    replicationPollSeconds: engine.replicationPollSeconds,
+    replicationTimeoutSeconds: engine.replicationTimeoutSeconds,
+    maxParallelScaleSets: engine.maxParallelScaleSets,
+    rollbackPersistSeconds: engine.rollbackPersistSeconds,
+    rollbackRetrySeconds: engine.rollbackRetrySeconds,
+    ...(windows && windowsConfigured(windows) ? { changeWindows: true } : {}),
+  };
+}
+
+/**
+ * `describe` walks every scale set and batch, and the step, every effect job and every API read
+ * ask for it. A snapshot is never mutated once decided or loaded (the store shares it from its
+ * cache, store/rollout-store.ts), so its description is computed once per snapshot object and shared:
+ * frozen at the top, and callers must not change what it holds.
+ */
+function memoizedDescribe(): (state: PersistedRollout) => ReturnType<typeof describeRollout> {
+  const described = new WeakMap<PersistedRollout, ReturnType<typeof describeRollout>>();
+  return (state) => {
+    let view = described.get(state);
+    if (!view) {
+      view = Object.freeze(describeRollout(state));
+      described.set(state, view);
+    }
+    return view;
+  };
+}
+
+export function machineDecider(settings: RolloutSettings): Decider<PersistedRollout> {
+  return {
+    schemaVersion: rolloutSchemaVersion,
+    codec: { encode: encodeSnapshot, decode: decodeSnapshot },
+    startRollout: (input) => startRollout({ ...input, settings }),
+    decide,
+    canApply,
+    describe: memoizedDescribe(),
+    isTerminal,
+    isPending: (state, effectId) => effectId in state.context.pending,
+    pendingEffectIds: (state) => Object.keys(state.context.pending),
+    heldScaleSetIds,
+  };
+}
