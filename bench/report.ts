@@ -191,7 +191,7 @@ export function targetRows(r: BenchResult): Row[] {
     ["Redis memory of rollout (a)", kib(waves.redisBytes), "", ""],
     [
       "(a) persisted snapshot at the end",
-      `${kib(waves.snapshotBytes)} (read and rewritten by every step; ${waves.timelineEntries} timeline entries)`,
+      `${kib(waves.snapshotBytes)}, of which the header ${kib(waves.headerBytes ?? waves.snapshotBytes)} is rewritten by every step and each scale set's field only when it changes (${waves.timelineEntries} timeline entries)`,
       "",
       "",
     ],

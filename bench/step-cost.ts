@@ -86,6 +86,7 @@ for (const scaleSets of sizes) {
       stepMsMedian: a.steps.stepMs.median,
       stepMsP99: a.steps.stepMs.p99,
       snapshotBytes: a.snapshotBytes,
+      headerBytes: a.headerBytes,
       peakRssBytes: a.daemon.peakRssBytes,
     };
     rows.push(row);

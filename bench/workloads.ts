@@ -77,6 +77,8 @@ export interface RolloutFigures {
   redisBytes: number;
   /** The persisted machine snapshot at the end: every step reads and rewrites it whole. */
   snapshotBytes: number;
+  /** The header alone: what every step rewrites. */
+  headerBytes: number;
   timelineEntries: number;
   daemon: DaemonFigures;
 }
@@ -102,9 +104,19 @@ const daemonFigures = (stats: StepStats): DaemonFigures => ({
   peakRssBytes: stats.maxRssBytes,
 });
 
+/**
+ * The snapshot's size in Redis: the header (`state`, written by every step) and, since schema 3,
+ * one field per scale set (`ss:<i>`, written only by the steps that change that scale set).
+ */
 async function snapshotSize(ctx: BenchContext, id: string) {
+  const fields = await ctx.redis.client.hgetall(`${ctx.keyPrefix}:rollout:${id}`);
+  const parts = Object.entries(fields).filter(([field]) => field.startsWith("ss:"));
   return {
-    snapshotBytes: await ctx.redis.client.hstrlen(`${ctx.keyPrefix}:rollout:${id}`, "state"),
+    snapshotBytes: [fields.state ?? "", ...parts.map(([, json]) => json)].reduce(
+      (sum, json) => sum + Buffer.byteLength(json),
+      0,
+    ),
+    headerBytes: Buffer.byteLength(fields.state ?? ""),
     timelineEntries: await ctx.redis.client.llen(`${ctx.keyPrefix}:rollout:${id}:timeline`),
   };
 }

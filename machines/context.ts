@@ -251,8 +251,8 @@ export function cancelPending(ctx: RolloutContext, drop: (e: Effect) => boolean)
 }
 
 /**
- * What the snapshot keeps of a gate result. Every step reads, copies and rewrites the snapshot
- * whole, so a passed gate keeps only its counts and summary here; its per-instance lists stay in
+ * What the snapshot keeps of a gate result. A scale set's record is rewritten whole by every step
+ * that changes it (snapshot-codec.ts), so a passed gate keeps only its counts and summary here; its per-instance lists stay in
  * its `gates.evaluated` timeline entry (the release record). Failed and inconclusive results keep
  * all their evidence: that is what on-call reads.
  */

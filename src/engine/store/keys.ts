@@ -9,7 +9,10 @@ import { scaleSetKey } from "../../domain/scale-set-id.ts";
 
 export interface EngineKeys {
   prefix: string;
-  /** Hash: the machine snapshot (`state`) plus metadata the engine keeps beside it. */
+  /**
+   * Hash: the machine snapshot in the decider's layout (the rollout machine's: header `state` and
+   * `ss:<i>` per scale set, machines/snapshot-codec.ts) plus metadata the engine keeps beside it.
+   */
   rollout(id: string): string;
   /** Hash effectId -> outbox entry JSON: effects emitted and not yet answered. */
   outbox(id: string): string;
