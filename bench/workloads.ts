@@ -106,11 +106,12 @@ const daemonFigures = (stats: StepStats): DaemonFigures => ({
 
 /**
  * The snapshot's size in Redis: the header (`state`, written by every step) and, since schema 3,
- * one field per scale set (`ss:<i>`, written only by the steps that change that scale set).
+ * the spec (`spec`, written once) and one field per scale set (`ss:<i>`, written only by the steps
+ * that change that scale set).
  */
 async function snapshotSize(ctx: BenchContext, id: string) {
   const fields = await ctx.redis.client.hgetall(`${ctx.keyPrefix}:rollout:${id}`);
-  const parts = Object.entries(fields).filter(([field]) => field.startsWith("ss:"));
+  const parts = Object.entries(fields).filter(([field]) => field.startsWith("ss:") || field === "spec");
   return {
     snapshotBytes: [fields.state ?? "", ...parts.map(([, json]) => json)].reduce(
       (sum, json) => sum + Buffer.byteLength(json),

@@ -48,13 +48,35 @@ function memoizedDescribe(): (state: PersistedRollout) => ReturnType<typeof desc
   };
 }
 
+/**
+ * `canApply` restores the machine and evaluates its guards; every `GET /v1/rollouts/{id}` asks it
+ * for each of the seven actions. Its answer depends only on the snapshot, which never changes,
+ * so it is computed once per snapshot and action.
+ */
+function memoizedCanApply(): Decider<PersistedRollout>["canApply"] {
+  const checked = new WeakMap<PersistedRollout, Map<string, ReturnType<typeof canApply>>>();
+  return (state, action) => {
+    let answers = checked.get(state);
+    if (!answers) {
+      answers = new Map();
+      checked.set(state, answers);
+    }
+    let answer = answers.get(action);
+    if (!answer) {
+      answer = canApply(state, action);
+      answers.set(action, answer);
+    }
+    return answer;
+  };
+}
+
 export function machineDecider(settings: RolloutSettings): Decider<PersistedRollout> {
   return {
     schemaVersion: rolloutSchemaVersion,
     codec: { encode: encodeSnapshot, decode: decodeSnapshot },
     startRollout: (input) => startRollout({ ...input, settings }),
     decide,
-    canApply,
+    canApply: memoizedCanApply(),
     describe: memoizedDescribe(),
     isTerminal,
     isPending: (state, effectId) => effectId in state.context.pending,

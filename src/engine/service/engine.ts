@@ -172,7 +172,11 @@ export function createEngine(options: EngineOptions): Engine {
   const prefix = options.config.redis.keyPrefix;
   const keys = engineKeys(prefix);
   // Few retries per command: an API call fails fast with 503 while Redis is away; jobs retry anyway.
-  const redis = createRedisClient(target, { lazyConnect: true, maxRetriesPerRequest: 3 });
+  const redis = createRedisClient(target, {
+    lazyConnect: true,
+    maxRetriesPerRequest: 3,
+    enableAutoPipelining: true,
+  });
   const subscriber = createRedisClient(target, { lazyConnect: true });
   for (const client of [redis, subscriber]) {
     // ioredis reconnects by itself; the event must be handled or Node treats it as fatal.

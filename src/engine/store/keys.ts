@@ -10,7 +10,7 @@ import { scaleSetKey } from "../../domain/scale-set-id.ts";
 export interface EngineKeys {
   prefix: string;
   /**
-   * Hash: the machine snapshot in the decider's layout (the rollout machine's: header `state` and
+   * Hash: the machine snapshot in the decider's layout (the rollout machine's: header `state`, `spec` and
    * `ss:<i>` per scale set, machines/snapshot-codec.ts) plus metadata the engine keeps beside it.
    */
   rollout(id: string): string;

@@ -52,6 +52,12 @@ export class RedisTargetError extends Error {
 export interface RedisClientSettings {
   maxRetriesPerRequest?: number | null;
   lazyConnect?: boolean;
+  /**
+   * Commands issued in the same event-loop tick go out in one write (ioredis auto-pipelining):
+   * order per connection is kept, each command still has its own reply. The engine's main client
+   * uses it; a socket write per command was a tenth of the daemon's CPU under load.
+   */
+  enableAutoPipelining?: boolean;
 }
 
 export function isClusterTarget(target: RedisTarget): boolean {
@@ -86,9 +92,10 @@ const missingTarget = () => new RedisTargetError("no Redis configured: give a UR
 export function createRedisClient(target: RedisTarget, settings: RedisClientSettings = {}): RedisClient {
   if (isClusterTarget(target)) {
     const nodes: ClusterNode[] = (target.clusterNodes ?? []).map(parseClusterNode);
-    const { lazyConnect, ...perNode } = settings;
+    const { lazyConnect, enableAutoPipelining, ...perNode } = settings;
     return new Cluster(nodes, {
       ...(lazyConnect === undefined ? {} : { lazyConnect }),
+      ...(enableAutoPipelining === undefined ? {} : { enableAutoPipelining }),
       redisOptions: { ...nodeCredentials(target.url), ...perNode },
     });
   }

@@ -65,7 +65,8 @@ async function heldForApproval(prefix: string, fleet: FakeFleet): Promise<string
   return view.id;
 }
 
-const partFields = (fields: Record<string, string>) => Object.keys(fields).filter((f) => f.startsWith("ss:"));
+const partFields = (fields: Record<string, string>) =>
+  Object.keys(fields).filter((f) => f.startsWith("ss:") || f === "spec");
 
 describe("snapshot layout across releases", () => {
   it("stores a header without scale sets and one field per scale set", async () => {
@@ -75,7 +76,7 @@ describe("snapshot layout across releases", () => {
     const header = JSON.parse(fields.state ?? "{}");
     expect(header.schemaVersion).toBe(3);
     expect(header.context.scaleSets).toBeUndefined();
-    expect(partFields(fields).sort()).toEqual(["ss:0", "ss:1", "ss:2"]);
+    expect(partFields(fields).sort()).toEqual(["spec", "ss:0", "ss:1", "ss:2"]);
   });
 
   it("carries on a rollout the previous release stored whole, and rewrites it split", async () => {
@@ -103,7 +104,7 @@ describe("snapshot layout across releases", () => {
     const fields = await redis.hgetall(keys.rollout(id));
     expect(JSON.parse(fields.state ?? "{}").schemaVersion).toBe(3);
     expect(JSON.parse(fields.state ?? "{}").context.scaleSets).toBeUndefined();
-    expect(partFields(fields).sort()).toEqual(["ss:0", "ss:1", "ss:2"]);
+    expect(partFields(fields).sort()).toEqual(["spec", "ss:0", "ss:1", "ss:2"]);
   });
 
   it("refuses a snapshot of a version it does not know, naming it", async () => {

@@ -48,7 +48,9 @@ describe("snapshot layout", () => {
     const { state } = afterPreflight();
     const decoded = decodeSnapshot(fieldsOf(encodeSnapshot(state)));
     expect(decoded).toEqual(state);
-    expect(JSON.parse(fieldsOf(encodeSnapshot(state)).state ?? "{}").context.scaleSets).toBeUndefined();
+    const header = JSON.parse(fieldsOf(encodeSnapshot(state)).state ?? "{}");
+    expect(header.context.scaleSets).toBeUndefined();
+    expect(header.context.spec).toBeUndefined();
   });
 
   it("migrates the previous release's layout and writes every part at its first commit", () => {
@@ -59,7 +61,11 @@ describe("snapshot layout", () => {
     const write = base.effects.find((e) => e.kind === "setModelImage") as Effect;
     const next = decide(old, success(write, fleet));
     const written = encodeSnapshot(next.state, old).map(([field]) => field);
-    expect(written).toEqual(["state", ...base.state.context.scaleSets.map((_, i) => scaleSetField(i))]);
+    expect(written).toEqual([
+      "state",
+      "spec",
+      ...base.state.context.scaleSets.map((_, i) => scaleSetField(i)),
+    ]);
   });
 
   it("hands back a snapshot of an unknown version untouched, for the engine to refuse", () => {
