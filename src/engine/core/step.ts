@@ -17,7 +17,12 @@ import type { RolloutEvent } from "../../domain/effects.ts";
 import { formatImage } from "../../domain/image-reference.ts";
 import { scaleSetKey } from "../../domain/scale-set-id.ts";
 import type { EffectQueue } from "../queue/effect-queue.ts";
-import { CanarydError, rolloutNotFound, scaleSetBusy } from "../service/rollout-service.ts";
+import {
+  CanarydError,
+  rolloutNotFound,
+  scaleSetBusy,
+  unsupportedSnapshot,
+} from "../service/rollout-service.ts";
 import type { EngineKeys } from "../store/keys.ts";
 import type { RolloutLock } from "../store/rollout-lock.ts";
 import type { PendingTimelineEntry, RolloutRecord, RolloutStore } from "../store/rollout-store.ts";
@@ -54,14 +59,6 @@ const maxConflicts = 5;
 
 export const stepConflict = (id: string) =>
   new CanarydError("ROLLOUT_CONFLICT", 503, `rollout ${id} kept changing under this step; retry`, { id });
-
-export const unsupportedSnapshot = (id: string, found: number, supported: number) =>
-  new CanarydError(
-    "UNSUPPORTED_SNAPSHOT",
-    500,
-    `rollout ${id} was stored with snapshot schema ${found}; this canaryd reads ${supported}`,
-    { id, found, supported },
-  );
 
 interface WaitingOutcome<S extends PersistedState> {
   event: RolloutEvent;

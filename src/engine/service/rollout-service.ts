@@ -81,6 +81,15 @@ export class CanarydError extends Error {
   }
 }
 
+/** A record this canaryd cannot read (written by a newer release): refused, never misread. */
+export const unsupportedSnapshot = (id: string, found: number, supported: number) =>
+  new CanarydError(
+    "UNSUPPORTED_SNAPSHOT",
+    500,
+    `rollout ${id} was stored with snapshot schema ${found}; this canaryd reads ${supported}`,
+    { id, found, supported },
+  );
+
 export const rolloutNotFound = (id: string) =>
   new CanarydError(
     "ROLLOUT_NOT_FOUND",

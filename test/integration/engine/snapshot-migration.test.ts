@@ -114,6 +114,10 @@ describe("snapshot layout across releases", () => {
     const header = JSON.parse((await redis.hget(keys.rollout(id), "state")) ?? "{}");
     await redis.hset(keys.rollout(id), "state", JSON.stringify({ ...header, schemaVersion: 9 }));
     const engine = started(prefix, fleet);
+    await expect(engine.service.get(id)).rejects.toMatchObject({
+      code: "UNSUPPORTED_SNAPSHOT",
+      message: expect.stringContaining("schema 9"),
+    });
     await expect(engine.service.act(id, "approve", alice)).rejects.toMatchObject({
       code: "UNSUPPORTED_SNAPSHOT",
       message: expect.stringContaining("schema 9"),
