@@ -162,7 +162,7 @@ export class EngineService<S extends PersistedState> implements RolloutService {
         if (!check.ok) return [action, { allowed: false, reason: check.reason }] as const;
         if (action === "rollback") {
           try {
-            await this.refuseIfSuperseded(record.id);
+            await this.refuseIfSuperseded(record);
           } catch (error) {
             return [action, { allowed: false, reason: (error as Error).message }] as const;
           }
@@ -204,7 +204,7 @@ export class EngineService<S extends PersistedState> implements RolloutService {
   async act(id: string, action: RolloutAction, actor: Actor, reason?: string): Promise<RolloutView> {
     const { decider, stepper, clock } = this.deps;
     await this.deps.prepare();
-    if (action === "rollback") await this.refuseIfSuperseded(id);
+    if (action === "rollback") await this.refuseIfSuperseded(await this.deps.store.load(id));
     const event: UserEvent = { type: action, actor, at: clock.now().toISOString() };
     if (reason !== undefined) event.reason = reason;
     const result = await stepper
@@ -313,10 +313,10 @@ export class EngineService<S extends PersistedState> implements RolloutService {
    * Rolling back a completed rollout would put back the previous versions on every scale set it
    * touched: refused when a newer rollout left any of them changed since (it would be undone).
    */
-  private async refuseIfSuperseded(id: string): Promise<void> {
+  private async refuseIfSuperseded(record: RolloutRecord<S> | undefined): Promise<void> {
     const { store } = this.deps;
-    const record = await store.load(id);
     if (record?.phase !== "completed") return;
+    const id = record.id;
     const spec = this.deps.decider.describe(record.state).spec;
     for (const scaleSetId of spec.waves.flatMap((w) => w.scaleSets)) {
       const ids = await store.historyOf(scaleSetId);

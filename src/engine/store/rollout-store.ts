@@ -93,33 +93,51 @@ export type CommitResult =
 /** The record's fields other than the snapshot, in the order `load` asks for them. */
 const headerFields = ["revision", "phase", "createdAt", "updatedAt", "createdBy", "sequence"] as const;
 
-/** Parsed snapshots by rollout id, each at its revision; the least recently used goes first. */
-export class SnapshotCache<S> {
+/** A map of at most `capacity` entries; reading or writing an entry makes it the most recent. */
+class LruMap<K, V> {
   readonly capacity: number;
-  private readonly entries = new Map<string, { revision: number; state: S }>();
+  private readonly entries = new Map<K, V>();
 
   constructor(capacity: number) {
     this.capacity = capacity;
   }
 
+  get(key: K): V | undefined {
+    const value = this.entries.get(key);
+    if (value === undefined) return undefined;
+    this.entries.delete(key);
+    this.entries.set(key, value);
+    return value;
+  }
+
+  set(key: K, value: V): void {
+    this.entries.delete(key);
+    this.entries.set(key, value);
+    if (this.entries.size > this.capacity) {
+      const oldest = this.entries.keys().next().value;
+      if (oldest !== undefined) this.entries.delete(oldest);
+    }
+  }
+}
+
+/** Parsed snapshots by rollout id, each at its revision; the least recently used goes first. */
+export class SnapshotCache<S> {
+  private readonly entries: LruMap<string, { revision: number; state: S }>;
+
+  constructor(capacity: number) {
+    this.entries = new LruMap(capacity);
+  }
+
   get(id: string, revision: number): S | undefined {
     const entry = this.entries.get(id);
-    if (entry?.revision !== revision) return undefined;
-    this.entries.delete(id);
-    this.entries.set(id, entry);
-    return entry.state;
+    return entry?.revision === revision ? entry.state : undefined;
   }
 
   set(id: string, revision: number, state: S): void {
     const entry = this.entries.get(id);
     // Never replace a newer revision with an older one (a slow reader racing a commit).
     if (entry && entry.revision > revision) return;
-    this.entries.delete(id);
     this.entries.set(id, { revision, state });
-    if (this.entries.size > this.capacity) {
-      const oldest = this.entries.keys().next().value;
-      if (oldest !== undefined) this.entries.delete(oldest);
-    }
   }
 }
 
@@ -130,6 +148,8 @@ export class RolloutStore<S extends PersistedState = PersistedState> {
   readonly redis: RedisClient;
   readonly keys: EngineKeys;
   readonly snapshots = new SnapshotCache<S>(snapshotCacheCapacity);
+  /** Timeline entries read so far, by rollout (see `timeline`); the least recently used goes first. */
+  private readonly timelines = new LruMap<string, TimelineEntry[]>(snapshotCacheCapacity);
   readonly codec: SnapshotCodec<S>;
 
   constructor(redis: RedisClient, keys: EngineKeys, codec: SnapshotCodec<S> = wholeSnapshotCodec<S>()) {
@@ -319,10 +339,21 @@ export class RolloutStore<S extends PersistedState = PersistedState> {
     return saved === 1;
   }
 
-  /** Entries with seq > afterSeq, oldest first. Entry n sits at index n-1 (the list is never trimmed). */
+  /**
+   * Entries with seq > afterSeq, oldest first. Entry n sits at index n-1 and the list is only
+   * appended to while the rollout exists (compaction deletes it whole), so the entries this
+   * process parsed are kept (`timelines`) and a read fetches and parses only the new tail.
+   */
   async timeline(id: string, afterSeq = 0): Promise<TimelineEntry[]> {
-    const items = await this.redis.lrange(this.keys.timeline(id), Math.max(0, afterSeq), -1);
-    return items.map((json) => JSON.parse(json) as TimelineEntry);
+    const from = this.timelines.get(id)?.length ?? 0;
+    const items = await this.redis.lrange(this.keys.timeline(id), from, -1);
+    const entries = this.timelines.get(id) ?? [];
+    // Evicted meanwhile (the cache was full): read the whole list again.
+    if (entries.length < from) return this.timeline(id, afterSeq);
+    // Another read of the same tail may have appended meanwhile: add only what it did not.
+    for (const json of items.slice(entries.length - from)) entries.push(JSON.parse(json) as TimelineEntry);
+    this.timelines.set(id, entries);
+    return entries.slice(Math.max(0, afterSeq));
   }
 
   async activeIds(): Promise<string[]> {

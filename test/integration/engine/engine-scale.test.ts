@@ -88,6 +88,38 @@ describe("the snapshot cache", () => {
   });
 });
 
+describe("the timeline cache", () => {
+  it("reads only the new tail, sees another process's entries, and never repeats one", async () => {
+    const api = testEngine(prefix, new FakeFleet(["a", "b", "c"], galleryVersion("1.0.0")).execute);
+    engines.push(api); // not started: only the entries written here are added
+    const view = await api.service.start(testSpec(), { actor: alice });
+    const mine = new RolloutStore<Named>(redis(), engineKeys(prefix));
+    const other = new RolloutStore<Named>(redis(), engineKeys(prefix));
+    const line = (n: number) => ({
+      at: new Date().toISOString(),
+      actor: "test",
+      type: "test.line",
+      message: `line ${n}`,
+    });
+
+    const first = await mine.timeline(view.id);
+    expect(first.length).toBeGreaterThan(0);
+    await other.note(view.id, [line(1), line(2)]);
+    // Two reads at once of the same new tail: each entry once, in order.
+    const [a, b] = await Promise.all([mine.timeline(view.id), mine.timeline(view.id)]);
+    await other.note(view.id, [line(3)]);
+    const all = await mine.timeline(view.id);
+    const direct = (await redis().lrange(engineKeys(prefix).timeline(view.id), 0, -1)).map((j) =>
+      JSON.parse(j),
+    );
+    expect(all).toEqual(direct);
+    expect(all.map((e) => e.seq)).toEqual(direct.map((_, i) => i + 1));
+    expect(a).toEqual(direct.slice(0, -1));
+    expect(b).toEqual(direct.slice(0, -1));
+    expect(await mine.timeline(view.id, first.length + 1)).toEqual(direct.slice(first.length + 1));
+  });
+});
+
 describe("rollback first", () => {
   it("runs a rollback's effect before jobs queued earlier", async () => {
     const connection = { ...redisOptionsFromUrl(redisUrl), maxRetriesPerRequest: null };
