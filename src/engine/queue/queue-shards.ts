@@ -1,0 +1,87 @@
+/**
+ * Queue shards: where a rollout's effect jobs live. This is the one place that routes them; every
+ * enqueue, cancel and worker of the effects queue goes through it (queue/effect-queue.ts,
+ * service/engine.ts).
+ *
+ * Contract:
+ * - `engine.queueShards` = 1 (the default): one BullMQ queue `effects` under the configured prefix
+ *   itself, exactly the key names of every install before shards existed.
+ * - N > 1: N BullMQ queues named `effects`, shard i under its own prefix (`shardPrefixes`). A
+ *   hash-tagged prefix `{tag}` gives shard i the tag `{tag-q<i>-<k>}`, with the smallest k >= 0
+ *   whose Redis Cluster slot lies in the middle half of the i-th of N equal bands of the 16384
+ *   slots; an untagged prefix (single node only) gives `<prefix>-q<i>`. The bands follow how
+ *   `redis-cli --cluster create` splits slots (equal contiguous ranges), so with N = the number of
+ *   masters, or a multiple of it, each master carries 1/masters of the shards. The names are a
+ *   pure function of prefix and N: every process sharing a Redis derives the same ones.
+ * - A rollout's jobs (effects and timers, which are delayed jobs) always go to one shard:
+ *   `shardOf(rolloutId, N)`, a stable hash of the id. So a cancel finds the job where it was added,
+ *   and the job id (`${rolloutId}.${effectId}`) stays the dedup key within that shard.
+ *
+ * Crash safety is unchanged: the outbox, in the rollout's own slot (the prefix's tag), stays the
+ * durable record; a job is only ever added after the commit, and recovery re-adds it from the
+ * outbox to the same shard. Changing N on a running install moves a rollout's future jobs to
+ * another shard: jobs already queued under the old layout are drained only by a worker of that
+ * layout, so change N with all daemons stopped and no rollout in flight, or keep one daemon on
+ * the old N until its queues are empty (docs/performance.md, "Redis Cluster").
+ */
+import { createHash } from "node:crypto";
+
+/** Redis Cluster's slot count. */
+export const clusterSlots = 16_384;
+
+/** CRC16/XMODEM, the checksum Redis Cluster takes modulo 16384 to place a key. */
+function crc16(data: Buffer): number {
+  let crc = 0;
+  for (const byte of data) {
+    crc ^= byte << 8;
+    for (let bit = 0; bit < 8; bit++) {
+      crc = crc & 0x8000 ? ((crc << 1) ^ 0x1021) & 0xffff : (crc << 1) & 0xffff;
+    }
+  }
+  return crc;
+}
+
+/** The Redis Cluster slot of a key: of its hash tag when it has a non-empty one (CLUSTER KEYSLOT). */
+export function keySlot(key: string): number {
+  const open = key.indexOf("{");
+  if (open !== -1) {
+    const close = key.indexOf("}", open + 1);
+    if (close > open + 1) key = key.slice(open + 1, close);
+  }
+  return crc16(Buffer.from(key, "utf8")) % clusterSlots;
+}
+
+const hashTag = /^\{([^{}]+)\}$/;
+
+/** The prefix of every shard, in shard order; `[prefix]` when there is one shard. */
+export function shardPrefixes(prefix: string, shards: number): string[] {
+  if (!Number.isInteger(shards) || shards < 1)
+    throw new RangeError(`queue shards must be >= 1, got ${shards}`);
+  if (shards === 1) return [prefix];
+  const tag = hashTag.exec(prefix)?.[1];
+  return Array.from({ length: shards }, (_, i) => {
+    if (tag === undefined) return `${prefix}-q${i}`;
+    const band = clusterSlots / shards;
+    const low = i * band + band / 4;
+    const high = (i + 1) * band - band / 4;
+    for (let k = 0; ; k++) {
+      const candidate = `{${tag}-q${i}-${k}}`;
+      const slot = keySlot(candidate);
+      if (slot >= low && slot < high) return candidate;
+    }
+  });
+}
+
+/** The shard of a rollout's jobs: stable across processes and restarts, spread evenly over N. */
+export function shardOf(rolloutId: string, shards: number): number {
+  if (shards <= 1) return 0;
+  return createHash("sha256").update(rolloutId).digest().readUInt32BE(0) % shards;
+}
+
+/**
+ * Per-shard worker concurrency: `workerConcurrency` split over the shards (rounded up), so one
+ * daemon still runs about `workerConcurrency` effect jobs at once (at most `shards - 1` more).
+ */
+export function shardConcurrency(workerConcurrency: number, shards: number): number {
+  return Math.max(1, Math.ceil(workerConcurrency / shards));
+}

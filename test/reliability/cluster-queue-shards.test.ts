@@ -1,0 +1,199 @@
+/**
+ * `engine.queueShards` on a Redis Cluster of three masters (started here, loopback only): the
+ * engine runs nine concurrent rollouts with three queue shards, and what Redis holds afterwards
+ * shows where the work went:
+ * - every rollout completes;
+ * - each shard's keys sit on its own master (CLUSTER KEYSLOT of its tag, and a scan of each master
+ *   without redirection), so jobs of different rollouts landed on different masters;
+ * - every job of a rollout (effects and timers alike) went through one shard, the one
+ *   `shardOf(rolloutId)` names: read from each shard's BullMQ event stream (`…:effects:events`,
+ *   one entry per job added, delayed, moved, completed);
+ * - the rollout state itself stays on the one master of the prefix's slot (docs/performance.md).
+ */
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
+import { Cluster } from "ioredis";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { rolloutSpecSchema } from "../../src/domain/spec.ts";
+import { effectQueueName } from "../../src/engine/queue/effect-queue.ts";
+import { keySlot, shardOf, shardPrefixes } from "../../src/engine/queue/queue-shards.ts";
+import { parseScenario } from "../../src/simulator/index.ts";
+import { type DemoFleet, startDemoFleet } from "../integration/azure/demo-simulator.ts";
+import { type OwnCluster, startOwnCluster } from "../support/reliability-redis.ts";
+import { ResultsRecorder } from "../support/reliability-rows.ts";
+import { startStack } from "../support/reliability-stack.ts";
+
+const run = promisify(execFile);
+const results = new ResultsRecorder("cluster-queue-shards");
+const actor = { id: "release-bot", role: "deployer" as const };
+const names = Array.from({ length: 9 }, (_, i) => `shard-${i}`);
+let cluster: OwnCluster;
+let fleet: DemoFleet;
+
+beforeAll(async () => {
+  cluster = await startOwnCluster(3);
+  const image = { gallery: "demoGallery", image: "web", version: "1.0.0" };
+  const version = (name: string) => ({ name, targetRegions: ["westeurope"], replication: { seconds: 0 } });
+  fleet = await startDemoFleet({
+    scenario: parseScenario({
+      subscriptionId: "5f0c2a7e-1b3d-4c5e-8f9a-0b1c2d3e4f5a",
+      timing: { modelUpdateSeconds: 0, instanceUpgradeSeconds: 0 },
+      resourceGroups: [
+        {
+          name: "rg-demo",
+          galleries: [
+            {
+              name: "demoGallery",
+              location: "westeurope",
+              images: [{ name: "web", versions: ["1.0.0", "1.1.0"].map(version) }],
+            },
+          ],
+          scaleSets: names.map((name) => ({
+            name,
+            capacity: 2,
+            location: "westeurope",
+            upgradePolicy: "Manual",
+            image,
+          })),
+        },
+      ],
+    }),
+  });
+});
+afterAll(async () => {
+  await fleet?.close();
+  await cluster?.destroy();
+  results.write();
+});
+
+async function cli(port: number, ...args: string[]): Promise<string> {
+  const { stdout } = await run("redis-cli", ["-p", String(port), ...args], { timeout: 10_000 });
+  return stdout.trim();
+}
+
+/** The port of the master serving `slot`. */
+async function ownerOf(slot: number): Promise<number> {
+  for (const port of cluster.ports) {
+    const me = (await cli(port, "cluster", "nodes")).split("\n").find((line) => line.includes("myself"));
+    const owns = (me?.split(" ").slice(8) ?? []).some((range) => {
+      const [from, to] = range.split("-").map(Number);
+      return from !== undefined && slot >= from && slot <= (to ?? from);
+    });
+    if (owns) return port;
+  }
+  throw new Error(`no master owns slot ${slot}`);
+}
+
+/** The keys one master holds itself (no redirection), matching `pattern`. */
+async function keysOn(port: number, pattern: string): Promise<string[]> {
+  return (await cli(port, "--scan", "--pattern", pattern)).split("\n").filter(Boolean);
+}
+
+describe("queue shards on a Redis Cluster of three masters", () => {
+  it("spreads rollouts' jobs over the shards' masters, each rollout's jobs in one shard", async () => {
+    await results.trial("engine with queueShards 3, 9 concurrent rollouts", 1, async () => {
+      const stack = await startStack({
+        clusterNodes: cluster.ports.map((port) => `127.0.0.1:${port}`),
+        fleet,
+        engine: { queueShards: 3 },
+      });
+      const client = new Cluster(cluster.ports.map((port) => ({ host: "127.0.0.1", port })));
+      try {
+        const shards = shardPrefixes(stack.prefix, 3);
+        // Each shard's tag hashes where canaryd computes it, on a master of its own.
+        const owners = await Promise.all(
+          shards.map(async (shard) => {
+            const slot = Number(
+              await cli(cluster.ports[0] ?? 0, "cluster", "keyslot", `${shard}:effects:wait`),
+            );
+            expect(slot).toBe(keySlot(`${shard}:effects:wait`));
+            return ownerOf(slot);
+          }),
+        );
+        expect(new Set(owners).size).toBe(3);
+
+        const started = await Promise.all(
+          names.map((name) =>
+            stack.engine.service.start(
+              rolloutSpecSchema.parse({
+                name: `web-${name}`,
+                image: { galleryImageVersionId: fleet.versionId("1.1.0") },
+                waves: [{ name: "only", scaleSets: [fleet.scaleSetId(name)] }],
+                strategy: { canary: { instances: 1 }, batchPercent: 100, bakeSeconds: 30 },
+                gates: [{ kind: "instanceHealth" }],
+              }),
+              { actor },
+            ),
+          ),
+        );
+        const ids = started.map((view) => view.id);
+        const expectedShard = new Map(ids.map((id) => [id, shardOf(id, 3)]));
+        // Nine random ids all on one shard would happen once in 3^8 runs.
+        expect(new Set(expectedShard.values()).size).toBeGreaterThan(1);
+
+        const done = await Promise.all(ids.map((id) => stack.engine.service.waitForTerminal(id, 60_000)));
+        for (const view of done) expect(view.phase, view.reason).toBe("completed");
+
+        // (c) Every job event of a rollout is in the stream of the shard shardOf names, and only there.
+        const shardsSeen = new Map<string, Set<number>>();
+        const jobsPerShard = [0, 0, 0];
+        for (const [i, shard] of shards.entries()) {
+          const entries = await client.xrange(`${shard}:${effectQueueName}:events`, "-", "+");
+          const jobIds = new Set<string>();
+          for (const [, fields] of entries) {
+            const at = fields.indexOf("jobId");
+            const jobId = at >= 0 ? fields[at + 1] : undefined;
+            if (!jobId) continue;
+            jobIds.add(jobId);
+            const rolloutId = jobId.split(".")[0] ?? "";
+            shardsSeen.set(rolloutId, (shardsSeen.get(rolloutId) ?? new Set()).add(i));
+          }
+          jobsPerShard[i] = jobIds.size;
+        }
+        for (const id of ids) expect([...(shardsSeen.get(id) ?? [])], id).toEqual([expectedShard.get(id)]);
+
+        // (b) Each shard's keys are on its owner master only; rollouts' jobs reached several masters.
+        const queueKeysPerMaster = await Promise.all(
+          cluster.ports.map(async (port) => {
+            const perShard = await Promise.all(shards.map((shard) => keysOn(port, `${shard}:*`)));
+            return perShard.map((keys) => keys.length);
+          }),
+        );
+        shards.forEach((_, i) => {
+          cluster.ports.forEach((port, m) => {
+            const count = queueKeysPerMaster[m]?.[i] ?? 0;
+            if (port === owners[i]) expect(count).toBeGreaterThan(0);
+            else expect(count).toBe(0);
+          });
+        });
+        const mastersWithJobs = new Set(
+          ids.map((id) => owners[expectedShard.get(id) ?? 0]).filter((port) => port !== undefined),
+        );
+        expect(mastersWithJobs.size).toBeGreaterThan(1);
+
+        // The rollout state stays in the prefix's slot: one master holds all of it.
+        const stateKeys = await Promise.all(cluster.ports.map((port) => keysOn(port, `${stack.prefix}:*`)));
+        const stateMasters = stateKeys.filter((keys) => keys.length > 0);
+        expect(stateMasters).toHaveLength(1);
+
+        const perShard = ids.reduce(
+          (counts, id) => {
+            const shard = expectedShard.get(id) ?? 0;
+            counts[shard] = (counts[shard] ?? 0) + 1;
+            return counts;
+          },
+          [0, 0, 0],
+        );
+        return {
+          outcome:
+            `9 completed; rollouts per shard ${perShard.join(" / ")}, distinct jobs per shard ${jobsPerShard.join(" / ")}, ` +
+            `each shard on its own master (ports ${owners.join(", ")}); every rollout's jobs in exactly its shard; ` +
+            `rollout state keys on one master (${stateKeys.map((keys) => keys.length).join(" / ")})`,
+        };
+      } finally {
+        client.disconnect();
+        await stack.close();
+      }
+    });
+  });
+});
