@@ -19,10 +19,14 @@
  *
  * Crash safety is unchanged: the outbox, in the rollout's own slot (the prefix's tag), stays the
  * durable record; a job is only ever added after the commit, and recovery re-adds it from the
- * outbox to the same shard. Changing N on a running install moves a rollout's future jobs to
- * another shard: jobs already queued under the old layout are drained only by a worker of that
- * layout, so change N with all daemons stopped and no rollout in flight, or keep one daemon on
- * the old N until its queues are empty (docs/performance.md, "Redis Cluster").
+ * outbox to the same shard.
+ *
+ * Changing N: stop every daemon, then start them all with the new N. Each start runs a recovery
+ * pass, which re-adds every outbox entry of every active rollout to the rollout's new shard, so
+ * rollouts in flight go on there (test/integration/engine/engine-queue-shards.test.ts). The old
+ * layout's jobs stay in Redis, inert: no worker reads those queues. Never run daemons with
+ * different N on one Redis at once: an effect could then have a job in two queues, and job ids
+ * dedup only within one, so it could run twice (docs/performance.md, "Redis Cluster").
  */
 import { createHash } from "node:crypto";
 
