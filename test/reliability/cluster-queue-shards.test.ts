@@ -9,16 +9,22 @@
  *   `shardOf(rolloutId)` names: read from each shard's BullMQ event stream (`…:effects:events`,
  *   one entry per job added, delayed, moved, completed);
  * - the rollout state itself stays on the one master of the prefix's slot (docs/performance.md).
+ * Then three `canaryd serve` processes with CANARYD_QUEUE_SHARDS=3 share concurrent rollouts; one
+ * is killed with -9 mid-way and the other two finish them all (its jobs, in every shard, taken
+ * over once their locks expire), no manual upgrade reissued.
  */
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { Cluster } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { RolloutPhase } from "../../src/domain/rollout-view.ts";
 import { rolloutSpecSchema } from "../../src/domain/spec.ts";
 import { effectQueueName } from "../../src/engine/queue/effect-queue.ts";
 import { keySlot, shardOf, shardPrefixes } from "../../src/engine/queue/queue-shards.ts";
 import { parseScenario } from "../../src/simulator/index.ts";
 import { type DemoFleet, startDemoFleet } from "../integration/azure/demo-simulator.ts";
+import { demoSpec as labSpec, reissuedUpgrades, witnessFleet } from "../support/crash-expectations.ts";
+import { type RolloutDetail, startCrashLab } from "../support/crash-lab.ts";
 import { type OwnCluster, startOwnCluster } from "../support/reliability-redis.ts";
 import { ResultsRecorder } from "../support/reliability-rows.ts";
 import { startStack } from "../support/reliability-stack.ts";
@@ -195,5 +201,78 @@ describe("queue shards on a Redis Cluster of three masters", () => {
         await stack.close();
       }
     });
+  });
+  it("three daemons with three shards share concurrent rollouts; one killed with -9, the others finish them all", async () => {
+    await results.trial(
+      "3 `canaryd serve` with CANARYD_QUEUE_SHARDS=3, 4 concurrent rollouts, one daemon killed -9 mid-way",
+      1,
+      async () => {
+        const lab = await startCrashLab({
+          timeScale: 60,
+          label: "cluster-shards",
+          clusterNodes: cluster.ports.map((port) => `127.0.0.1:${port}`),
+          env: { CANARYD_QUEUE_SHARDS: "3" },
+        });
+        try {
+          const daemons = await Promise.all([lab.startDaemon(), lab.startDaemon(), lab.startDaemon()]);
+          const [first, victim, last] = daemons;
+          if (!first || !victim || !last) throw new Error("three daemons expected");
+          const plans: { name: string; version: string; phase: RolloutPhase; settled: string }[] = [
+            { name: "web-a", version: "1.1.0", phase: "completed", settled: "1.1.0" },
+            { name: "web-b", version: "1.1.0", phase: "completed", settled: "1.1.0" },
+            { name: "web-c", version: "1.1.0", phase: "completed", settled: "1.1.0" },
+            { name: "web-d", version: "1.2.0", phase: "rolledBack", settled: "1.0.0" },
+          ];
+          const started = await Promise.all(
+            plans.map((plan, i) =>
+              lab.startRollout(daemons[i % 3]?.url ?? first.url, labSpec(plan.version, [plan.name], [])),
+            ),
+          );
+          const deadline = Date.now() + 20_000;
+          while (lab.sim.requestLog({ operation: "virtualMachineScaleSets.updateInstances" }).length < 2) {
+            if (Date.now() > deadline) throw new Error("no upgrade started within 20 s");
+            await new Promise((resolve) => setTimeout(resolve, 20));
+          }
+          await victim.daemon.stop("SIGKILL");
+          const done: RolloutDetail[] = await Promise.all(
+            started.map((view, i) =>
+              lab.waitForTerminal(i % 2 === 0 ? first.url : last.url, view.id, 60_000),
+            ),
+          );
+          const witnessed = await witnessFleet(lab);
+          plans.forEach((plan, i) => {
+            const view = done[i];
+            expect(view?.phase, `${plan.name}: ${view?.reason ?? ""}`).toBe(plan.phase);
+            const record = witnessed[plan.name];
+            expect(record?.instances.map((instance) => instance.booted.at(-1))).toEqual(
+              record?.instances.map(() => plan.settled),
+            );
+            if (view) expect(reissuedUpgrades(view, witnessed)).toEqual({ [plan.name]: 0 });
+          });
+          // The daemons ran the three shards: each rollout's jobs are in its own shard's events.
+          const shards = shardPrefixes(lab.prefix, 3);
+          const perShard = [0, 0, 0];
+          const client = new Cluster(cluster.ports.map((port) => ({ host: "127.0.0.1", port })));
+          try {
+            for (const view of started) {
+              const shard = shardOf(view.id, 3);
+              perShard[shard] = (perShard[shard] ?? 0) + 1;
+              const events = await client.xrange(`${shards[shard]}:${effectQueueName}:events`, "-", "+");
+              const jobIds = events.flatMap(([, fields]) =>
+                fields.filter((_, k) => fields[k - 1] === "jobId"),
+              );
+              expect(jobIds.some((jobId) => jobId.startsWith(`${view.id}.`))).toBe(true);
+            }
+          } finally {
+            client.disconnect();
+          }
+          return {
+            outcome: `rollouts per shard ${perShard.join(" / ")}; all 4 ended as planned (3 completed on 1.1.0, 1 rolledBack to 1.0.0) on the 2 surviving daemons; no manual upgrade reissued`,
+          };
+        } finally {
+          await lab.close();
+        }
+      },
+    );
   });
 });
