@@ -7,12 +7,15 @@
  * - `engine.queueShards` = 1 (the default): one BullMQ queue `effects` under the configured prefix
  *   itself, exactly the key names of every install before shards existed.
  * - N > 1: N BullMQ queues named `effects`, shard i under its own prefix (`shardPrefixes`). A
- *   hash-tagged prefix `{tag}` gives shard i the tag `{tag-q<i>-<k>}`, with the smallest k >= 0
- *   whose Redis Cluster slot lies in the middle half of the i-th of N equal bands of the 16384
- *   slots; an untagged prefix (single node only) gives `<prefix>-q<i>`. The bands follow how
- *   `redis-cli --cluster create` splits slots (equal contiguous ranges), so with N = the number of
- *   masters, or a multiple of it, each master carries 1/masters of the shards. The names are a
- *   pure function of prefix and N: every process sharing a Redis derives the same ones.
+ *   hash-tagged prefix `{tag}` gives shard i the tag `{tag-q<i>-<k>}`. The 16384 Redis Cluster
+ *   slots are cut into N + 1 equal bands; the band of the prefix's own slot (where all rollout
+ *   state lives) is left to the state, and shard i takes the i-th of the other N bands, with the
+ *   smallest k >= 0 whose slot lies in the middle half of it. `redis-cli --cluster create` gives
+ *   masters equal contiguous slot ranges, so on M masters with N + 1 = M (or a multiple of M) the
+ *   state's master carries no shard (or one fewer than the others): with three masters and two
+ *   shards, each master carries one of state, shard 0, shard 1. An untagged prefix (single node
+ *   only) gives `<prefix>-q<i>`. The names are a pure function of prefix and N: every process
+ *   sharing a Redis derives the same ones.
  * - A rollout's jobs (effects and timers, which are delayed jobs) always go to one shard:
  *   `shardOf(rolloutId, N)`, a stable hash of the id. So a cancel finds the job where it was added,
  *   and the job id (`${rolloutId}.${effectId}`) stays the dedup key within that shard.
@@ -63,11 +66,14 @@ export function shardPrefixes(prefix: string, shards: number): string[] {
     throw new RangeError(`queue shards must be >= 1, got ${shards}`);
   if (shards === 1) return [prefix];
   const tag = hashTag.exec(prefix)?.[1];
-  return Array.from({ length: shards }, (_, i) => {
-    if (tag === undefined) return `${prefix}-q${i}`;
-    const band = clusterSlots / shards;
-    const low = i * band + band / 4;
-    const high = (i + 1) * band - band / 4;
+  if (tag === undefined) return Array.from({ length: shards }, (_, i) => `${prefix}-q${i}`);
+  const bands = shards + 1;
+  const width = clusterSlots / bands;
+  const stateBand = Math.floor(keySlot(prefix) / width);
+  const shardBands = Array.from({ length: bands }, (_, band) => band).filter((band) => band !== stateBand);
+  return shardBands.map((band, i) => {
+    const low = band * width + width / 4;
+    const high = (band + 1) * width - width / 4;
     for (let k = 0; ; k++) {
       const candidate = `{${tag}-q${i}-${k}}`;
       const slot = keySlot(candidate);

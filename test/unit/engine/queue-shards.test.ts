@@ -15,24 +15,41 @@ describe("queue shards", () => {
     expect(keySlot("{canaryd}:rollout:x")).toBe(keySlot("canaryd"));
   });
 
-  it("give each shard its own hash tag, derived from the prefix, each in its own third of the slots", () => {
-    const prefixes = shardPrefixes("{canaryd}", 3);
-    expect(prefixes).toHaveLength(3);
-    expect(new Set(prefixes).size).toBe(3);
+  it("give each shard its own hash tag, derived from the prefix, in a third of the slots the state's slot is not in", () => {
+    // The slot ranges `redis-cli --cluster create` gives three masters: 0-5460, 5461-10922, 10923-16383.
+    const third = (key: string) => Math.floor(keySlot(key) / (16_384 / 3));
+    const prefixes = shardPrefixes("{canaryd}", 2);
+    expect(prefixes).toHaveLength(2);
     prefixes.forEach((prefix, i) => {
       expect(prefix).toMatch(new RegExp(`^\\{canaryd-q${i}-\\d+\\}$`));
-      // The slot ranges `redis-cli --cluster create` gives three masters: 0-5460, 5461-10922, 10923-16383.
-      const slot = keySlot(`${prefix}:effects:wait`);
-      expect(Math.floor(slot / (16_384 / 3))).toBe(i);
     });
+    const thirds = [
+      third("{canaryd}:rollouts"),
+      ...prefixes.map((prefix) => third(`${prefix}:effects:wait`)),
+    ];
+    expect(new Set(thirds).size).toBe(3);
     // Deterministic: every process derives the same names.
-    expect(shardPrefixes("{canaryd}", 3)).toEqual(prefixes);
-    expect(shardPrefixes("{other}", 3)).not.toEqual(prefixes);
+    expect(shardPrefixes("{canaryd}", 2)).toEqual(prefixes);
+    expect(shardPrefixes("{other}", 2)).not.toEqual(prefixes);
   });
 
-  it("spread six shards two per third of the slots", () => {
-    const thirds = shardPrefixes("{canaryd}", 6).map((p) => Math.floor(keySlot(p) / (16_384 / 3)));
-    expect(thirds).toEqual([0, 0, 1, 1, 2, 2]);
+  it("keep the state's band free whichever band the prefix's slot falls in", () => {
+    for (const prefix of ["{canaryd}", "{canaryd-eu}", "{a}", "{b}", "{c}", "{cdtest-0123456789}"]) {
+      const quarter = (key: string) => Math.floor(keySlot(key) / (16_384 / 4));
+      const bands = [quarter(prefix), ...shardPrefixes(prefix, 3).map(quarter)];
+      expect(new Set(bands).size, prefix).toBe(4);
+    }
+  });
+
+  it("spread five shards over six bands: two per third of the slots, one where the state is", () => {
+    const third = (key: string) => Math.floor(keySlot(key) / (16_384 / 3));
+    const state = third("{canaryd}");
+    const counts = [0, 0, 0];
+    for (const prefix of shardPrefixes("{canaryd}", 5))
+      counts[third(prefix)] = (counts[third(prefix)] ?? 0) + 1;
+    expect(counts[state]).toBe(1);
+    expect(counts.reduce((a, b) => a + b, 0)).toBe(5);
+    expect(counts.filter((count) => count === 2)).toHaveLength(2);
   });
 
   it("suffix an untagged (single-node) prefix", () => {
