@@ -1,5 +1,5 @@
 /**
- * `npm run bench:cluster` (`node bench/cluster.ts [--rollouts 200] [--shards 1,3] [--deadline 180]`):
+ * `npm run bench:cluster` (`node bench/cluster.ts [--rollouts 200] [--shards 1,2,3] [--deadline 180]`):
  * figure (e), canaryd on a private Redis Cluster of three masters (loopback, free ports, nothing
  * on disk), once per `engine.queueShards` value. Each run: a fresh cluster-wide FLUSHALL and
  * CONFIG RESETSTAT, a fresh canaryd process (bench/canaryd-process.ts, `redis.clusterNodes`) and
@@ -31,13 +31,13 @@ import { round } from "./stats.ts";
 const { values: args } = parseArgs({
   options: {
     rollouts: { type: "string", default: "200" },
-    shards: { type: "string", default: "1,3" },
+    shards: { type: "string", default: "1,2,3" },
     deadline: { type: "string", default: "180" },
     out: { type: "string", default: new URL("./results/cluster.json", import.meta.url).pathname },
   },
 });
 const rollouts = Number(args.rollouts);
-const shardCounts = (args.shards ?? "1,3").split(",").map(Number);
+const shardCounts = (args.shards ?? "1,2,3").split(",").map(Number);
 const deadlineSeconds = Number(args.deadline);
 const prefix = "{canaryd}";
 const shape: FleetShape = {
