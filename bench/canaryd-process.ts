@@ -27,7 +27,10 @@ import { machineDecider, rolloutSettings } from "../src/engine/core/machine-deci
 import { createEngine } from "../src/engine/service/engine.ts";
 
 export interface BenchDaemonOptions {
+  /** One Redis node; unused when `clusterNodes` is given. */
   redisUrl: string;
+  /** Seed nodes (`host:port`) of a Redis Cluster to run on instead (bench/cluster.ts). */
+  clusterNodes?: string[];
   connectionFile: string;
   engine: Partial<Config["engine"]>;
 }
@@ -59,7 +62,9 @@ const base = loadConfig({ env: {} });
 const config: Config = {
   ...base,
   server: { ...base.server, host: "127.0.0.1", port: 0, mutationsPerMinute: 1_000_000 },
-  redis: { ...base.redis, url: options.redisUrl },
+  redis: options.clusterNodes
+    ? { ...base.redis, url: null, clusterNodes: options.clusterNodes }
+    : { ...base.redis, url: options.redisUrl },
   azure: { ...base.azure, credential: "connectionFile", connectionFile: options.connectionFile },
   auth: { disabled: true, tokens: [] },
   engine: { ...base.engine, ...options.engine },
@@ -124,7 +129,13 @@ const decider: Decider<any> = {
 const access = await createAzureAccess(config.azure);
 const azure = createAzureAdapters(access);
 const executeEffect = createEffectExecutor({ azure, config: config.engine, allowLatestFor: [] });
-const engine = createEngine({ redisUrl: options.redisUrl, config, executeEffect, decider, logger });
+const engine = createEngine({
+  ...(options.clusterNodes ? { clusterNodes: options.clusterNodes } : { redisUrl: options.redisUrl }),
+  config,
+  executeEffect,
+  decider,
+  logger,
+});
 await engine.start();
 const api = await buildApi({
   service: engine.service,

@@ -63,6 +63,7 @@ export const environmentBindings: readonly EnvironmentBinding[] = [
   { variable: "CANARYD_AUTH_DISABLED", key: "auth.disabled", parse: boolean },
   { variable: "CANARYD_API_TOKENS", key: "auth.tokens", parse: tokenList },
   { variable: "CANARYD_WORKER_CONCURRENCY", key: "engine.workerConcurrency", parse: integer },
+  { variable: "CANARYD_QUEUE_SHARDS", key: "engine.queueShards", parse: integer },
   { variable: "CANARYD_ALLOW_LATEST_FOR", key: "engine.allowLatestFor", parse: list },
   { variable: "CANARYD_WEBHOOK_ALLOWED_HOSTS", key: "gates.webhook.allowedHosts", parse: list },
   { variable: "CANARYD_WEBHOOK_SECRETS", key: "gates.webhook.secrets", parse: namedValues, secret: true },

@@ -75,6 +75,8 @@ export const configSchema = z.strictObject({
   }),
   engine: z.strictObject({
     workerConcurrency: z.number().int().min(1).max(256),
+    /** BullMQ queues the effects queue is split into (src/engine/queue/queue-shards.ts); 1 = one queue, the layout before shards. */
+    queueShards: z.number().int().min(1).max(64).default(1),
     maxParallelScaleSets: z.number().int().min(1).max(50),
     pollIntervalSeconds: z.number().min(0),
     gateRetrySeconds: z.number().min(0),

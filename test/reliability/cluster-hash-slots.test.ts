@@ -2,7 +2,8 @@
  * canaryd on a Redis Cluster of three masters (started here with `redis-server --cluster-enabled
  * yes` and `redis-cli --cluster create`, loopback only). What this shows:
  * - every key of the engine and of its BullMQ queue carries the prefix's hash tag, so all of them
- *   share ONE slot: one master holds everything and the other two hold nothing (no sharding);
+ *   share ONE slot: one master holds everything and the other two hold nothing (no sharding, with
+ *   `engine.queueShards` at its default 1; cluster-queue-shards.test.ts shows the queue split);
  * - an engine given one node's URL (no redis.clusterNodes) uses a single-node client: pointed at
  *   the master that owns the slot it works, pointed at any other master every command is answered
  *   MOVED and the engine cannot serve (redis.clusterNodes selects the Cluster client instead:

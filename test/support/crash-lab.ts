@@ -41,6 +41,8 @@ export interface CrashLabOptions {
   metricsIngestionDelaySeconds?: number;
   /** More top-level YAML lines for the daemons' configuration file (e.g. a `notifications:` block). */
   extraConfig?: string[];
+  /** More environment variables for every daemon (e.g. `CANARYD_QUEUE_SHARDS`). */
+  env?: Record<string, string>;
 }
 
 export type RolloutDetail = RolloutView & { timeline: TimelineEntry[] };
@@ -138,6 +140,7 @@ export async function startCrashLab(options: CrashLabOptions): Promise<CrashLab>
           CANARYD_AZURE_CREDENTIAL: "connectionFile",
           CANARYD_AZURE_CONNECTION_FILE: connectionFile,
           PORT: "0",
+          ...options.env,
         },
         projectRoot,
       );

@@ -29,6 +29,8 @@ export interface StackOptions {
   timing?: Partial<EngineTiming>;
   /** An existing fleet to drive; the stack starts (and closes) its own otherwise. */
   fleet?: DemoFleet;
+  /** Engine settings over the stack's own (e.g. `queueShards`). */
+  engine?: Partial<Config["engine"]>;
 }
 
 export interface Stack {
@@ -68,6 +70,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       // The demo's new versions finish replicating 4 simulated seconds after the fleet starts.
       replicationPollSeconds: 1,
       replicationTimeoutSeconds: 600,
+      ...options.engine,
     },
     server: {
       host: "127.0.0.1",

@@ -10,11 +10,15 @@
  * starts at the next free worker. (BullMQ runs jobs without a priority before all prioritized
  * ones, so the others get a priority too, a lower one.) The step that answers an alarming outcome
  * also goes first in its rollout's lock queue (`isUrgentOutcome`, store/rollout-lock.ts).
+ *
+ * Shards: the queue may be N BullMQ queues (`engine.queueShards`); a rollout's jobs, added or
+ * removed, always go to its own shard (queue/queue-shards.ts, `shardOf`).
  */
 import type { Queue } from "bullmq";
 import type { Effect, OutcomeEvent } from "../../domain/effects.ts";
 import type { Clock } from "../core/clock.ts";
 import { effectJobId, type OutboxEntry } from "../core/outbox.ts";
+import { shardOf } from "./queue-shards.ts";
 
 /** BullMQ job priorities: lower runs first. */
 export const effectPriority = { rollback: 1, normal: 10 } as const;
@@ -74,20 +78,28 @@ export interface EffectQueueOptions {
 
 export class EffectQueue {
   // Untyped data: BullMQ's generic Queue types do not narrow to one job shape cleanly.
-  readonly queue: Queue;
+  /** One BullMQ queue per shard, in shard order (queue/queue-shards.ts, `shardPrefixes`). */
+  readonly shards: readonly Queue[];
   readonly clock: Clock;
   readonly options: EffectQueueOptions;
 
-  constructor(queue: Queue, clock: Clock, options: EffectQueueOptions) {
-    this.queue = queue;
+  /** `shards`: one queue (a single shard) or every shard's queue, in shard order. */
+  constructor(shards: Queue | readonly Queue[], clock: Clock, options: EffectQueueOptions) {
+    this.shards = Array.isArray(shards) ? shards : [shards as Queue];
+    if (this.shards.length === 0) throw new RangeError("an effect queue needs at least one shard");
     this.clock = clock;
     this.options = options;
+  }
+
+  /** The BullMQ queue that holds every job of the rollout. */
+  queueOf(rolloutId: string): Queue {
+    return this.shards[shardOf(rolloutId, this.shards.length)] as Queue;
   }
 
   async enqueue(rolloutId: string, entries: OutboxEntry[]): Promise<void> {
     if (entries.length === 0) return;
     const now = this.clock.now().getTime();
-    await this.queue.addBulk(
+    await this.queueOf(rolloutId).addBulk(
       entries.map((entry) => ({
         name: entry.effect.kind,
         data: { rolloutId, effectId: entry.effect.id } satisfies EffectJobData,
@@ -110,8 +122,9 @@ export class EffectQueue {
    * a crash here, is dropped by the worker when it finds the effect no longer pending.
    */
   async cancel(rolloutId: string, effectIds: string[]): Promise<void> {
+    const queue = this.queueOf(rolloutId);
     await Promise.all(
-      effectIds.map((effectId) => this.queue.remove(effectJobId(rolloutId, effectId)).catch(() => 0)),
+      effectIds.map((effectId) => queue.remove(effectJobId(rolloutId, effectId)).catch(() => 0)),
     );
   }
 }

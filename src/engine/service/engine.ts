@@ -4,7 +4,9 @@
  * finish (or, past the grace period, hands them back to the queue for another process); with
  * Redis gone it drops everything at once, so stopping never waits on a Redis that is away.
  * Several processes may run engines on one Redis: they share the queue, the lock serializes steps.
- * That Redis is one node or a Redis Cluster; on a cluster every key shares the prefix's hash tag.
+ * That Redis is one node or a Redis Cluster; on a cluster every rollout key shares the prefix's
+ * hash tag (one slot), and the effects queue is `engine.queueShards` BullMQ queues, each with a tag
+ * of its own and one Worker here (queue/queue-shards.ts), so queue traffic spreads over masters.
  */
 import { Queue, Worker } from "bullmq";
 import type { Logger } from "pino";
@@ -20,6 +22,7 @@ import { classifyError, retryDelayMs } from "../core/retry-policy.ts";
 import { Stepper } from "../core/step.ts";
 import { type EffectJobData, EffectQueue, effectQueueName } from "../queue/effect-queue.ts";
 import { answerDeadLetter, type EffectFailureMetrics, processEffectJob } from "../queue/effect-worker.ts";
+import { shardConcurrency, shardPrefixes } from "../queue/queue-shards.ts";
 import { shareClockOrigin } from "../store/clock-origin.ts";
 import { engineKeys } from "../store/keys.ts";
 import { createBullConnection, createRedisClient, type RedisTarget } from "../store/redis-connection.ts";
@@ -187,9 +190,15 @@ export function createEngine(options: EngineOptions): Engine {
   const bull = createBullConnection(target, (error) =>
     logger.warn({ reason: error.message }, "redis connection error"),
   );
-  const bullQueue = new Queue(effectQueueName, { connection: bull.connection, prefix });
-  bullQueue.on("error", (error) => logger.warn({ reason: error.message }, "effects queue error"));
-  const queue = new EffectQueue(bullQueue, clock, {
+  // One BullMQ queue per shard; with one shard, the prefix itself (the layout of every older install).
+  const queuePrefixes = shardPrefixes(prefix, options.config.engine.queueShards);
+  const bullQueues = queuePrefixes.map((queuePrefix) => {
+    const bullQueue = new Queue(effectQueueName, { connection: bull.connection, prefix: queuePrefix });
+    bullQueue.on("error", (error) => logger.warn({ reason: error.message }, "effects queue error"));
+    return bullQueue;
+  });
+  const concurrency = shardConcurrency(options.config.engine.workerConcurrency, queuePrefixes.length);
+  const queue = new EffectQueue(bullQueues, clock, {
     attempts: options.config.engine.effectAttempts,
     timeScale: timing.timeScale,
   });
@@ -243,7 +252,7 @@ export function createEngine(options: EngineOptions): Engine {
     return clockSynced;
   };
 
-  let worker: Worker<EffectJobData> | undefined;
+  let workers: Worker<EffectJobData>[] = [];
   let sweep: NodeJS.Timeout | undefined;
   let retentionSweep: NodeJS.Timeout | undefined;
   const retention = new Retention({
@@ -268,7 +277,7 @@ export function createEngine(options: EngineOptions): Engine {
     prepare,
     idempotencyTtlSeconds: timing.idempotencyTtlSeconds,
     waitRecheckMs: timing.waitRecheckMs,
-    workersRunning: () => worker?.isRunning() ?? false,
+    workersRunning: () => workers.length > 0 && workers.every((worker) => worker.isRunning()),
     retention,
   });
 
@@ -319,41 +328,52 @@ export function createEngine(options: EngineOptions): Engine {
       // lazyConnect: a service call before start() may already have connected them.
       await Promise.all([redis, subscriber].map((c) => (c.status === "wait" ? c.connect() : undefined)));
       await prepare();
-      worker = new Worker<EffectJobData>(
-        effectQueueName,
-        (job, token, signal) => processEffectJob(jobDeps, job, token, signal),
-        {
-          connection: bull.connection,
-          prefix,
-          concurrency: options.config.engine.workerConcurrency,
-          lockDuration: timing.jobLockMs,
-          stalledInterval: timing.stalledIntervalMs,
-          // A job is only ever stalled by a dead process; it must survive several daemon crashes.
-          maxStalledCount: 100,
-          autorun: false,
-          // Only transient failures reach a retry (queue/effect-worker.ts): wait as the policy says.
-          settings: {
-            backoffStrategy: (attemptsMade, _type, error) =>
-              retryDelayMs(
-                attemptsMade,
-                { baseMs: timing.retryBackoffMs, capMs: timing.retryBackoffCapMs },
-                classifyError(error).retryAfterMs,
-              ),
-          },
-        },
+      // One Worker per shard, each running its share of workerConcurrency (queue/queue-shards.ts).
+      workers = queuePrefixes.map(
+        (queuePrefix) =>
+          new Worker<EffectJobData>(
+            effectQueueName,
+            (job, token, signal) => processEffectJob(jobDeps, job, token, signal),
+            {
+              connection: bull.connection,
+              prefix: queuePrefix,
+              concurrency,
+              lockDuration: timing.jobLockMs,
+              stalledInterval: timing.stalledIntervalMs,
+              // A job is only ever stalled by a dead process; it must survive several daemon crashes.
+              maxStalledCount: 100,
+              autorun: false,
+              // Only transient failures reach a retry (queue/effect-worker.ts): wait as the policy says.
+              settings: {
+                backoffStrategy: (attemptsMade, _type, error) =>
+                  retryDelayMs(
+                    attemptsMade,
+                    { baseMs: timing.retryBackoffMs, capMs: timing.retryBackoffCapMs },
+                    classifyError(error).retryAfterMs,
+                  ),
+              },
+            },
+          ),
       );
-      worker.on("error", (error) => logger.error({ reason: errorMessage(error) }, "effect worker error"));
-      await worker.waitUntilReady();
+      for (const worker of workers) {
+        worker.on("error", (error) => logger.error({ reason: errorMessage(error) }, "effect worker error"));
+      }
+      await Promise.all(workers.map((worker) => worker.waitUntilReady()));
       await runRecovery();
-      worker
-        .run()
-        .catch((error: unknown) => logger.error({ reason: errorMessage(error) }, "effect worker stopped"));
+      for (const worker of workers) {
+        worker
+          .run()
+          .catch((error: unknown) => logger.error({ reason: errorMessage(error) }, "effect worker stopped"));
+      }
       sweep = setInterval(runRecovery, timing.recoveryIntervalMs);
       sweep.unref();
       retentionSweep = setInterval(runRetention, timing.retentionSweepMs);
       retentionSweep.unref();
       await notifier?.start(timing.recoveryIntervalMs);
-      logger.info({ prefix, concurrency: options.config.engine.workerConcurrency }, "engine started");
+      logger.info(
+        { prefix, queueShards: queuePrefixes.length, concurrencyPerShard: concurrency },
+        "engine started",
+      );
     },
     async stop() {
       if (sweep) clearInterval(sweep);
@@ -362,19 +382,24 @@ export function createEngine(options: EngineOptions): Engine {
       // that may never come. Everything is dropped at once; the jobs' locks expire and another
       // process (or this one, restarted) takes them over.
       const redisAway = !(await answersWithin(redis, closeStepMs));
-      if (worker) {
-        const current = worker;
-        if (redisAway) {
-          await settleWithin(current.close(true), closeStepMs, logger);
-        } else {
+      await Promise.all(
+        workers.map(async (current) => {
+          if (redisAway) {
+            await settleWithin(current.close(true), closeStepMs, logger);
+            return;
+          }
           const graceful = current.close();
           const timer = setTimeout(() => void current.close(true), timing.stopGraceMs);
           await settleWithin(graceful, timing.stopGraceMs + closeStepMs, logger);
           clearTimeout(timer);
-        }
-      }
+        }),
+      );
       if (notifier) await settleWithin(notifier.stop(redisAway), timing.stopGraceMs + closeStepMs, logger);
-      await settleWithin(redisAway ? bullQueue.disconnect() : bullQueue.close(), closeStepMs, logger);
+      await settleWithin(
+        Promise.all(bullQueues.map((q) => (redisAway ? q.disconnect() : q.close()))),
+        closeStepMs,
+        logger,
+      );
       await settleWithin(bull.close(), closeStepMs, logger);
       // quit() would first (re)connect a client that is not ready; such a client just disconnects.
       await Promise.allSettled(

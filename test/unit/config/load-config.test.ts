@@ -110,6 +110,13 @@ describe("configuration", () => {
     expect(loadConfig({ env: { CANARYD_REDIS_KEY_PREFIX: "canaryd" } }).redis.keyPrefix).toBe("canaryd");
   });
 
+  it("reads engine.queueShards from CANARYD_QUEUE_SHARDS, 1 (one queue, the layout before shards) by default", () => {
+    expect(loadConfig({ env: {} }).engine.queueShards).toBe(1);
+    expect(loadConfig({ env: { CANARYD_QUEUE_SHARDS: "3" } }).engine.queueShards).toBe(3);
+    const error = refusal(() => loadConfig({ env: { CANARYD_QUEUE_SHARDS: "0" } }));
+    expect(error.message).toContain("engine.queueShards");
+  });
+
   it("refuses a Redis Cluster node that is not host:port", () => {
     const error = refusal(() => loadConfig({ env: { CANARYD_REDIS_CLUSTER_NODES: "10.0.0.1" } }));
     expect(error.key).toBe("redis.clusterNodes.0");

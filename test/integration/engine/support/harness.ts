@@ -112,16 +112,19 @@ export async function waitForPhase(
   }
 }
 
-/** Deletes every key of the prefix (the engine's and BullMQ's). */
+/** Deletes every key of the prefix (the engine's and BullMQ's, queue shards' included: queue/queue-shards.ts). */
 export async function removeKeys(prefix: string): Promise<void> {
   const redis = new Redis(redisUrl);
+  const patterns = [`${prefix}*`, prefix.endsWith("}") ? `${prefix.slice(0, -1)}-q*` : `${prefix}-q*`];
   try {
-    let cursor = "0";
-    do {
-      const [next, keys] = await redis.scan(cursor, "MATCH", `${prefix}*`, "COUNT", 500);
-      cursor = next;
-      if (keys.length > 0) await redis.del(...keys);
-    } while (cursor !== "0");
+    for (const pattern of patterns) {
+      let cursor = "0";
+      do {
+        const [next, keys] = await redis.scan(cursor, "MATCH", pattern, "COUNT", 500);
+        cursor = next;
+        if (keys.length > 0) await redis.del(...keys);
+      } while (cursor !== "0");
+    }
   } finally {
     redis.quit();
   }
