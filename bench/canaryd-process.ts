@@ -30,6 +30,12 @@ export interface BenchDaemonOptions {
   redisUrl: string;
   connectionFile: string;
   engine: Partial<Config["engine"]>;
+  /**
+   * Simulated seconds per wall second, as `canaryd serve --time-scale` (src/daemon/daemon.ts)
+   * passes it: the engine's clock runs this much faster and its delays (polls, timers) shrink by
+   * it, so configured intervals stay in simulated seconds. Absent: 1.
+   */
+  timeScale?: number;
 }
 
 export interface StepStats {
@@ -124,7 +130,14 @@ const decider: Decider<any> = {
 const access = await createAzureAccess(config.azure);
 const azure = createAzureAdapters(access);
 const executeEffect = createEffectExecutor({ azure, config: config.engine, allowLatestFor: [] });
-const engine = createEngine({ redisUrl: options.redisUrl, config, executeEffect, decider, logger });
+const engine = createEngine({
+  redisUrl: options.redisUrl,
+  config,
+  executeEffect,
+  decider,
+  logger,
+  ...(options.timeScale ? { timing: { timeScale: options.timeScale } } : {}),
+});
 await engine.start();
 const api = await buildApi({
   service: engine.service,

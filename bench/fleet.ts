@@ -3,8 +3,9 @@
  * Each workload gets its own scale sets, all starting on 1.0.0, so a workload that runs out of
  * time never changes what the next one starts from: `a…` for canaryd's wave rollout (a), `s…`
  * for the az-script baseline over the same shape, `c…` for the rollout rolled back from its last
- * wave (c), `b…` for the one-scale-set rollouts (b). Every Azure duration is zero, so what is
- * measured is orchestration, not waiting.
+ * wave (c), `b…` for the one-scale-set rollouts (b). Every Azure duration is zero by default, so
+ * what is measured is orchestration, not waiting; figure (d) (bench/arm-realistic.ts) gives model
+ * writes and upgrades realistic simulated durations instead.
  */
 import type { RolloutSpecInput } from "../src/domain/spec.ts";
 import { parseScenario, type Scenario } from "../src/simulator/index.ts";
@@ -72,7 +73,16 @@ export function waveScaleSetNames(fleet: WaveFleet, shape: FleetShape): string[]
   return waves;
 }
 
-export function benchScenario(shape: FleetShape): Scenario {
+/** Simulated seconds a model write and an instance upgrade take: zero in `npm run bench`. */
+export interface FleetTiming {
+  modelUpdateSeconds: number;
+  instanceUpgradeSeconds: number;
+}
+
+export function benchScenario(
+  shape: FleetShape,
+  timing: FleetTiming = { modelUpdateSeconds: 0, instanceUpgradeSeconds: 0 },
+): Scenario {
   const image = { gallery, image: "web", version: versions.initial };
   const waveFleets: WaveFleet[] = ["a", "s", "c"];
   const scaleSets = [
@@ -89,7 +99,7 @@ export function benchScenario(shape: FleetShape): Scenario {
   const version = (name: string) => ({ name, targetRegions: [region], replication: { seconds: 0 } });
   return parseScenario({
     subscriptionId,
-    timing: { modelUpdateSeconds: 0, instanceUpgradeSeconds: 0 },
+    timing,
     resourceGroups: [
       {
         name: resourceGroup,
