@@ -171,17 +171,18 @@ function renderSvg(result: StepCostResult, target: number): string {
       parts.push(
         `<circle cx="${cx}" cy="${cy}" r="5.5" fill="${fill}" stroke="${s.colour}" stroke-width="2.5"/>`,
       );
-      // Labels above for the upper series, below for the lower one, so they do not collide.
+      // Labels above for the upper series, below for the lower one, so they do not collide; a
+      // lower label that would reach the axis goes right of its point instead.
       const upper = rows.every((o) => o[s.key] >= o[series[1 - i]?.key ?? s.key]);
-      text(
-        x(r.scaleSets),
-        y(r[s.key]) + (upper ? -12 : 22),
-        `${Math.round(r[s.key])}${r.finished ? "" : " (unfinished)"}`,
-        `font-size="13" text-anchor="middle" fill="${s.colour}" font-weight="600"`,
-      );
+      const label = `${Math.round(r[s.key])}${r.finished ? "" : " (unfinished)"}`;
+      const style = `font-size="13" fill="${s.colour}" font-weight="600"`;
+      if (upper) text(x(r.scaleSets), y(r[s.key]) - 12, label, `${style} text-anchor="middle"`);
+      else if (y(r[s.key]) + 22 < axisY - 6)
+        text(x(r.scaleSets), y(r[s.key]) + 22, label, `${style} text-anchor="middle"`);
+      else text(x(r.scaleSets) + 12, y(r[s.key]) - 4, label, `${style} text-anchor="start"`);
     }
     // Legend, under the axis title.
-    const lx = margin.left + i * 330;
+    const lx = margin.left + i * 250;
     const ly = height - 26;
     parts.push(
       `<line x1="${lx}" x2="${lx + 28}" y1="${ly - 4}" y2="${ly - 4}" stroke="${s.colour}" stroke-width="2.5"/>`,
@@ -190,7 +191,7 @@ function renderSvg(result: StepCostResult, target: number): string {
     text(lx + 36, ly, s.label, 'font-size="13"');
   }
   text(
-    margin.left + 660,
+    margin.left + 560,
     height - 26,
     rows.some((r) => !r.finished) ? "hollow: unfinished at the deadline" : "",
     'font-size="13"',
