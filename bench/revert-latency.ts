@@ -19,7 +19,7 @@
  *           process (bench/api-load.ts). Trials start once all of (b)'s rollouts exist.
  * Percentiles are nearest-rank (bench/stats.ts): over 20 trials the p99 is the largest. A trial
  * that sent no revert within `--trial-deadline` (120 s) is reported and left out of the
- * percentiles; the loaded phase stops starting trials after `--deadline` (540 s) of its own. Prints the
+ * percentiles; the loaded phase stops starting trials after `--deadline` (780 s) of its own. Prints the
  * figures and writes bench/results/revert-latency.json (`--out`).
  */
 import { fork } from "node:child_process";
@@ -55,7 +55,7 @@ const { values: args } = parseArgs({
     "concurrent-instances": { type: "string", default: "10" },
     "api-rate": { type: "string", default: "500" },
     "trial-deadline": { type: "string", default: "120" },
-    deadline: { type: "string", default: "540" },
+    deadline: { type: "string", default: "780" },
     /** Runs only one phase: alone or loaded. */
     phase: { type: "string" },
     out: { type: "string", default: new URL("./results/revert-latency.json", import.meta.url).pathname },
