@@ -1,8 +1,9 @@
 /**
  * The API load generator, in its own process so it never shares an event loop with the daemon:
  * autocannon at a fixed overall rate of `GET /v1/rollouts/{id}` across the given ids, from the
- * moment the parent sends `{ type: "start", ids }` until it sends `{ type: "stop" }`. Prints one
- * JSON line (ApiLoadResult) and exits.
+ * moment the parent sends `{ type: "start", ids }` until it sends `{ type: "stop" }`; `{ type:
+ * "ids", ids }` meanwhile replaces the ids (rollouts started since). Prints one JSON line
+ * (ApiLoadResult) and exits.
  */
 import autocannon, { type Result } from "autocannon";
 
@@ -22,9 +23,11 @@ export interface ApiLoadResult {
 
 const options = JSON.parse(process.argv[2] ?? "{}") as ApiLoadOptions;
 
+let ids: string[] = [];
 process.on("message", (message: { type: string; ids?: string[] }) => {
+  if (message.type === "ids" && message.ids?.length) ids = message.ids;
   if (message.type !== "start" || !message.ids?.length) return;
-  const ids = message.ids;
+  ids = message.ids;
   let next = 0;
   const instance = autocannon(
     {

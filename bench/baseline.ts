@@ -9,6 +9,13 @@
  * judged with the same patterns as canaryd's bootDiagnostics gate. Same batches, same parallel
  * scale sets per wave, same poll interval, no bake. Fair to the script: upgrades use --no-wait
  * (one POST, no LRO polling), and the health check reuses the last poll's view.
+ *
+ * For figure (d) (bench/arm-realistic.ts, realistic durations) three options: `timeScale` (poll
+ * intervals are simulated seconds, slept as wall seconds divided by it), `lroPollSeconds` (how
+ * often `az vmss update` polls its long-running operation; absent: the SDK's own pacing) and
+ * `batchedUpgrades` (one `update-instances --instance-ids <batch> --no-wait` per batch: with real
+ * durations, Azure refuses a second manual upgrade on a scale set while one runs, so per-instance
+ * calls would serialise the batch behind 409s).
  */
 import { Agent, request } from "node:https";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -32,6 +39,12 @@ export interface BaselineOptions {
   pollIntervalSeconds: number;
   /** Extra boot-log failure patterns (the spec's failOn). */
   failOn: string[];
+  /** Simulated seconds per wall second: poll intervals are divided by it. Default 1. */
+  timeScale?: number;
+  /** Simulated seconds between polls of the model write's LRO. Absent: the SDK's pacing. */
+  lroPollSeconds?: number;
+  /** One manual upgrade per batch instead of one per instance. */
+  batchedUpgrades?: boolean;
 }
 
 export interface BaselineResult {
@@ -54,24 +67,30 @@ export async function runBaseline(options: BaselineOptions): Promise<BaselineRes
   // The blob host is the simulator: its CA alone, in one keep-alive agent (what curl or az reuse).
   const agent = new Agent({ keepAlive: true, secureContext: createSecureContext({ ca: connection.caCert }) });
   const { patterns } = bootPatterns(options.failOn);
-  const pollMs = options.pollIntervalSeconds * 1000;
+  const timeScale = options.timeScale ?? 1;
+  const pollMs = (options.pollIntervalSeconds * 1000) / timeScale;
+  const lroOptions =
+    options.lroPollSeconds === undefined
+      ? {}
+      : { updateIntervalInMs: (options.lroPollSeconds * 1000) / timeScale };
   let upgradedInstances = 0;
   let batchCount = 0;
 
   async function updateModel(name: string, imageId: string): Promise<void> {
     // `az vmss update` is a generic update: it reads the resource, then writes it and waits.
     await client.virtualMachineScaleSets.get(rg, name);
-    await client.virtualMachineScaleSets.update(rg, name, {
-      virtualMachineProfile: { storageProfile: { imageReference: { id: imageId } } },
-    });
+    await client.virtualMachineScaleSets.update(
+      rg,
+      name,
+      { virtualMachineProfile: { storageProfile: { imageReference: { id: imageId } } } },
+      lroOptions,
+    );
   }
 
-  async function upgradeInstance(name: string, instanceId: string): Promise<void> {
+  async function upgradeInstances(name: string, instanceIds: string[]): Promise<void> {
     for (;;) {
       try {
-        await client.virtualMachineScaleSets
-          .updateInstances(rg, name, { instanceIds: [instanceId] })
-          .submitted();
+        await client.virtualMachineScaleSets.updateInstances(rg, name, { instanceIds }).submitted();
         return;
       } catch (error) {
         // Another operation on the scale set still runs: the script's retry loop waits a poll.
@@ -129,7 +148,8 @@ export async function runBaseline(options: BaselineOptions): Promise<BaselineRes
     await updateModel(name, options.targetImageId);
     for (const batch of plan.batches) {
       batchCount += 1;
-      for (const id of batch) await upgradeInstance(name, id);
+      if (options.batchedUpgrades) await upgradeInstances(name, batch);
+      else for (const id of batch) await upgradeInstances(name, [id]);
       upgradedInstances += batch.length;
       for (const id of batch) checkHealth(name, id, await waitBack(name, id));
       for (const id of batch) await checkBootLog(name, id);

@@ -33,6 +33,12 @@ export interface BenchDaemonOptions {
   clusterNodes?: string[];
   connectionFile: string;
   engine: Partial<Config["engine"]>;
+  /**
+   * Simulated seconds per wall second, as `canaryd serve --time-scale` (src/daemon/daemon.ts)
+   * passes it: the engine's clock runs this much faster and its delays (polls, timers) shrink by
+   * it, so configured intervals stay in simulated seconds. Absent: 1.
+   */
+  timeScale?: number;
 }
 
 export interface StepStats {
@@ -135,6 +141,7 @@ const engine = createEngine({
   executeEffect,
   decider,
   logger,
+  ...(options.timeScale ? { timing: { timeScale: options.timeScale } } : {}),
 });
 await engine.start();
 const api = await buildApi({

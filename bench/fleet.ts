@@ -3,8 +3,9 @@
  * Each workload gets its own scale sets, all starting on 1.0.0, so a workload that runs out of
  * time never changes what the next one starts from: `a…` for canaryd's wave rollout (a), `s…`
  * for the az-script baseline over the same shape, `c…` for the rollout rolled back from its last
- * wave (c), `b…` for the one-scale-set rollouts (b). Every Azure duration is zero, so what is
- * measured is orchestration, not waiting.
+ * wave (c), `b…` for the one-scale-set rollouts (b). Every Azure duration is zero by default, so
+ * what is measured is orchestration, not waiting; figure (d) (bench/arm-realistic.ts) gives model
+ * writes and upgrades realistic simulated durations instead.
  */
 import type { RolloutSpecInput } from "../src/domain/spec.ts";
 import { parseScenario, type Scenario } from "../src/simulator/index.ts";
@@ -43,8 +44,11 @@ export const quickShape: FleetShape = {
 /** Every fleet starts on 1.0.0; every rollout moves it to 2.0.0. */
 export const versions = { initial: "1.0.0", target: "2.0.0" } as const;
 
-/** Wave fleets, by the letter their scale set names start with. */
-export type WaveFleet = "a" | "s" | "c";
+/**
+ * Wave fleets, by the letter their scale set names start with; `t…` fleets are the failing trial
+ * rollouts of bench/revert-latency.ts, one fleet per trial.
+ */
+export type WaveFleet = "a" | "s" | "c" | `t${string}`;
 
 export const waveScaleSetName = (fleet: WaveFleet, index: number, wave: number) =>
   `${fleet}${String(index).padStart(3, "0")}-w${wave}`;
@@ -72,9 +76,18 @@ export function waveScaleSetNames(fleet: WaveFleet, shape: FleetShape): string[]
   return waves;
 }
 
-export function benchScenario(shape: FleetShape): Scenario {
+/** Simulated seconds a model write and an instance upgrade take: zero in `npm run bench`. */
+export interface FleetTiming {
+  modelUpdateSeconds: number;
+  instanceUpgradeSeconds: number;
+}
+
+export function benchScenario(
+  shape: FleetShape,
+  timing: FleetTiming = { modelUpdateSeconds: 0, instanceUpgradeSeconds: 0 },
+  waveFleets: WaveFleet[] = ["a", "s", "c"],
+): Scenario {
   const image = { gallery, image: "web", version: versions.initial };
-  const waveFleets: WaveFleet[] = ["a", "s", "c"];
   const scaleSets = [
     ...waveFleets.flatMap((fleet) =>
       waveScaleSetNames(fleet, shape)
@@ -89,7 +102,7 @@ export function benchScenario(shape: FleetShape): Scenario {
   const version = (name: string) => ({ name, targetRegions: [region], replication: { seconds: 0 } });
   return parseScenario({
     subscriptionId,
-    timing: { modelUpdateSeconds: 0, instanceUpgradeSeconds: 0 },
+    timing,
     resourceGroups: [
       {
         name: resourceGroup,
@@ -112,8 +125,8 @@ export function benchScenario(shape: FleetShape): Scenario {
  * wave. It stands in for an image that breaks only on the last wave's hardware or configuration;
  * the real bootDiagnostics gate finds it on the last wave's canaries.
  */
-export function lastWaveFailurePattern(shape: FleetShape): string {
-  return `^c\\d{3}-w${shape.waves}_\\d+ login:`;
+export function lastWaveFailurePattern(shape: FleetShape, fleet: WaveFleet = "c"): string {
+  return `^${fleet}\\d{3}-w${shape.waves}_\\d+ login:`;
 }
 
 const strategy = (maxParallelScaleSets: number) => ({
@@ -145,10 +158,11 @@ export function waveRolloutSpec(
   };
 }
 
-export function singleRolloutSpec(index: number): RolloutSpecInput {
+/** One scale set `b…` to `version` (default 2.0.0; back to 1.0.0 for a second rollout on it). */
+export function singleRolloutSpec(index: number, version: string = versions.target): RolloutSpecInput {
   return {
     name: `bench-single-${index}`,
-    image: { galleryImageVersionId: imageVersionId(versions.target) },
+    image: { galleryImageVersionId: imageVersionId(version) },
     waves: [{ name: "only", scaleSets: [scaleSetId(singleScaleSetName(index))] }],
     strategy: strategy(1),
     gates: [

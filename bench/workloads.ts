@@ -7,7 +7,7 @@
 import { fork } from "node:child_process";
 import { once } from "node:events";
 import type { RolloutView, TimelineEntry } from "../src/domain/rollout-view.ts";
-import type { RunningSimulator } from "../src/simulator/index.ts";
+import type { RequestLogEntry, RunningSimulator } from "../src/simulator/index.ts";
 import type { ApiLoadOptions, ApiLoadResult } from "./api-load.ts";
 import { type AzureRequestCounts, countRequests } from "./arm-calls.ts";
 import { type BaselineResult, runBaseline } from "./baseline.ts";
@@ -292,32 +292,59 @@ export function runLastWaveRollback(ctx: BenchContext): Promise<RollbackFigures>
     const failure = lastWaveFailurePattern(ctx.shape);
     const { figures, view } = await waveRollout(ctx, daemon, redisBefore, [failure]);
     const log = ctx.simulator.requestLog();
-    const timeline = await daemon.timeline(view.id);
-
-    const failedGate = timeline.find((e) => e.type === "gates.evaluated" && e.data?.verdict === "failed");
-    const gateAt = failedGateTime(failedGate);
-    const rollbackAt = Date.parse(timeline.find((e) => e.type === "rollback.started")?.at ?? "");
-    // A scale set's second model write in this rollout is its revert; its first was the update.
-    const writes = new Map<string, number>();
-    const revertTimes: number[] = [];
-    for (const entry of log) {
-      if (entry.operation !== "virtualMachineScaleSets.update") continue;
-      const n = (writes.get(entry.path) ?? 0) + 1;
-      writes.set(entry.path, n);
-      if (n === 2) revertTimes.push(Date.parse(entry.time));
-    }
+    const latency = revertLatency(await daemon.timeline(view.id), log);
     return {
       ...figures,
       ...(view.reason ? { reason: view.reason } : {}),
       failure,
-      gateToRollbackStepMs: rollbackAt - gateAt,
-      gateToRevertRequestMs: Math.min(...revertTimes) - gateAt,
-      gateToLastRevertRequestMs: Math.max(...revertTimes) - gateAt,
-      rollbackMs: Date.parse(view.updatedAt) - rollbackAt,
-      rollbackRequests: countRequests(log.filter((entry) => Date.parse(entry.time) >= rollbackAt)),
-      revertedScaleSets: revertTimes.length,
+      gateToRollbackStepMs: latency.gateToRollbackStepMs,
+      gateToRevertRequestMs: latency.gateToRevertRequestMs,
+      gateToLastRevertRequestMs: latency.gateToLastRevertRequestMs,
+      rollbackMs: Date.parse(view.updatedAt) - latency.rollbackAt,
+      rollbackRequests: countRequests(log.filter((entry) => Date.parse(entry.time) >= latency.rollbackAt)),
+      revertedScaleSets: latency.revertedScaleSets,
     };
   });
+}
+
+export interface RevertLatency {
+  /** Wall ms: the failing gate's verdict (its latest measuredAt), and rollback.started. */
+  gateAt: number;
+  rollbackAt: number;
+  gateToRollbackStepMs: number;
+  /** Gate verdict to the first revert request (PATCH of a model back to the previous image). */
+  gateToRevertRequestMs: number;
+  gateToLastRevertRequestMs: number;
+  revertedScaleSets: number;
+}
+
+/**
+ * Failed gate to revert, for one rolled-back rollout: its timeline, and the simulator's request log
+ * of its scale sets only (since before it started). A scale set's second model write in the
+ * rollout is its revert; its first was the update. NaN where the rollout has no failed gate.
+ */
+export function revertLatency(timeline: TimelineEntry[], log: readonly RequestLogEntry[]): RevertLatency {
+  const failedGate = timeline.find((e) => e.type === "gates.evaluated" && e.data?.verdict === "failed");
+  const gateAt = failedGate ? failedGateTime(failedGate) : Number.NaN;
+  const rollbackAt = Date.parse(timeline.find((e) => e.type === "rollback.started")?.at ?? "");
+  const writes = new Map<string, number>();
+  const revertTimes: number[] = [];
+  for (const entry of log) {
+    if (entry.operation !== "virtualMachineScaleSets.update") continue;
+    const n = (writes.get(entry.path) ?? 0) + 1;
+    writes.set(entry.path, n);
+    if (n === 2) revertTimes.push(Date.parse(entry.time));
+  }
+  const first = revertTimes.length > 0 ? Math.min(...revertTimes) : Number.NaN;
+  const last = revertTimes.length > 0 ? Math.max(...revertTimes) : Number.NaN;
+  return {
+    gateAt,
+    rollbackAt,
+    gateToRollbackStepMs: rollbackAt - gateAt,
+    gateToRevertRequestMs: first - gateAt,
+    gateToLastRevertRequestMs: last - gateAt,
+    revertedScaleSets: revertTimes.length,
+  };
 }
 
 /** When the failing gate reached its verdict: the latest measuredAt among its results. */
