@@ -160,6 +160,16 @@ export function targetRows(r: BenchResult): Row[] {
       "p99 < 50 ms",
       check(concurrent.api.latencyMs.p99 < 50 && concurrent.api.non2xx === 0),
     ],
+    ...(concurrent.api.list
+      ? ([
+          [
+            `(b) API GET /v1/rollouts?limit=20 p50 / p99 @ ${concurrent.api.listRate}/s`,
+            `${concurrent.api.list.latencyMs.p50} / ${concurrent.api.list.latencyMs.p99} ms (${concurrent.api.list.requests} req, ${concurrent.api.list.non2xx} non-2xx)`,
+            "p99 < 50 ms",
+            check(concurrent.api.list.latencyMs.p99 < 50 && concurrent.api.list.non2xx === 0),
+          ],
+        ] as Row[])
+      : []),
     [
       "(c) failed gate → rollback step",
       Number.isFinite(rollback.gateToRollbackStepMs)

@@ -56,6 +56,8 @@ const engineSettings: Partial<Config["engine"]> = {
   workerConcurrency: 16,
 };
 const apiRate = 500;
+/** The list's readers (dashboards, pipelines listing) beside the detail reads: measured apart. */
+const apiListRate = 100;
 
 const loadAtStart = loadavg()[0] ?? Number.NaN;
 const dir = await mkdtemp(join(tmpdir(), "canaryd-bench-"));
@@ -98,6 +100,7 @@ try {
     pollIntervalSeconds: engineSettings.pollIntervalSeconds ?? 0,
     maxParallelScaleSets: engineSettings.maxParallelScaleSets ?? 1,
     apiRate,
+    apiListRate,
     keyPrefix: "{canaryd}",
     deadlineMs: deadlineSeconds * 1000,
   };
@@ -110,7 +113,7 @@ try {
   progress("baseline: the az script over the same fleet");
   const baseline = await runWaveBaseline(ctx);
   progress(
-    `(b) ${shape.singleRollouts} concurrent rollouts × ${shape.singleInstances} instances, API load ${apiRate} req/s`,
+    `(b) ${shape.singleRollouts} concurrent rollouts × ${shape.singleInstances} instances, API load ${apiRate} + ${apiListRate} (list) req/s`,
   );
   const concurrent = await runConcurrentRollouts(ctx);
   progress("(c) the wave rollout failing its last wave, rolled back");
@@ -139,7 +142,13 @@ try {
         bakeSeconds: 0,
         gates: ["instanceHealth", "bootDiagnostics"],
       },
-      apiLoad: { rate: apiRate, connections: 20, endpoint: "GET /v1/rollouts/{id}" },
+      apiLoad: {
+        rate: apiRate,
+        connections: 20,
+        endpoint: "GET /v1/rollouts/{id}",
+        listRate: apiListRate,
+        listEndpoint: "GET /v1/rollouts?limit=20",
+      },
       deadlineSeconds,
     },
     waves,

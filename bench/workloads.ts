@@ -35,6 +35,8 @@ export interface BenchContext {
   pollIntervalSeconds: number;
   maxParallelScaleSets: number;
   apiRate: number;
+  /** `GET /v1/rollouts?limit=20` per second during (b), beside the detail reads (0: none). */
+  apiListRate?: number;
   /** The engine's Redis key prefix. */
   keyPrefix: string;
   /** Longest wall time one workload may take, in ms. */
@@ -219,14 +221,19 @@ export interface ConcurrentFigures {
   armPerInstance: number;
   steps: StepFigures;
   redisBytesPerRollout: number;
-  api: ApiLoadResult & { rate: number };
+  api: ApiLoadResult & { rate: number; listRate?: number };
   daemon: DaemonFigures;
 }
 
 /** (b): many one-scale-set rollouts at once, with API load from another process meanwhile. */
 export function runConcurrentRollouts(ctx: BenchContext): Promise<ConcurrentFigures> {
   return withDaemon(ctx, async (daemon, redisBefore) => {
-    const loadOptions: ApiLoadOptions = { url: daemon.url, rate: ctx.apiRate, connections: 20 };
+    const loadOptions: ApiLoadOptions = {
+      url: daemon.url,
+      rate: ctx.apiRate,
+      connections: 20,
+      ...(ctx.apiListRate ? { listRate: ctx.apiListRate } : {}),
+    };
     const load = fork(new URL("./api-load.ts", import.meta.url), [JSON.stringify(loadOptions)], {
       stdio: ["ignore", "pipe", "inherit", "ipc"],
     });
@@ -264,7 +271,7 @@ export function runConcurrentRollouts(ctx: BenchContext): Promise<ConcurrentFigu
       armPerInstance: requests.arm / Math.max(1, instances),
       steps: stepFigures(stats, wallMs, await ctx.redis.commandsProcessed()),
       redisBytesPerRollout: ((await ctx.redis.usedMemory()) - redisBefore) / views.length,
-      api: { ...api, rate: ctx.apiRate },
+      api: { ...api, rate: ctx.apiRate, ...(ctx.apiListRate ? { listRate: ctx.apiListRate } : {}) },
       daemon: daemonFigures(stats),
     };
   });
