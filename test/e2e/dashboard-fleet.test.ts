@@ -13,7 +13,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import axe from "axe-core";
-import { type Browser, chromium, type Page } from "playwright-core";
+import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type ApiStack, demoSubscriptionId, type Role, startApiStack } from "../integration/api/api-stack.ts";
 import { projectRoot } from "../support/daemon-process.ts";
@@ -235,6 +235,8 @@ describe.skipIf(!haveChromium)("the dashboard's Fleet page and release records i
     // Azure names cannot hold '<' (so the simulator cannot serve one): a reader seeds it instead.
     const id =
       "/subscriptions/sub-1/resourceGroups/rg-x/providers/Microsoft.Compute/virtualMachineScaleSets/x";
+    // Closed before the app: an open page keeps a connection the app's close would wait for.
+    let context: BrowserContext | undefined;
     const h = await buildHarness({
       authDisabled: true,
       inventoryReader: {
@@ -274,7 +276,8 @@ describe.skipIf(!haveChromium)("the dashboard's Fleet page and release records i
     });
     try {
       const url = await h.app.listen({ host: "127.0.0.1", port: 0 });
-      const page = await (await browser.newContext()).newPage();
+      context = await browser.newContext();
+      const page = await context.newPage();
       const dialogs: string[] = [];
       const errors: string[] = [];
       page.on("dialog", (dialog) => {
@@ -298,12 +301,14 @@ describe.skipIf(!haveChromium)("the dashboard's Fleet page and release records i
       expect(dialogs).toEqual([]);
       expect(errors).toEqual([]);
     } finally {
+      await context?.close();
       await h.app.close();
     }
-  }, 30_000);
+  }, 90_000);
 
   it("shows a rollout named with markup as text in its release record", async () => {
     // The API refuses such a name; the in-memory service takes it, as a stored record might hold it.
+    let context: BrowserContext | undefined;
     const h = await buildHarness({ authDisabled: true });
     try {
       const view = await h.service.start(
@@ -314,7 +319,8 @@ describe.skipIf(!haveChromium)("the dashboard's Fleet page and release records i
       );
       h.service.setPhase(view.id, "completed");
       const url = await h.app.listen({ host: "127.0.0.1", port: 0 });
-      const page = await (await browser.newContext()).newPage();
+      context = await browser.newContext();
+      const page = await context.newPage();
       const dialogs: string[] = [];
       const errors: string[] = [];
       page.on("dialog", (dialog) => {
@@ -330,7 +336,8 @@ describe.skipIf(!haveChromium)("the dashboard's Fleet page and release records i
       expect(dialogs).toEqual([]);
       expect(errors).toEqual([]);
     } finally {
+      await context?.close();
       await h.app.close();
     }
-  }, 30_000);
+  }, 90_000);
 });
