@@ -32,30 +32,17 @@
  * dedup only within one, so it could run twice (docs/performance.md, "Redis Cluster").
  */
 import { createHash } from "node:crypto";
+import calculateSlot from "cluster-key-slot";
 
 /** Redis Cluster's slot count. */
 export const clusterSlots = 16_384;
 
-/** CRC16/XMODEM, the checksum Redis Cluster takes modulo 16384 to place a key. */
-function crc16(data: Buffer): number {
-  let crc = 0;
-  for (const byte of data) {
-    crc ^= byte << 8;
-    for (let bit = 0; bit < 8; bit++) {
-      crc = crc & 0x8000 ? ((crc << 1) ^ 0x1021) & 0xffff : (crc << 1) & 0xffff;
-    }
-  }
-  return crc;
-}
-
-/** The Redis Cluster slot of a key: of its hash tag when it has a non-empty one (CLUSTER KEYSLOT). */
+/**
+ * The Redis Cluster slot of a key: of its hash tag when it has a non-empty one (CLUSTER KEYSLOT).
+ * The same calculator ioredis routes commands with.
+ */
 export function keySlot(key: string): number {
-  const open = key.indexOf("{");
-  if (open !== -1) {
-    const close = key.indexOf("}", open + 1);
-    if (close > open + 1) key = key.slice(open + 1, close);
-  }
-  return crc16(Buffer.from(key, "utf8")) % clusterSlots;
+  return calculateSlot(key);
 }
 
 const hashTag = /^\{([^{}]+)\}$/;
